@@ -1,0 +1,199 @@
+// Package bpfsys makes the few bpf(2) calls that cilium/ebpf does not expose:
+// object info with the map content hash (Linux 6.18+), the raw program info
+// used for measurement, and fd-by-id lookups.
+//
+// Every call is one system call; nothing here parses /proc except
+// [MapFrozen], which has no system call equivalent.
+package bpfsys
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// HashSize is the only hash size the kernel accepts in bpf_map_info.hash_size.
+const HashSize = 32
+
+// ObjNameLen is BPF_OBJ_NAME_LEN: names are at most ObjNameLen-1 bytes.
+const ObjNameLen = 16
+
+// TagSize is BPF_TAG_SIZE.
+const TagSize = 8
+
+// ProgInfo is the prefix of struct bpf_prog_info that measurement needs.
+// The kernel copies at most the size of this struct, so it works with any
+// kernel that supports BPF_OBJ_GET_INFO_BY_FD for programs (4.13+).
+type ProgInfo struct {
+	Type          uint32
+	ID            uint32
+	Tag           [TagSize]byte
+	JitedProgLen  uint32
+	XlatedProgLen uint32
+	JitedInsns    uint64
+	XlatedInsns   uint64
+	LoadTime      uint64
+	CreatedByUID  uint32
+	NrMapIDs      uint32
+	MapIDs        uint64
+	Name          [ObjNameLen]byte
+}
+
+// MapInfo is struct bpf_map_info up to and including hash_size (6.18).
+// On older kernels the trailing fields must stay zero.
+type MapInfo struct {
+	Type                  uint32
+	ID                    uint32
+	KeySize               uint32
+	ValueSize             uint32
+	MaxEntries            uint32
+	MapFlags              uint32
+	Name                  [ObjNameLen]byte
+	Ifindex               uint32
+	BTFVmlinuxValueTypeID uint32
+	NetnsDev              uint64
+	NetnsIno              uint64
+	BTFID                 uint32
+	BTFKeyTypeID          uint32
+	BTFValueTypeID        uint32
+	BTFVmlinuxID          uint32
+	MapExtra              uint64
+	Hash                  uint64
+	HashSize              uint32
+	_                     uint32
+}
+
+type objInfoAttr struct {
+	fd      uint32
+	infoLen uint32
+	info    uint64
+}
+
+type getFDByIDAttr struct {
+	id        uint32
+	nextID    uint32
+	openFlags uint32
+}
+
+func bpf(cmd uintptr, attr unsafe.Pointer, size uintptr) (uintptr, error) {
+	r, _, errno := unix.Syscall(unix.SYS_BPF, cmd, uintptr(attr), size)
+	if errno != 0 {
+		return r, errno
+	}
+	return r, nil
+}
+
+func objInfo(fd int, info unsafe.Pointer, size uintptr) error {
+	attr := objInfoAttr{fd: uint32(fd), infoLen: uint32(size), info: uint64(uintptr(info))}
+	_, err := bpf(unix.BPF_OBJ_GET_INFO_BY_FD, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	return err
+}
+
+// ProgramInfo returns the program's info and the ids of the maps it uses, in
+// the kernel's order (the order of first reference in the submitted
+// instructions).
+func ProgramInfo(fd int) (*ProgInfo, []uint32, error) {
+	ids := make([]uint32, 16)
+	for {
+		var info ProgInfo
+		info.NrMapIDs = uint32(len(ids))
+		info.MapIDs = uint64(uintptr(unsafe.Pointer(&ids[0])))
+		err := objInfo(fd, unsafe.Pointer(&info), unsafe.Sizeof(info))
+		runtime.KeepAlive(ids)
+		if err != nil {
+			return nil, nil, fmt.Errorf("BPF_OBJ_GET_INFO_BY_FD (program fd %d): %w", fd, err)
+		}
+		if int(info.NrMapIDs) <= len(ids) {
+			info.MapIDs = 0
+			return &info, ids[:info.NrMapIDs], nil
+		}
+		ids = make([]uint32, info.NrMapIDs)
+	}
+}
+
+// MapDescriptor returns the map's info without asking for its hash.
+func MapDescriptor(fd int) (*MapInfo, error) {
+	var info MapInfo
+	if err := objInfo(fd, unsafe.Pointer(&info), unsafe.Sizeof(info)); err != nil {
+		return nil, fmt.Errorf("BPF_OBJ_GET_INFO_BY_FD (map fd %d): %w", fd, err)
+	}
+	return &info, nil
+}
+
+// MapInfoWithHash returns the map's info and the kernel's SHA-256 of its
+// contents. It requires Linux 6.18 and a frozen BPF_MAP_TYPE_ARRAY: the
+// kernel answers EPERM for a map that is not frozen, EINVAL for other map
+// types and E2BIG on kernels that predate the hash field.
+func MapInfoWithHash(fd int) (*MapInfo, [HashSize]byte, error) {
+	var info MapInfo
+	var sum [HashSize]byte
+	info.Hash = uint64(uintptr(unsafe.Pointer(&sum[0])))
+	info.HashSize = HashSize
+	err := objInfo(fd, unsafe.Pointer(&info), unsafe.Sizeof(info))
+	runtime.KeepAlive(&sum)
+	if err != nil {
+		return nil, sum, fmt.Errorf("BPF_OBJ_GET_INFO_BY_FD with hash (map fd %d): %w", fd, err)
+	}
+	info.Hash = 0
+	return &info, sum, nil
+}
+
+// MapFDByID opens a map by id. The caller closes the returned fd.
+func MapFDByID(id uint32) (int, error) {
+	return fdByID(unix.BPF_MAP_GET_FD_BY_ID, id, "map")
+}
+
+// ProgFDByID opens a program by id. The caller closes the returned fd.
+func ProgFDByID(id uint32) (int, error) {
+	return fdByID(unix.BPF_PROG_GET_FD_BY_ID, id, "program")
+}
+
+func fdByID(cmd uintptr, id uint32, what string) (int, error) {
+	attr := getFDByIDAttr{id: id}
+	fd, err := bpf(cmd, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	if err != nil {
+		return -1, fmt.Errorf("open %s id %d: %w", what, id, err)
+	}
+	return int(fd), nil
+}
+
+// ErrNoFrozenField is returned by [MapFrozen] when fdinfo has no "frozen"
+// line (kernels before 5.2, which cannot freeze maps at all).
+var ErrNoFrozenField = errors.New("fdinfo has no frozen field")
+
+// MapFrozen reports whether the map behind fd was frozen with
+// BPF_MAP_FREEZE, from /proc/self/fdinfo (Linux 5.2+).
+func MapFrozen(fd int) (bool, error) {
+	raw, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(fd))
+	if err != nil {
+		return false, fmt.Errorf("read fdinfo: %w", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	for sc.Scan() {
+		k, v, ok := bytes.Cut(sc.Bytes(), []byte(":"))
+		if !ok || string(k) != "frozen" {
+			continue
+		}
+		n, err := strconv.Atoi(string(bytes.TrimSpace(v)))
+		if err != nil {
+			return false, fmt.Errorf("fdinfo frozen field %q: %w", v, err)
+		}
+		return n != 0, nil
+	}
+	return false, ErrNoFrozenField
+}
+
+// CString returns the NUL-terminated prefix of b.
+func CString(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return string(b[:i])
+	}
+	return string(b)
+}

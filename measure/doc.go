@@ -1,0 +1,13 @@
+// Package measure defines measurement v1 of bpf2go-signed and computes it on
+// both sides of a load:
+//
+//   - at build time, from an [ebpf.CollectionSpec], exactly as cilium/ebpf
+//     v0.22.0 will submit each program to BPF_PROG_LOAD ([Collection]);
+//   - at run time, from data the kernel owns and reports about a loaded
+//     program ([Kernel], [KernelFD]).
+//
+// [Compare] matches the two field by field and names every difference.
+// The definition is written down in docs/measurement.md; this package is its
+// only implementation, shared by the generator, the generated loaders and the
+// command line tool.
+package measure

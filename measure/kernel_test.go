@@ -1,0 +1,315 @@
+package measure_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+
+	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
+	"github.com/bpf2go-signed/bpf2go-signed/measure"
+)
+
+// measurable are the testdata objects measurement v1 fully predicts.
+var measurable = []string{
+	"xdp", "tc", "socket", "tracepoint", "shared", "subprog", "globals", "maps", "maporder",
+}
+
+func loadSpec(tb testing.TB, name string) *ebpf.CollectionSpec {
+	tb.Helper()
+	spec, err := ebpf.LoadCollectionSpec(testutil.Testdata(name + "_bpfel.o"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return spec
+}
+
+func loadColl(tb testing.TB, spec *ebpf.CollectionSpec, opts *ebpf.CollectionOptions) *ebpf.Collection {
+	tb.Helper()
+	if opts == nil {
+		opts = &ebpf.CollectionOptions{}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, *opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(coll.Close)
+	return coll
+}
+
+// TestBuildTimeEqualsKernel is the core promise: for every program in
+// testdata, the build-time measurement equals the kernel's measurement of the
+// same object loaded with plain cilium/ebpf, with the kernel hash and with
+// the user-space readback.
+func TestBuildTimeEqualsKernel(t *testing.T) {
+	testutil.RequireBPF(t)
+	for _, name := range measurable {
+		t.Run(name, func(t *testing.T) {
+			spec := loadSpec(t, name)
+			manifest, err := measure.Collection(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := manifest.Unsupported(); err != nil {
+				t.Fatal(err)
+			}
+			coll := loadColl(t, spec, nil)
+			for _, p := range manifest.Programs {
+				prog := coll.Programs[p.Name]
+				if prog == nil {
+					t.Fatalf("program %s not loaded", p.Name)
+				}
+				for _, opts := range []*measure.KernelOptions{nil, {Readback: true}} {
+					kp, err := measure.Kernel(prog, opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := measure.Verify(&p, kp); err != nil {
+						t.Errorf("readback=%v: %v", opts != nil, err)
+					}
+					info, err := prog.Info()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if info.Tag != p.Tag {
+						t.Errorf("%s: predicted tag %s, bpf_prog_info.tag %s", p.Name, p.Tag, info.Tag)
+					}
+					for _, m := range kp.Maps {
+						if m.Frozen && m.Content == nil {
+							t.Errorf("frozen map %s has no content hash: %s", m.Name, m.ContentError)
+						}
+						if m.Content != nil {
+							want := measure.SourceKernel
+							if opts != nil {
+								want = measure.SourceReadback
+							}
+							if m.Content.Source != want {
+								t.Errorf("map %s: content source %q, want %q", m.Name, m.Content.Source, want)
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestKernelMapOrder pins down the kernel's order of bpf_prog_info.map_ids:
+// first reference in the submitted instructions, not declaration order.
+func TestKernelMapOrder(t *testing.T) {
+	testutil.RequireBPF(t)
+	tests := []struct {
+		object, program string
+		want            []string
+	}{
+		{"maporder", "maporder", []string{"map_d", "map_b", "map_e", "map_a", "map_c"}},
+		{"globals", "globals_prog", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.object, func(t *testing.T) {
+			spec := loadSpec(t, tt.object)
+			manifest, err := measure.Collection(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			coll := loadColl(t, spec, nil)
+			for _, p := range manifest.Programs {
+				if tt.want != nil && p.Name != tt.program {
+					continue
+				}
+				var declared, predicted []string
+				for _, m := range p.Maps {
+					predicted = append(predicted, m.Name)
+				}
+				for name := range spec.Maps {
+					declared = append(declared, name)
+				}
+				kp, err := measure.Kernel(coll.Programs[p.Name], nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var kernel []string
+				for _, m := range kp.Maps {
+					kernel = append(kernel, m.Name)
+				}
+				if !slices.Equal(predicted, kernel) {
+					t.Errorf("predicted map order %v, kernel order %v", predicted, kernel)
+				}
+				if tt.want != nil && !slices.Equal(kernel, tt.want) {
+					t.Errorf("kernel map order %v, want %v", kernel, tt.want)
+				}
+				slices.Sort(declared)
+				if tt.want != nil && slices.Equal(kernel, declared) {
+					t.Errorf("kernel order equals sorted declaration order %v: the test object no longer exercises ordering", declared)
+				}
+			}
+		})
+	}
+}
+
+// TestTamperDetected changes what gets loaded after the expected measurement
+// was computed and checks that the comparison refuses and names the field.
+func TestTamperDetected(t *testing.T) {
+	testutil.RequireBPF(t)
+	tests := []struct {
+		name   string
+		object string
+		tamper func(t *testing.T, spec *ebpf.CollectionSpec)
+		field  string
+	}{
+		{
+			name:   "one instruction",
+			object: "xdp",
+			tamper: func(t *testing.T, spec *ebpf.CollectionSpec) {
+				for _, p := range spec.Programs {
+					for i, ins := range p.Instructions {
+						if ins.OpCode.Class().IsALU() && ins.OpCode.ALUOp() == asm.Mov && ins.OpCode.Source() == asm.ImmSource {
+							p.Instructions[i].Constant ^= 1
+							return
+						}
+					}
+				}
+				t.Fatal("no mov r0, imm to change")
+			},
+			field: "tag(sha256)",
+		},
+		{
+			name:   "one .rodata byte",
+			object: "globals",
+			tamper: func(t *testing.T, spec *ebpf.CollectionSpec) {
+				v := spec.Maps[".rodata"].Contents[0].Value.([]byte)
+				v = slices.Clone(v)
+				v[0] ^= 0xff
+				spec.Maps[".rodata"].Contents[0].Value = v
+				for _, vs := range spec.Variables {
+					if vs.SectionName == ".rodata" && vs.Offset == 0 {
+						vs.Value = slices.Clone(vs.Value)
+						vs.Value[0] ^= 0xff
+					}
+				}
+			},
+			field: "maps[1](.rodata).content.hash",
+		},
+		{
+			name:   "one map's max_entries",
+			object: "maps",
+			tamper: func(t *testing.T, spec *ebpf.CollectionSpec) {
+				spec.Maps["seen_ifaces"].MaxEntries++
+			},
+			field: "maps[2](seen_ifaces).max_entries",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := loadSpec(t, tt.object)
+			manifest, err := measure.Collection(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tampered := spec.Copy()
+			tt.tamper(t, tampered)
+			coll := loadColl(t, tampered, nil)
+			var fields []string
+			for _, p := range manifest.Programs {
+				kp, err := measure.Kernel(coll.Programs[p.Name], nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = measure.Verify(&p, kp)
+				var me *measure.MismatchError
+				if !errors.As(err, &me) || !errors.Is(err, measure.ErrMismatch) {
+					t.Fatalf("program %s: tampered load verified: %v", p.Name, err)
+				}
+				for _, m := range me.Mismatches {
+					fields = append(fields, m.Field)
+					if m.Expected == m.Found || m.Expected == "" || m.Found == "" {
+						t.Errorf("mismatch %s does not show both values: %+v", m.Field, m)
+					}
+				}
+				t.Log(err)
+			}
+			if !slices.Contains(fields, tt.field) {
+				t.Errorf("mismatched fields %v do not name %s", fields, tt.field)
+			}
+		})
+	}
+}
+
+func TestUnsupportedDetected(t *testing.T) {
+	tests := []struct{ object, want string }{
+		{"core", "CO-RE relocation"},
+		{"kconfig", "kconfig extern"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.object, func(t *testing.T) {
+			manifest, err := measure.Collection(loadSpec(t, tt.object))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = manifest.Unsupported()
+			if !errors.Is(err, measure.ErrUnsupported) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Unsupported() = %v, want an error mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestProbes(t *testing.T) {
+	testutil.RequireBPF(t)
+	alg, err := measure.TagAlgorithm()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("tag algorithm: %s, map hash: %v", alg, measure.MapHashProbe())
+	if alg != measure.TagSHA256 && alg != measure.TagSHA1 {
+		t.Fatalf("unknown tag algorithm %q", alg)
+	}
+}
+
+// TestMapHashMatchesArrayAlgorithm checks the kernel's map hash against the
+// user-space array algorithm, including padding of odd value sizes.
+func TestMapHashMatchesArrayAlgorithm(t *testing.T) {
+	testutil.RequireBPF(t)
+	if err := measure.MapHashProbe(); err != nil {
+		t.Skipf("kernel map hash (bpf_map_info.hash, Linux 6.18+) not available: %v", err)
+	}
+	for _, valueSize := range []uint32{1, 4, 5, 8, 13, 64} {
+		m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: valueSize, MaxEntries: 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var entries []measure.Entry
+		for i := uint32(0); i < 7; i += 2 {
+			v := make([]byte, valueSize)
+			for j := range v {
+				v[j] = byte(i*31 + uint32(j) + 1)
+			}
+			key := binary.NativeEndian.AppendUint32(nil, i)
+			if err := m.Put(key, v); err != nil {
+				t.Fatal(err)
+			}
+			entries = append(entries, measure.Entry{Key: key, Value: v})
+		}
+		if err := m.Freeze(); err != nil {
+			t.Fatal(err)
+		}
+		want, err := measure.HashArray(valueSize, 7, entries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, readback := range []bool{false, true} {
+			km, err := measure.KernelMapFD(m.FD(), &measure.KernelOptions{Readback: readback})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if km.Content == nil || km.Content.Hash != hexOf(want[:]) {
+				t.Errorf("value size %d readback=%v: content %+v, want %x", valueSize, readback, km.Content, want)
+			}
+		}
+		m.Close()
+	}
+}

@@ -1,0 +1,279 @@
+package measure
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+)
+
+// Collection computes the expected measurement of every program in spec, as
+// cilium/ebpf v0.22.0 will submit it. spec is not modified.
+//
+// Programs that use what measurement v1 cannot predict (CO-RE relocations,
+// kfuncs, ksyms, kconfig externs) are measured with their Unsupported field
+// set; [Manifest.Unsupported] lists them. They never match a kernel
+// measurement.
+func Collection(spec *ebpf.CollectionSpec) (*Manifest, error) {
+	if len(spec.Programs) == 0 {
+		return nil, ErrNoPrograms
+	}
+	m := &Manifest{Version: Version}
+	names := make([]string, 0, len(spec.Programs))
+	for name := range spec.Programs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		p, err := program(spec, spec.Programs[name])
+		if err != nil {
+			return nil, err
+		}
+		m.Programs = append(m.Programs, *p)
+	}
+	if err := m.Seal(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Unsupported returns an error wrapping [ErrUnsupported] that names every
+// program that cannot be measured and why, or nil.
+func (m *Manifest) Unsupported() error {
+	var msgs []string
+	for _, p := range m.Programs {
+		for _, u := range p.Unsupported {
+			msgs = append(msgs, fmt.Sprintf("program %s: %s", p.Name, u))
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrUnsupported, strings.Join(msgs, "; "))
+}
+
+func program(coll *ebpf.CollectionSpec, spec *ebpf.ProgramSpec) (*Program, error) {
+	raw, err := SubmittedInstructions(spec)
+	if err != nil {
+		return nil, err
+	}
+	bo := byteOrder(spec)
+	p := &Program{
+		Name:       spec.Name,
+		Type:       uint32(spec.Type),
+		AttachType: uint32(spec.AttachType),
+		Insns:      len(raw) / insnSize,
+		InsnDigest: DigestInstructions(raw, bo),
+	}
+
+	seen := map[string]bool{}
+	iter := spec.Instructions.Iterate()
+	for iter.Next() {
+		ins := iter.Ins
+		switch {
+		case btf.CORERelocationMetadata(ins) != nil:
+			p.Unsupported = append(p.Unsupported, fmt.Sprintf("CO-RE relocation at instruction %d (%s)", iter.Offset, btf.CORERelocationMetadata(ins)))
+		case ins.IsKfuncCall():
+			p.Unsupported = append(p.Unsupported, fmt.Sprintf("kfunc call %q at instruction %d", ins.Reference(), iter.Offset))
+		case ins.IsLoadFromMap():
+			name := ins.Reference()
+			if name == "" {
+				if int32(ins.Constant) > 0 {
+					return nil, fmt.Errorf("program %s: instruction %d: map load with a hard-coded fd cannot be measured", spec.Name, iter.Offset)
+				}
+				// The ELF reader marks extern __kconfig reads as map value
+				// loads without a map reference.
+				p.Unsupported = append(p.Unsupported, fmt.Sprintf("kconfig extern read at instruction %d", iter.Offset))
+				continue
+			}
+			if name == ".kconfig" {
+				p.Unsupported = append(p.Unsupported, fmt.Sprintf("kconfig extern read at instruction %d", iter.Offset))
+				continue
+			}
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			ms := coll.Maps[name]
+			if ms == nil {
+				return nil, fmt.Errorf("program %s: instruction %d references map %q, which the object does not define", spec.Name, iter.Offset, name)
+			}
+			mm, err := mapFromSpec(coll, ms)
+			if err != nil {
+				return nil, fmt.Errorf("program %s: %w", spec.Name, err)
+			}
+			p.Maps = append(p.Maps, *mm)
+		case ins.OpCode == asm.LoadImmOp(asm.DWord) && ins.Src == asm.R0 && ins.Reference() != "":
+			p.Unsupported = append(p.Unsupported, fmt.Sprintf("ksym or kfunc address %q at instruction %d", ins.Reference(), iter.Offset))
+		}
+	}
+	return p, nil
+}
+
+func mapFromSpec(coll *ebpf.CollectionSpec, ms *ebpf.MapSpec) (*Map, error) {
+	m := &Map{
+		Name:       KernelName(ms.Name),
+		Type:       uint32(ms.Type),
+		KeySize:    ms.KeySize,
+		ValueSize:  ms.ValueSize,
+		MaxEntries: ms.MaxEntries,
+		Flags:      ms.Flags,
+		MapExtra:   ms.MapExtra,
+		Sealed:     IsAlwaysSealed(ms.Name),
+	}
+	normaliseDescriptor(m)
+	if !m.Sealed {
+		return m, nil
+	}
+	contents, err := specContents(coll, ms)
+	if err != nil {
+		return nil, fmt.Errorf("map %s: %w", ms.Name, err)
+	}
+	sum, alg, err := HashContents(ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, contents)
+	if err != nil {
+		return nil, fmt.Errorf("map %s: %w", ms.Name, err)
+	}
+	m.Content = &Content{Algorithm: alg, Hash: hex.EncodeToString(sum[:]), Source: SourceELF}
+	return m, nil
+}
+
+// Entry is one key/value pair of a map's contents, as raw bytes.
+type Entry struct{ Key, Value []byte }
+
+// specContents returns the contents the loader writes into a map: the
+// MapSpec's contents, with variables of a data section overlaid as
+// cilium/ebpf does.
+func specContents(coll *ebpf.CollectionSpec, ms *ebpf.MapSpec) ([]Entry, error) {
+	entries := make([]Entry, 0, len(ms.Contents))
+	for i, kv := range ms.Contents {
+		key, err := rawBytes(kv.Key, ms.KeySize)
+		if err != nil {
+			return nil, fmt.Errorf("contents[%d] key: %w", i, err)
+		}
+		value, err := rawBytes(kv.Value, ms.ValueSize)
+		if err != nil {
+			return nil, fmt.Errorf("contents[%d] value: %w", i, err)
+		}
+		entries = append(entries, Entry{key, value})
+	}
+	if !IsDataSection(ms.Name) {
+		return entries, nil
+	}
+	var vars []*ebpf.VariableSpec
+	for _, v := range coll.Variables {
+		if v.SectionName == ms.Name {
+			vars = append(vars, v)
+		}
+	}
+	if len(vars) == 0 {
+		return entries, nil
+	}
+	if len(entries) != 1 || binary.NativeEndian.Uint32(entries[0].Key) != 0 {
+		return nil, fmt.Errorf("data section has %d entries, want exactly key 0", len(entries))
+	}
+	data := slices.Clone(entries[0].Value)
+	for _, v := range vars {
+		end := uint64(v.Offset) + uint64(len(v.Value))
+		if end > uint64(len(data)) {
+			return nil, fmt.Errorf("variable %s (offset %d, size %d) exceeds the section's %d bytes", v.Name, v.Offset, len(v.Value), len(data))
+		}
+		copy(data[v.Offset:end], v.Value)
+	}
+	entries[0].Value = data
+	return entries, nil
+}
+
+// rawBytes converts a MapSpec content key or value to its bytes. The ELF
+// reader produces []byte for data sections; uint32 keys are accepted too.
+func rawBytes(v any, size uint32) ([]byte, error) {
+	var b []byte
+	switch v := v.(type) {
+	case []byte:
+		b = v
+	case uint32:
+		b = binary.NativeEndian.AppendUint32(nil, v)
+	default:
+		return nil, fmt.Errorf("%w: contents of type %T (want []byte)", ErrUnsupported, v)
+	}
+	if uint32(len(b)) != size {
+		return nil, fmt.Errorf("%d bytes, the map wants %d", len(b), size)
+	}
+	return b, nil
+}
+
+// HashContents computes the content hash of a map holding entries, with the
+// algorithm measurement v1 uses for its type: [AlgArray] for arrays,
+// [AlgKV] otherwise.
+func HashContents(typ ebpf.MapType, keySize, valueSize, maxEntries uint32, entries []Entry) ([sha256.Size]byte, string, error) {
+	if typ == ebpf.Array {
+		sum, err := HashArray(valueSize, maxEntries, entries)
+		return sum, AlgArray, err
+	}
+	switch typ {
+	case ebpf.PerCPUArray, ebpf.PerCPUHash, ebpf.LRUCPUHash, ebpf.StructOpsMap:
+		return [sha256.Size]byte{}, "", fmt.Errorf("%w: content hash of a %s map", ErrUnsupported, typ)
+	}
+	sum, err := HashKV(keySize, valueSize, maxEntries, entries)
+	return sum, AlgKV, err
+}
+
+// HashArray computes [AlgArray]: the value of every index from 0 to
+// maxEntries-1, each zero-padded to a multiple of 8 bytes, concatenated and
+// hashed with SHA-256. Indexes absent from entries are zero.
+func HashArray(valueSize, maxEntries uint32, entries []Entry) ([sha256.Size]byte, error) {
+	elem := (uint64(valueSize) + 7) &^ 7
+	buf := make([]byte, elem*uint64(maxEntries))
+	for _, e := range entries {
+		if len(e.Key) != 4 {
+			return [sha256.Size]byte{}, fmt.Errorf("array key of %d bytes, want 4", len(e.Key))
+		}
+		idx := binary.NativeEndian.Uint32(e.Key)
+		if idx >= maxEntries {
+			return [sha256.Size]byte{}, fmt.Errorf("array index %d out of range (max_entries %d)", idx, maxEntries)
+		}
+		if uint32(len(e.Value)) != valueSize {
+			return [sha256.Size]byte{}, fmt.Errorf("array value of %d bytes, want %d", len(e.Value), valueSize)
+		}
+		copy(buf[uint64(idx)*elem:], e.Value)
+	}
+	return sha256.Sum256(buf), nil
+}
+
+const kvDomain = "bpf2go-signed kv-sha256 v1\x00"
+
+// HashKV computes [AlgKV]: SHA-256 over a domain string, key size, value
+// size and entry count (u32 little-endian), then every entry's key and value
+// bytes, entries sorted by key bytes. Duplicate keys are an error.
+func HashKV(keySize, valueSize, maxEntries uint32, entries []Entry) ([sha256.Size]byte, error) {
+	if uint64(len(entries)) > uint64(maxEntries) {
+		return [sha256.Size]byte{}, fmt.Errorf("%d entries exceed max_entries %d", len(entries), maxEntries)
+	}
+	sorted := slices.Clone(entries)
+	slices.SortFunc(sorted, func(a, b Entry) int { return strings.Compare(string(a.Key), string(b.Key)) })
+	h := sha256.New()
+	e := &encoder{}
+	e.buf = append(e.buf, kvDomain...)
+	e.u32(keySize)
+	e.u32(valueSize)
+	e.u32(uint32(len(sorted)))
+	h.Write(e.buf)
+	for i, kv := range sorted {
+		if uint32(len(kv.Key)) != keySize || uint32(len(kv.Value)) != valueSize {
+			return [sha256.Size]byte{}, fmt.Errorf("entry of %d/%d bytes, want key %d and value %d", len(kv.Key), len(kv.Value), keySize, valueSize)
+		}
+		if i > 0 && string(sorted[i-1].Key) == string(kv.Key) {
+			return [sha256.Size]byte{}, fmt.Errorf("duplicate key %x", kv.Key)
+		}
+		h.Write(kv.Key)
+		h.Write(kv.Value)
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum, nil
+}

@@ -1,0 +1,5 @@
+package measure_test
+
+import "encoding/hex"
+
+func hexOf(b []byte) string { return hex.EncodeToString(b) }
