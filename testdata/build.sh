@@ -37,3 +37,11 @@ for src in "${sources[@]}"; do
 	"$STRIP" -g "$obj"
 	echo "built ${name}_bpfel.o"
 done
+
+# One big-endian object, to test that tools refuse it on little-endian hosts.
+"$CLANG" -O2 -g -Wall -Werror -target bpfeb -mcpu=v3 \
+	-fdebug-compilation-dir=. \
+	-I"/usr/include/$(uname -m)-linux-gnu" \
+	-c socket.c -o "$out_dir/socket_bpfeb.o"
+"$STRIP" -g "$out_dir/socket_bpfeb.o"
+echo "built socket_bpfeb.o"

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"text/tabwriter"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/bpf2go-signed/bpf2go-signed/measure"
+)
+
+// objectReport is the JSON output of "measure object".
+type objectReport struct {
+	Object string `json:"object"`
+	SHA256 string `json:"sha256"`
+	*measure.Manifest
+}
+
+// loadObject reads a BPF ELF object and checks that this host can load it.
+func loadObject(path string) (*ebpf.CollectionSpec, []byte, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("%s: no such file", path)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	f, err := elf.NewFile(bytes.NewReader(raw))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: not an ELF object (%v)", path, err)
+	}
+	if f.Machine != elf.EM_BPF {
+		return nil, nil, fmt.Errorf("%s: ELF for %s, not a BPF object", path, f.Machine)
+	}
+	if got, want := f.ByteOrder, hostOrder(); got != want {
+		return nil, nil, fmt.Errorf("%s: %s object, but this host loads %s objects: measure the %s object bpf2go built", path, orderName(got), orderName(want), targetName(want))
+	}
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: cannot read BPF object: %w", path, err)
+	}
+	if len(spec.Programs) == 0 {
+		return nil, nil, fmt.Errorf("%s: %w", path, measure.ErrNoPrograms)
+	}
+	return spec, raw, nil
+}
+
+func hostOrder() binary.ByteOrder {
+	if binary.NativeEndian.Uint16([]byte{1, 0}) == 1 {
+		return binary.LittleEndian
+	}
+	return binary.BigEndian
+}
+
+func orderName(bo binary.ByteOrder) string {
+	if bo == binary.BigEndian {
+		return "big-endian"
+	}
+	return "little-endian"
+}
+
+func targetName(bo binary.ByteOrder) string {
+	if bo == binary.BigEndian {
+		return "bpfeb"
+	}
+	return "bpfel"
+}
+
+func measureObject(path string, opts options, w io.Writer) error {
+	spec, raw, err := loadObject(path)
+	if err != nil {
+		return fmt.Errorf("measure object %w", err)
+	}
+	m, err := measure.Collection(spec)
+	if err != nil {
+		return fmt.Errorf("measure object %s: %w", path, err)
+	}
+	sum := sha256.Sum256(raw)
+	rep := objectReport{Object: path, SHA256: hex.EncodeToString(sum[:]), Manifest: m}
+	if opts.json {
+		return writeJSON(w, rep, opts.pretty)
+	}
+	return printObject(w, &rep)
+}
+
+func writeJSON(w io.Writer, v any, pretty bool) error {
+	enc := json.NewEncoder(w)
+	if pretty {
+		enc.SetIndent("", "  ")
+	}
+	return enc.Encode(v)
+}
+
+func printObject(w io.Writer, rep *objectReport) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "object\t%s\n", rep.Object)
+	fmt.Fprintf(tw, "sha256\t%s\n", rep.SHA256)
+	fmt.Fprintf(tw, "measurement\tv%d  digest %s  meas_id %s\n", rep.Version, rep.Digest, rep.MeasID)
+	for _, p := range rep.Programs {
+		fmt.Fprintf(tw, "\n%s\t%s  attach_type %d  insns %d  meas_id %s\n", p.Name, ebpf.ProgramType(p.Type), p.AttachType, p.Insns, p.MeasID)
+		for _, d := range p.Digests() {
+			label := "digest"
+			if d.Target != "" {
+				label = "digest[" + d.Target + "]"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\n", label, d.Digest)
+			fmt.Fprintf(tw, "  tag\t%s  tag_sha1 %s\n", d.Tag, d.TagSHA1)
+		}
+		for i, m := range p.Maps {
+			fmt.Fprintf(tw, "  map %d\t%s  %s  key %d  value %d  max_entries %d  flags %#x", i, m.Name, ebpf.MapType(m.Type), m.KeySize, m.ValueSize, m.MaxEntries, m.Flags)
+			if m.Sealed {
+				fmt.Fprintf(tw, "  sealed %s %s", m.Content.Algorithm, m.Content.Hash)
+			}
+			fmt.Fprintln(tw)
+		}
+		for _, u := range p.Unsupported {
+			fmt.Fprintf(tw, "  UNSUPPORTED\t%s\n", u)
+		}
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
+	"github.com/bpf2go-signed/bpf2go-signed/measure"
+)
+
+// openProgram opens the program named by "id N" or "pinned PATH". The
+// caller closes the returned fd.
+func openProgram(words []string) (int, error) {
+	if len(words) != 2 {
+		return -1, fmt.Errorf("%w: name a program with id N or pinned PATH", errUsage)
+	}
+	switch words[0] {
+	case "id":
+		id, err := strconv.ParseUint(words[1], 10, 32)
+		if err != nil {
+			return -1, fmt.Errorf("%w: program id %q is not a number", errUsage, words[1])
+		}
+		fd, err := bpfsys.ProgFDByID(uint32(id))
+		if err != nil {
+			return -1, fmt.Errorf("%w (is a program with that id loaded? list them with bpftool prog show)", err)
+		}
+		return fd, nil
+	case "pinned":
+		prog, err := ebpf.LoadPinnedProgram(words[1], nil)
+		if err != nil {
+			return -1, fmt.Errorf("open pinned program: %w", err)
+		}
+		fd, err := unix.FcntlInt(uintptr(prog.FD()), unix.F_DUPFD_CLOEXEC, 3)
+		prog.Close()
+		if err != nil {
+			return -1, fmt.Errorf("dup program fd: %w", err)
+		}
+		return fd, nil
+	default:
+		return -1, fmt.Errorf("%w: name a program with id N or pinned PATH, not %q", errUsage, words[0])
+	}
+}
+
+func progMeasure(fd int, opts options, w io.Writer) error {
+	defer unix.Close(fd)
+	kp, err := measure.KernelFD(fd, &measure.KernelOptions{Readback: opts.readback})
+	if err != nil {
+		return fmt.Errorf("prog measure: %w", err)
+	}
+	if opts.json {
+		return writeJSON(w, kp, opts.pretty)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "%d: %s  name %s  tag %s (%s)\n", kp.ID, ebpf.ProgramType(kp.Type), kp.Name, kp.Tag, kp.TagAlgorithm)
+	for i, m := range kp.Maps {
+		fmt.Fprintf(tw, "  map %d\tid %d  %s  %s  key %d  value %d  max_entries %d  flags %#x", i, m.ID, m.Name, ebpf.MapType(m.Type), m.KeySize, m.ValueSize, m.MaxEntries, m.RawFlags)
+		if m.Frozen {
+			fmt.Fprint(tw, "  frozen")
+		}
+		if m.Content != nil {
+			fmt.Fprintf(tw, "  %s %s (%s)", m.Content.Algorithm, m.Content.Hash, m.Content.Source)
+		}
+		if m.ContentError != "" {
+			fmt.Fprintf(tw, "  no content hash: %s", m.ContentError)
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}
