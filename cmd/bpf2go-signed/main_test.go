@@ -40,8 +40,8 @@ func TestMeasureObjectBadInput(t *testing.T) {
 		{"missing", filepath.Join(dir, "missing.o"), "no such file"},
 		{"not ELF", write("text.o", []byte("hello, this is not an object\n")), "not an ELF object"},
 		{"empty", write("empty.o", nil), "not an ELF object"},
-		{"truncated header", write("trunc1.o", obj[:40]), "not an ELF object"},
-		{"truncated body", write("trunc2.o", obj[:len(obj)/2]), "xdp"},
+		{"truncated header", write("trunc1.o", obj[:40]), "truncated ELF object"},
+		{"truncated body", write("trunc2.o", obj[:len(obj)/2]), "truncated"},
 		{"big-endian", testutil.Testdata("socket_bpfeb.o"), "big-endian object, but this host loads little-endian objects"},
 		{"no programs", testutil.Testdata("noprog_bpfel.o"), "object has no programs"},
 		{"not BPF", "/proc/self/exe", "not a BPF object"},
@@ -62,7 +62,7 @@ func TestMeasureObjectBadInput(t *testing.T) {
 			if !strings.HasPrefix(lines[0], "bpf2go-signed: measure object "+tt.path+": ") {
 				t.Errorf("error does not name the file: %q", lines[0])
 			}
-			if tt.name != "truncated body" && !strings.Contains(lines[0], tt.want) {
+			if !strings.Contains(lines[0], tt.want) {
 				t.Errorf("error %q does not say %q", lines[0], tt.want)
 			}
 		})
@@ -195,5 +195,24 @@ func TestProgMeasure(t *testing.T) {
 	_, stderr, code = runCLI("prog", "measure", "id", "4000000000")
 	if code != 1 || !strings.Contains(stderr, "id 4000000000") {
 		t.Errorf("unknown id: exit %d, %q", code, stderr)
+	}
+}
+
+// TestMeasureObjectTruncatedEverywhere cuts a real object at many lengths:
+// every cut must give exit status 1 and one error line, never a panic.
+func TestMeasureObjectTruncatedEverywhere(t *testing.T) {
+	obj, err := os.ReadFile(testutil.Testdata("subprog_bpfel.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "cut.o")
+	for n := 0; n < len(obj); n += 61 {
+		if err := os.WriteFile(path, obj[:n], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, code := runCLI("measure", "object", path)
+		if code != 1 || strings.Count(stderr, "\n") != 1 {
+			t.Fatalf("cut at %d bytes: exit %d, stderr %q", n, code, stderr)
+		}
 	}
 }

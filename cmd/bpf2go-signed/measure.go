@@ -36,7 +36,10 @@ func loadObject(path string) (*ebpf.CollectionSpec, []byte, error) {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	f, err := elf.NewFile(bytes.NewReader(raw))
-	if err != nil {
+	switch {
+	case len(raw) >= 4 && string(raw[:4]) == elf.ELFMAG && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
+		return nil, nil, fmt.Errorf("%s: truncated ELF object (%d bytes)", path, len(raw))
+	case err != nil:
 		return nil, nil, fmt.Errorf("%s: not an ELF object (%v)", path, err)
 	}
 	if f.Machine != elf.EM_BPF {
@@ -47,6 +50,9 @@ func loadObject(path string) (*ebpf.CollectionSpec, []byte, error) {
 	}
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(raw))
 	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, nil, fmt.Errorf("%s: truncated or corrupt BPF object: %w", path, err)
+		}
 		return nil, nil, fmt.Errorf("%s: cannot read BPF object: %w", path, err)
 	}
 	if len(spec.Programs) == 0 {
