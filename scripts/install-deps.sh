@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need when it is missing: clang-19 and
+# llvm-19 (BPF compiler and llvm-strip), libbpf-dev (bpf_helpers.h), bpftool
+# and iproute2. Uses apt on Debian/Ubuntu; elsewhere it says what is missing.
+set -euo pipefail
+
+need=()
+command -v clang-19 >/dev/null || need+=(clang-19)
+command -v llvm-strip-19 >/dev/null || need+=(llvm-19)
+[ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
+command -v bpftool >/dev/null || [ -x /usr/sbin/bpftool ] || need+=(bpftool)
+command -v ip >/dev/null || need+=(iproute2)
+command -v go >/dev/null || { echo "install-deps: Go 1.26 or newer is required (https://go.dev/dl/)" >&2; exit 1; }
+
+if [ "${#need[@]}" -eq 0 ]; then
+	exit 0
+fi
+if ! command -v apt-get >/dev/null; then
+	echo "install-deps: missing ${need[*]}; install them with your package manager" >&2
+	exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2
+	exit 1
+fi
+echo "install-deps: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${need[@]}" >/dev/null
