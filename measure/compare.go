@@ -1,7 +1,9 @@
 package measure
 
 import (
+	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -134,6 +136,9 @@ func compareMap(i int, want *Map, got *KernelMap) []Mismatch {
 	if got.RawFlags&flagRdonlyProg == 0 {
 		add("flags.BPF_F_RDONLY_PROG", "set (sealed maps are read-only for programs)", "clear")
 	}
+	if len(want.Params) > 0 && len(got.Params) != len(want.Params) {
+		add("params", fmt.Sprintf("%d parameters read back", len(want.Params)), fmt.Sprintf("%d (measure with KernelOptions.Expected set)", len(got.Params)))
+	}
 	switch {
 	case got.Content == nil:
 		add("content", want.Content.Algorithm+" "+want.Content.Hash, "no content hash: "+got.ContentError)
@@ -159,4 +164,32 @@ func kernelMapNames(maps []KernelMap) string {
 		names[i] = m.Name
 	}
 	return strings.Join(names, ", ")
+}
+
+// CheckParams compares the parameter values found in the kernel with the
+// values the loader set (by parameter name, raw bytes) and returns every
+// difference, including parameters set but not found and found but not set.
+func CheckParams(found *KernelProgram, want map[string][]byte) []Mismatch {
+	var ms []Mismatch
+	seen := map[string]bool{}
+	for _, m := range found.Maps {
+		for _, p := range m.Params {
+			seen[p.Name] = true
+			w, ok := want[p.Name]
+			if !ok {
+				ms = append(ms, Mismatch{"params." + p.Name, "a value set by the loader", p.Value})
+				continue
+			}
+			if hex.EncodeToString(w) != p.Value {
+				ms = append(ms, Mismatch{"params." + p.Name, hex.EncodeToString(w), p.Value})
+			}
+		}
+	}
+	for name, w := range want {
+		if !seen[name] {
+			ms = append(ms, Mismatch{"params." + name, hex.EncodeToString(w), "no such parameter in the kernel's maps"})
+		}
+	}
+	slices.SortFunc(ms, func(a, b Mismatch) int { return strings.Compare(a.Field, b.Field) })
+	return ms
 }

@@ -39,6 +39,10 @@ type KernelMap struct {
 	Content *Content `json:"content,omitempty"`
 	// ContentError says why a frozen map has no content hash.
 	ContentError string `json:"content_error,omitempty"`
+	// Params are the parameter values found in the map when the expected
+	// measurement declares parameters (Content is then the hash with their
+	// bytes zeroed).
+	Params []ParamValue `json:"params,omitempty"`
 }
 
 // KernelProgram is the measurement of a loaded program, built from data the
@@ -59,6 +63,19 @@ type KernelOptions struct {
 	// Readback hashes frozen maps in user space from contents read back
 	// through the kernel even where the kernel can hash them itself.
 	Readback bool
+	// Expected, when set, is the program the kernel's is compared with:
+	// maps whose expected counterpart (same position and name) declares
+	// parameters are read back, their parameter values reported in
+	// KernelMap.Params and zeroed before hashing, as the manifest's
+	// content hash was computed.
+	Expected *Program
+}
+
+// ParamValue is the value of a run-time parameter read back from the kernel.
+type ParamValue struct {
+	Param
+	// Value is the hex of the parameter's bytes in the frozen map.
+	Value string `json:"value"`
 }
 
 // Kernel measures a loaded program from kernel-owned data.
@@ -87,8 +104,12 @@ func KernelFD(fd int, opts *KernelOptions) (*KernelProgram, error) {
 		TagAlgorithm: alg,
 		Maps:         make([]KernelMap, 0, len(ids)),
 	}
-	for _, id := range ids {
-		km, err := kernelMapByID(id, opts)
+	for i, id := range ids {
+		var params []Param
+		if e := opts.Expected; e != nil && i < len(e.Maps) {
+			params = e.Maps[i].Params
+		}
+		km, err := kernelMapByID(id, opts, params)
 		if err != nil {
 			return nil, fmt.Errorf("program %s (id %d): %w", kp.Name, kp.ID, err)
 		}
@@ -97,13 +118,13 @@ func KernelFD(fd int, opts *KernelOptions) (*KernelProgram, error) {
 	return kp, nil
 }
 
-func kernelMapByID(id uint32, opts *KernelOptions) (*KernelMap, error) {
+func kernelMapByID(id uint32, opts *KernelOptions, params []Param) (*KernelMap, error) {
 	fd, err := bpfsys.MapFDByID(id)
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(fd)
-	return KernelMapFD(fd, opts)
+	return kernelMap(fd, opts, params)
 }
 
 // KernelMapFD measures the map behind a file descriptor: its descriptor,
@@ -114,6 +135,10 @@ func KernelMapFD(fd int, opts *KernelOptions) (*KernelMap, error) {
 	if opts == nil {
 		opts = &KernelOptions{}
 	}
+	return kernelMap(fd, opts, nil)
+}
+
+func kernelMap(fd int, opts *KernelOptions, params []Param) (*KernelMap, error) {
 	info, err := bpfsys.MapDescriptor(fd)
 	if err != nil {
 		return nil, err
@@ -156,6 +181,12 @@ func KernelMapFD(fd int, opts *KernelOptions) (*KernelMap, error) {
 	if !frozen {
 		return km, nil
 	}
+	if len(params) > 0 {
+		if err := readParams(fd, info, params, kernelSum, km); err != nil {
+			km.ContentError = err.Error()
+		}
+		return km, nil
+	}
 	if kernelSum != nil {
 		km.Content = &Content{Algorithm: AlgArray, Hash: hex.EncodeToString(kernelSum[:]), Source: SourceKernel}
 		return km, nil
@@ -172,6 +203,20 @@ func KernelMapFD(fd int, opts *KernelOptions) (*KernelMap, error) {
 // readbackHash reads a frozen map's contents through the kernel and hashes
 // them with the algorithm measurement v1 uses for the map's type.
 func readbackHash(fd int, info *bpfsys.MapInfo) (*Content, error) {
+	typ := ebpf.MapType(info.Type)
+	if typ == ebpf.Array {
+		h := sha256.New()
+		pad := make([]byte, ((info.ValueSize+7)&^7)-info.ValueSize)
+		err := readArray(fd, info, func(value []byte) {
+			h.Write(value)
+			h.Write(pad)
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &Content{Algorithm: AlgArray, Hash: hex.EncodeToString(h.Sum(nil)), Source: SourceReadback}, nil
+	}
+
 	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
 	if err != nil {
 		return nil, fmt.Errorf("dup map fd: %w", err)
@@ -182,35 +227,116 @@ func readbackHash(fd int, info *bpfsys.MapInfo) (*Content, error) {
 		return nil, fmt.Errorf("open map: %w", err)
 	}
 	defer m.Close()
-
-	typ := ebpf.MapType(info.Type)
 	var entries []Entry
-	if typ == ebpf.Array {
-		entries = make([]Entry, 0, info.MaxEntries)
-		for i := uint32(0); i < info.MaxEntries; i++ {
-			key := binary.NativeEndian.AppendUint32(nil, i)
-			value := make([]byte, info.ValueSize)
-			if err := m.Lookup(key, &value); err != nil {
-				return nil, fmt.Errorf("read back index %d: %w", i, err)
-			}
-			entries = append(entries, Entry{key, value})
-		}
-	} else {
-		key := make([]byte, info.KeySize)
-		value := make([]byte, info.ValueSize)
-		it := m.Iterate()
-		for it.Next(&key, &value) {
-			entries = append(entries, Entry{append([]byte(nil), key...), append([]byte(nil), value...)})
-		}
-		if err := it.Err(); err != nil {
-			return nil, fmt.Errorf("read back: %w", err)
-		}
+	key := make([]byte, info.KeySize)
+	value := make([]byte, info.ValueSize)
+	it := m.Iterate()
+	for it.Next(&key, &value) {
+		entries = append(entries, Entry{append([]byte(nil), key...), append([]byte(nil), value...)})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read back: %w", err)
 	}
 	sum, alg, err := HashContents(typ, info.KeySize, info.ValueSize, info.MaxEntries, entries)
 	if err != nil {
 		return nil, err
 	}
 	return &Content{Algorithm: alg, Hash: hex.EncodeToString(sum[:]), Source: SourceReadback}, nil
+}
+
+// readArrayChunk is how many bytes of values one batch lookup reads.
+const readArrayChunk = 1 << 20
+
+// readArray calls fn with the value of every index of an array, in order,
+// read through the kernel: in batches where the kernel supports it (5.6+),
+// one lookup per index otherwise. The slice passed to fn is reused.
+func readArray(fd int, info *bpfsys.MapInfo, fn func(value []byte)) error {
+	vs := int(info.ValueSize)
+	chunk := max(1, readArrayChunk/vs)
+	chunk = min(chunk, int(info.MaxEntries))
+	keys := make([]byte, 4*chunk)
+	values := make([]byte, vs*chunk)
+	in, out := make([]byte, 4), make([]byte, 4)
+	read := 0
+	first := true
+	for read < int(info.MaxEntries) {
+		var prev []byte
+		if !first {
+			prev = in
+		}
+		n, done, err := bpfsys.LookupBatch(fd, prev, out, keys, values, uint32(chunk))
+		if errors.Is(err, bpfsys.ErrBatchUnsupported) && first {
+			return readArrayByKey(fd, info, fn)
+		}
+		if err != nil {
+			return fmt.Errorf("read back at index %d: %w", read, err)
+		}
+		for i := 0; i < int(n); i++ {
+			if idx := binary.NativeEndian.Uint32(keys[4*i:]); int(idx) != read+i {
+				return fmt.Errorf("read back: batch returned index %d at position %d", idx, read+i)
+			}
+			fn(values[i*vs : (i+1)*vs])
+		}
+		read += int(n)
+		first = false
+		copy(in, out)
+		if done {
+			break
+		}
+	}
+	if read != int(info.MaxEntries) {
+		return fmt.Errorf("read back %d of %d array elements", read, info.MaxEntries)
+	}
+	return nil
+}
+
+func readArrayByKey(fd int, info *bpfsys.MapInfo, fn func(value []byte)) error {
+	key := make([]byte, 4)
+	value := make([]byte, info.ValueSize)
+	for i := uint32(0); i < info.MaxEntries; i++ {
+		binary.NativeEndian.PutUint32(key, i)
+		if err := bpfsys.LookupElem(fd, key, value); err != nil {
+			return fmt.Errorf("read back index %d: %w", i, err)
+		}
+		fn(value)
+	}
+	return nil
+}
+
+// readParams reads back a frozen one-element array holding parameters,
+// reports their values, and hashes the contents with their bytes zeroed.
+// Where the kernel hashed the map, the bytes read back must hash to the
+// kernel's value.
+func readParams(fd int, info *bpfsys.MapInfo, params []Param, kernelSum *[sha256.Size]byte, km *KernelMap) error {
+	if ebpf.MapType(info.Type) != ebpf.Array || info.MaxEntries != 1 {
+		return fmt.Errorf("parameters need a one-element array, found type %d with %d entries", info.Type, info.MaxEntries)
+	}
+	value := make([]byte, info.ValueSize)
+	if err := bpfsys.LookupElem(fd, make([]byte, 4), value); err != nil {
+		return fmt.Errorf("read back: %w", err)
+	}
+	entry := []Entry{{make([]byte, 4), value}}
+	if kernelSum != nil {
+		full, _ := HashArray(info.ValueSize, 1, entry)
+		if full != *kernelSum {
+			return fmt.Errorf("contents read back hash to %x, the kernel reports %x", full, *kernelSum)
+		}
+	}
+	for _, p := range params {
+		end := uint64(p.Offset) + uint64(p.Size)
+		if end > uint64(len(value)) {
+			return fmt.Errorf("parameter %s (offset %d, size %d) lies outside the %d-byte value", p.Name, p.Offset, p.Size, len(value))
+		}
+		km.Params = append(km.Params, ParamValue{Param: p, Value: hex.EncodeToString(value[p.Offset:end])})
+	}
+	entry[0].Value = ZeroParams(value, params)
+	sum, _ := HashArray(info.ValueSize, 1, entry)
+	source := SourceReadback + ", parameters zeroed"
+	if kernelSum != nil {
+		source += "; matches kernel hash"
+	}
+	km.Content = &Content{Algorithm: AlgArray, Hash: hex.EncodeToString(sum[:]), Source: source}
+	return nil
 }
 
 var tagProbe = sync.OnceValues(probeTagAlgorithm)

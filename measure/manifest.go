@@ -70,6 +70,17 @@ type Map struct {
 	// bound by Content.
 	Sealed  bool     `json:"sealed"`
 	Content *Content `json:"content,omitempty"`
+	// Params are run-time parameters inside a sealed map, sorted by
+	// offset. Their bytes are zero in the hashed contents; their values are
+	// reported, not signed.
+	Params []Param `json:"params,omitempty"`
+}
+
+// Param is a read-only global whose value is set at load time.
+type Param struct {
+	Name   string `json:"name"`
+	Offset uint32 `json:"offset"`
+	Size   uint32 `json:"size"`
 }
 
 // Program is the expected measurement of one program.
@@ -189,8 +200,8 @@ func (p *Program) canonical() ([]byte, error) {
 		e.u32(m.Flags)
 		e.u64(m.MapExtra)
 		if !m.Sealed {
-			if m.Content != nil {
-				return nil, fmt.Errorf("%w: programs[%s].maps[%d] (%s) has a content hash but is not sealed", ErrBadManifest, p.Name, i, m.Name)
+			if m.Content != nil || len(m.Params) > 0 {
+				return nil, fmt.Errorf("%w: programs[%s].maps[%d] (%s) has a content hash or parameters but is not sealed", ErrBadManifest, p.Name, i, m.Name)
 			}
 			e.u8(0)
 			continue
@@ -205,6 +216,17 @@ func (p *Program) canonical() ([]byte, error) {
 		}
 		e.str(m.Content.Algorithm)
 		e.bytes(sum)
+		e.u32(uint32(len(m.Params)))
+		end := uint64(0)
+		for _, prm := range m.Params {
+			if uint64(prm.Offset) < end || prm.Size == 0 || uint64(prm.Offset)+uint64(prm.Size) > uint64(m.ValueSize) {
+				return nil, fmt.Errorf("%w: programs[%s].maps[%d] (%s): parameter %s (offset %d, size %d) overlaps another or lies outside the %d-byte value", ErrBadManifest, p.Name, i, m.Name, prm.Name, prm.Offset, prm.Size, m.ValueSize)
+			}
+			end = uint64(prm.Offset) + uint64(prm.Size)
+			e.str(prm.Name)
+			e.u32(prm.Offset)
+			e.u32(prm.Size)
+		}
 	}
 	e.u32(uint32(len(p.Unsupported)))
 	for _, u := range p.Unsupported {

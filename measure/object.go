@@ -21,9 +21,46 @@ import (
 // set; [Manifest.Unsupported] lists them. They never match a kernel
 // measurement.
 func Collection(spec *ebpf.CollectionSpec) (*Manifest, error) {
+	return CollectionWithOptions(spec, nil)
+}
+
+// Options say which maps of an object are sealed beyond those that always
+// are, and which read-only globals are run-time parameters.
+type Options struct {
+	// Sealed names maps (as in CollectionSpec.Maps) that are sealed in
+	// addition to .rodata* and .kconfig.
+	Sealed []string
+	// Params names read-only globals (CollectionSpec.Variables in a
+	// .rodata* section) whose bytes are excluded from the content hash.
+	Params []string
+}
+
+// CollectionWithOptions is [Collection] with declared sealed maps and
+// parameters. Unknown names are an error.
+func CollectionWithOptions(spec *ebpf.CollectionSpec, opts *Options) (*Manifest, error) {
 	if len(spec.Programs) == 0 {
 		return nil, ErrNoPrograms
 	}
+	if opts == nil {
+		opts = &Options{}
+	}
+	for _, name := range opts.Sealed {
+		if spec.Maps[name] == nil {
+			return nil, fmt.Errorf("sealed map %q: the object has no map of that name", name)
+		}
+	}
+	params := map[string][]Param{}
+	for _, name := range opts.Params {
+		v := spec.Variables[name]
+		if v == nil || !IsAlwaysSealed(v.SectionName) || v.SectionName == ".kconfig" {
+			return nil, fmt.Errorf("parameter %q: the object has no read-only global (const volatile) of that name", name)
+		}
+		params[v.SectionName] = append(params[v.SectionName], Param{Name: name, Offset: v.Offset, Size: v.Size()})
+	}
+	for _, ps := range params {
+		slices.SortFunc(ps, func(a, b Param) int { return int(int64(a.Offset) - int64(b.Offset)) })
+	}
+	ctx := &specContext{coll: spec, sealed: opts.Sealed, params: params}
 	m := &Manifest{Version: Version}
 	names := make([]string, 0, len(spec.Programs))
 	for name := range spec.Programs {
@@ -31,7 +68,7 @@ func Collection(spec *ebpf.CollectionSpec) (*Manifest, error) {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		p, err := program(spec, spec.Programs[name])
+		p, err := ctx.program(spec.Programs[name])
 		if err != nil {
 			return nil, err
 		}
@@ -58,7 +95,15 @@ func (m *Manifest) Unsupported() error {
 	return fmt.Errorf("%w: %s", ErrUnsupported, strings.Join(msgs, "; "))
 }
 
-func program(coll *ebpf.CollectionSpec, spec *ebpf.ProgramSpec) (*Program, error) {
+// specContext is what measuring one program of a collection needs.
+type specContext struct {
+	coll   *ebpf.CollectionSpec
+	sealed []string
+	params map[string][]Param // by section name
+}
+
+func (ctx *specContext) program(spec *ebpf.ProgramSpec) (*Program, error) {
+	coll := ctx.coll
 	raw, err := SubmittedInstructions(spec)
 	if err != nil {
 		return nil, err
@@ -104,7 +149,7 @@ func program(coll *ebpf.CollectionSpec, spec *ebpf.ProgramSpec) (*Program, error
 			if ms == nil {
 				return nil, fmt.Errorf("program %s: instruction %d references map %q, which the object does not define", spec.Name, iter.Offset, name)
 			}
-			mm, err := mapFromSpec(coll, ms)
+			mm, err := ctx.mapFromSpec(ms)
 			if err != nil {
 				return nil, fmt.Errorf("program %s: %w", spec.Name, err)
 			}
@@ -116,7 +161,7 @@ func program(coll *ebpf.CollectionSpec, spec *ebpf.ProgramSpec) (*Program, error
 	return p, nil
 }
 
-func mapFromSpec(coll *ebpf.CollectionSpec, ms *ebpf.MapSpec) (*Map, error) {
+func (ctx *specContext) mapFromSpec(ms *ebpf.MapSpec) (*Map, error) {
 	m := &Map{
 		Name:       KernelName(ms.Name),
 		Type:       uint32(ms.Type),
@@ -125,15 +170,22 @@ func mapFromSpec(coll *ebpf.CollectionSpec, ms *ebpf.MapSpec) (*Map, error) {
 		MaxEntries: ms.MaxEntries,
 		Flags:      ms.Flags,
 		MapExtra:   ms.MapExtra,
-		Sealed:     IsAlwaysSealed(ms.Name),
+		Sealed:     IsAlwaysSealed(ms.Name) || slices.Contains(ctx.sealed, ms.Name),
+		Params:     ctx.params[ms.Name],
 	}
 	normaliseDescriptor(m)
 	if !m.Sealed {
 		return m, nil
 	}
-	contents, err := specContents(coll, ms)
+	contents, err := specContents(ctx.coll, ms)
 	if err != nil {
 		return nil, fmt.Errorf("map %s: %w", ms.Name, err)
+	}
+	if len(m.Params) > 0 {
+		if len(contents) != 1 {
+			return nil, fmt.Errorf("map %s: parameters need exactly one value, found %d", ms.Name, len(contents))
+		}
+		contents[0].Value = ZeroParams(contents[0].Value, m.Params)
 	}
 	sum, alg, err := HashContents(ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, contents)
 	if err != nil {
@@ -276,4 +328,16 @@ func HashKV(keySize, valueSize, maxEntries uint32, entries []Entry) ([sha256.Siz
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
 	return sum, nil
+}
+
+// ZeroParams returns a copy of value with the bytes of every parameter set
+// to zero: the signed base of a map holding parameters.
+func ZeroParams(value []byte, params []Param) []byte {
+	base := slices.Clone(value)
+	for _, p := range params {
+		if end := uint64(p.Offset) + uint64(p.Size); end <= uint64(len(base)) {
+			clear(base[p.Offset:end])
+		}
+	}
+	return base
 }

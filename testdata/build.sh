@@ -32,7 +32,7 @@ for src in "${sources[@]}"; do
 	obj="$out_dir/${name}_bpfel.o"
 	"$CLANG" -O2 -g -Wall -Werror -target bpfel -mcpu=v3 \
 		-fdebug-compilation-dir=. \
-		-I"/usr/include/$(uname -m)-linux-gnu" \
+		-I"/usr/include/$(uname -m)-linux-gnu" -I../include \
 		-c "$src" -o "$obj"
 	"$STRIP" -g "$obj"
 	echo "built ${name}_bpfel.o"
@@ -41,7 +41,7 @@ done
 # One big-endian object, to test that tools refuse it on little-endian hosts.
 "$CLANG" -O2 -g -Wall -Werror -target bpfeb -mcpu=v3 \
 	-fdebug-compilation-dir=. \
-	-I"/usr/include/$(uname -m)-linux-gnu" \
+	-I"/usr/include/$(uname -m)-linux-gnu" -I../include \
 	-c socket.c -o "$out_dir/socket_bpfeb.o"
 "$STRIP" -g "$out_dir/socket_bpfeb.o"
 echo "built socket_bpfeb.o"

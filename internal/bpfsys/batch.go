@@ -1,0 +1,96 @@
+package bpfsys
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+type batchAttr struct {
+	inBatch   uint64
+	outBatch  uint64
+	keys      uint64
+	values    uint64
+	count     uint32
+	mapFD     uint32
+	elemFlags uint64
+	flags     uint64
+}
+
+type elemAttr struct {
+	mapFD uint32
+	_     uint32
+	key   uint64
+	value uint64
+	flags uint64
+}
+
+func ptr(b []byte) uint64 {
+	if len(b) == 0 {
+		return 0
+	}
+	return uint64(uintptr(unsafe.Pointer(&b[0])))
+}
+
+// errENOTSUPP is the kernel-internal ENOTSUPP (524) that batch operations
+// return for map types without them.
+const errENOTSUPP = unix.Errno(524)
+
+// ErrBatchUnsupported is returned when the kernel or the map type has no
+// batch operations (before Linux 5.6, or e.g. LPM tries).
+var ErrBatchUnsupported = errors.New("batch map operations not supported")
+
+func batchErr(op string, err error) error {
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, errENOTSUPP) || errors.Is(err, unix.ENOTSUP) {
+		return fmt.Errorf("%s: %w (%w)", op, ErrBatchUnsupported, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// LookupBatch reads up to count entries with BPF_MAP_LOOKUP_BATCH (5.6+).
+// in is the position token from the previous call, nil for the first; out
+// receives the next token (at least 4 bytes and the key size). It returns
+// the number of entries copied and done=true when the map has no more.
+func LookupBatch(fd int, in, out, keys, values []byte, count uint32) (n uint32, done bool, err error) {
+	attr := batchAttr{inBatch: ptr(in), outBatch: ptr(out), keys: ptr(keys), values: ptr(values), count: count, mapFD: uint32(fd)}
+	_, err = bpf(unix.BPF_MAP_LOOKUP_BATCH, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	runtime.KeepAlive(in)
+	runtime.KeepAlive(out)
+	runtime.KeepAlive(keys)
+	runtime.KeepAlive(values)
+	if errors.Is(err, unix.ENOENT) {
+		return attr.count, true, nil
+	}
+	if err != nil {
+		return 0, false, batchErr("BPF_MAP_LOOKUP_BATCH", err)
+	}
+	return attr.count, false, nil
+}
+
+// UpdateBatch writes count entries with BPF_MAP_UPDATE_BATCH (5.6+): keys
+// and values hold count keys and count values back to back.
+func UpdateBatch(fd int, keys, values []byte, count uint32) (uint32, error) {
+	attr := batchAttr{keys: ptr(keys), values: ptr(values), count: count, mapFD: uint32(fd)}
+	_, err := bpf(unix.BPF_MAP_UPDATE_BATCH, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	runtime.KeepAlive(keys)
+	runtime.KeepAlive(values)
+	if err != nil {
+		return attr.count, batchErr("BPF_MAP_UPDATE_BATCH", err)
+	}
+	return attr.count, nil
+}
+
+// LookupElem reads one value with BPF_MAP_LOOKUP_ELEM.
+func LookupElem(fd int, key, value []byte) error {
+	attr := elemAttr{mapFD: uint32(fd), key: ptr(key), value: ptr(value)}
+	_, err := bpf(unix.BPF_MAP_LOOKUP_ELEM, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	runtime.KeepAlive(key)
+	runtime.KeepAlive(value)
+	if err != nil {
+		return fmt.Errorf("BPF_MAP_LOOKUP_ELEM: %w", err)
+	}
+	return nil
+}
