@@ -1,0 +1,212 @@
+package sealmap
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/bpf2go-signed/bpf2go-signed/include"
+	"github.com/bpf2go-signed/bpf2go-signed/measure"
+)
+
+// FlagRdonlyProg is BPF_F_RDONLY_PROG: programs may only read the map.
+const FlagRdonlyProg = 0x80
+
+// ErrCannotSeal is wrapped by every error that refuses to seal a map.
+var ErrCannotSeal = errors.New("cannot seal")
+
+// Config is what a developer declares, as given to the generator.
+type Config struct {
+	// Seal names maps to seal (-seal NAME), in addition to maps carrying
+	// the __sealed annotation and to .rodata*, which always are.
+	Seal []string
+	// Contents maps a sealed map's name to its contents file
+	// (-seal-contents NAME=FILE), in the format of [ParseContents].
+	Contents map[string][]byte
+	// Params names read-only globals set at run time (-param VAR).
+	Params []string
+}
+
+// Plan is the resolved sealing of one object.
+type Plan struct {
+	// Sealed are the declared sealed maps, sorted (.rodata* and .kconfig,
+	// which cilium/ebpf seals itself, are not listed).
+	Sealed []string
+	// Params are the run-time parameters, sorted.
+	Params []string
+	// Contents are the build-time contents of sealed maps given by a
+	// contents file, by map name.
+	Contents map[string][]measure.Entry
+}
+
+// MeasureOptions returns the measurement options that match the plan.
+func (p *Plan) MeasureOptions() *measure.Options {
+	return &measure.Options{Sealed: p.Sealed, Params: p.Params}
+}
+
+// Resolve checks a developer's declarations against an object and returns
+// the plan. Every refusal names the map or variable and says why: a name
+// that is not a map or not a read-only global, a map type that cannot be
+// frozen or hashed, a value holding a spin lock, timer or kernel pointer, a
+// data section, contents that do not fit the map.
+func Resolve(spec *ebpf.CollectionSpec, cfg Config) (*Plan, error) {
+	sealed := map[string]bool{}
+	for name, ms := range spec.Maps {
+		if slices.Contains(ms.Tags, include.SealedTag) {
+			sealed[name] = true
+		}
+	}
+	for _, name := range cfg.Seal {
+		if spec.Maps[name] == nil {
+			return nil, fmt.Errorf("%w %q: the object has no map of that name (maps: %s)", ErrCannotSeal, name, mapNames(spec))
+		}
+		sealed[name] = true
+	}
+	for name := range sealed {
+		if measure.IsAlwaysSealed(name) {
+			delete(sealed, name)
+			continue
+		}
+		if err := Sealable(spec.Maps[name]); err != nil {
+			return nil, err
+		}
+	}
+
+	plan := &Plan{Sealed: slices.Sorted(maps.Keys(sealed)), Contents: map[string][]measure.Entry{}}
+	for _, name := range slices.Sorted(maps.Keys(cfg.Contents)) {
+		ms := spec.Maps[name]
+		switch {
+		case ms == nil:
+			return nil, fmt.Errorf("contents for %q: the object has no map of that name (maps: %s)", name, mapNames(spec))
+		case measure.IsDataSection(name):
+			return nil, fmt.Errorf("contents for %q: the contents of data sections come from the object; set read-only globals in C or declare them parameters", name)
+		case !sealed[name]:
+			return nil, fmt.Errorf("contents for %q: the map is not sealed; annotate it __sealed or pass -seal %s", name, name)
+		}
+		entries, err := ParseContents(cfg.Contents[name], ms)
+		if err != nil {
+			return nil, fmt.Errorf("contents for %s: %w", name, err)
+		}
+		plan.Contents[name] = entries
+	}
+
+	for _, name := range cfg.Params {
+		v := spec.Variables[name]
+		switch {
+		case v == nil:
+			return nil, fmt.Errorf("parameter %q: the object has no global variable of that name", name)
+		case !strings.HasPrefix(v.SectionName, ".rodata"):
+			return nil, fmt.Errorf("parameter %q: it lives in %s, not in .rodata; declare it const volatile", name, v.SectionName)
+		case slices.Contains(plan.Params, name):
+			return nil, fmt.Errorf("parameter %q declared twice", name)
+		}
+		plan.Params = append(plan.Params, name)
+	}
+	slices.Sort(plan.Params)
+	return plan, nil
+}
+
+// Apply prepares spec for sealing: every sealed map gets BPF_F_RDONLY_PROG
+// and, where the plan has a contents file for it, those contents. The
+// generator applies it before measuring; the loader before loading.
+func (p *Plan) Apply(spec *ebpf.CollectionSpec) error {
+	for _, name := range p.Sealed {
+		ms := spec.Maps[name]
+		if ms == nil {
+			return fmt.Errorf("%w %q: the object has no map of that name", ErrCannotSeal, name)
+		}
+		ms.Flags |= FlagRdonlyProg
+		if entries, ok := p.Contents[name]; ok {
+			ms.Contents = make([]ebpf.MapKV, len(entries))
+			for i, e := range entries {
+				ms.Contents[i] = ebpf.MapKV{Key: e.Key, Value: e.Value}
+			}
+		}
+	}
+	return nil
+}
+
+// Sealable reports whether a map can be sealed, and why not.
+func Sealable(ms *ebpf.MapSpec) error {
+	switch ms.Type {
+	case ebpf.Array, ebpf.Hash, ebpf.LPMTrie:
+	case ebpf.StructOpsMap:
+		return fmt.Errorf("%w %s: struct_ops maps cannot be frozen", ErrCannotSeal, ms.Name)
+	default:
+		return fmt.Errorf("%w %s: a %s map has no content hash in measurement v1 (sealable: Array, Hash, LPMTrie)", ErrCannotSeal, ms.Name, ms.Type)
+	}
+	if measure.IsDataSection(ms.Name) {
+		return fmt.Errorf("%w %s: .data and .bss are program state; declare the variables const volatile to put them in .rodata, which is always sealed", ErrCannotSeal, ms.Name)
+	}
+	if ms.Value != nil {
+		if what := unfreezable(ms.Value, map[btf.Type]bool{}); what != "" {
+			return fmt.Errorf("%w %s: its value holds %s, and the kernel refuses to freeze such maps", ErrCannotSeal, ms.Name, what)
+		}
+	}
+	return nil
+}
+
+// kernelOwnedStructs are value fields that make BPF_MAP_FREEZE fail.
+var kernelOwnedStructs = []string{
+	"bpf_spin_lock", "bpf_res_spin_lock", "bpf_timer", "bpf_wq", "bpf_task_work",
+	"bpf_list_head", "bpf_list_node", "bpf_rb_root", "bpf_rb_node", "bpf_refcount",
+}
+
+// unfreezable returns what in typ prevents freezing, or "".
+func unfreezable(typ btf.Type, seen map[btf.Type]bool) string {
+	if seen[typ] {
+		return ""
+	}
+	seen[typ] = true
+	switch t := typ.(type) {
+	case *btf.Struct:
+		if slices.Contains(kernelOwnedStructs, t.Name) {
+			return "a struct " + t.Name
+		}
+		for _, m := range t.Members {
+			if what := unfreezable(m.Type, seen); what != "" {
+				return what
+			}
+		}
+	case *btf.Union:
+		for _, m := range t.Members {
+			if what := unfreezable(m.Type, seen); what != "" {
+				return what
+			}
+		}
+	case *btf.Array:
+		return unfreezable(t.Type, seen)
+	case *btf.Typedef:
+		return unfreezable(t.Type, seen)
+	case *btf.Volatile:
+		return unfreezable(t.Type, seen)
+	case *btf.Const:
+		return unfreezable(t.Type, seen)
+	case *btf.Restrict:
+		return unfreezable(t.Type, seen)
+	case *btf.TypeTag:
+		return unfreezable(t.Type, seen)
+	case *btf.Pointer:
+		// Only the pointer's own tags matter: __kptr and friends.
+		for target := t.Target; ; {
+			tag, ok := target.(*btf.TypeTag)
+			if !ok {
+				break
+			}
+			if strings.Contains(tag.Value, "kptr") {
+				return "a kernel pointer (" + tag.Value + ")"
+			}
+			target = tag.Type
+		}
+	}
+	return ""
+}
+
+func mapNames(spec *ebpf.CollectionSpec) string {
+	return strings.Join(slices.Sorted(maps.Keys(spec.Maps)), ", ")
+}

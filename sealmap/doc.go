@@ -1,0 +1,12 @@
+// Package sealmap seals the maps that are inputs of a BPF program: it
+// decides which maps are sealed ([Resolve]), prepares their specs at build
+// time and at load time ([Plan.Apply]), reads their build-time contents
+// ([ParseContents]), and at load time creates, fills, freezes and confirms
+// them through the kernel ([Create]).
+//
+// A sealed map is read-only from both sides: it is created with
+// BPF_F_RDONLY_PROG, so the verifier rejects programs that write it, and
+// frozen with BPF_MAP_FREEZE (Linux 5.2+) once filled, so no system call can
+// write it. Its contents are then bound by the measurement (package
+// measure).
+package sealmap
