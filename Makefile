@@ -29,3 +29,4 @@ testdata:
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./measure/
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./sealmap/
