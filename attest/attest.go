@@ -1,0 +1,315 @@
+// Package attest is the signed format of bpf2go-signed: a DSSE envelope
+// whose payload is an in-toto Statement about one BPF ELF object, with the
+// object's measurement (package measure) as predicate. See docs/signing.md.
+//
+// The envelope of an object X.o lives next to it in X.o.intoto.json. It
+// verifies with cosign v2:
+//
+//	cosign verify-blob-attestation --key PUB --signature X.o.intoto.json \
+//	    --type https://github.com/bpf2go-signed/bpf2go-signed/measurement/v1 \
+//	    --insecure-ignore-tlog X.o
+//
+// This package holds what verifiers need (parsing, public keys,
+// verification) with the standard library only, so shipped binaries stay
+// lean; signing, private keys and KMS live in package signing.
+package attest
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/bpf2go-signed/bpf2go-signed/measure"
+)
+
+const (
+	// PredicateType identifies a bpf2go-signed measurement manifest
+	// (docs/measurement.md, version 1).
+	PredicateType = "https://github.com/bpf2go-signed/bpf2go-signed/measurement/v1"
+	// StatementType is the in-toto Statement version used.
+	StatementType = "https://in-toto.io/Statement/v1"
+	// PayloadType is the DSSE payload type of in-toto statements.
+	PayloadType = "application/vnd.in-toto+json"
+	// Suffix is appended to an object's file name to name its envelope.
+	Suffix = ".intoto.json"
+)
+
+// Sentinel errors; each verification failure wraps exactly one of them.
+var (
+	// ErrMalformed: the envelope or its statement cannot be parsed, or does
+	// not have the expected types.
+	ErrMalformed = errors.New("malformed envelope")
+	// ErrUnsigned: the envelope is the unsigned placeholder.
+	ErrUnsigned = errors.New("envelope is not signed")
+	// ErrBadSignature: no signature verifies with a trusted key.
+	ErrBadSignature = errors.New("no signature verifies with a trusted key")
+	// ErrWrongSubject: the envelope is about another object.
+	ErrWrongSubject = errors.New("envelope is for another object")
+	// ErrNoTrustedKeys: verification was asked with no key to trust.
+	ErrNoTrustedKeys = errors.New("no trusted keys")
+	// ErrUnsupportedKey: a key of a type or size this project refuses.
+	ErrUnsupportedKey = errors.New("unsupported key")
+)
+
+// Subject is an in-toto resource descriptor.
+type Subject struct {
+	Name   string            `json:"name"`
+	Digest map[string]string `json:"digest"`
+}
+
+// Statement is an in-toto Statement whose predicate is a manifest.
+type Statement struct {
+	Type          string            `json:"_type"`
+	Subject       []Subject         `json:"subject"`
+	PredicateType string            `json:"predicateType"`
+	Predicate     *measure.Manifest `json:"predicate"`
+}
+
+// Envelope is a DSSE envelope.
+type Envelope struct {
+	PayloadType string      `json:"payloadType"`
+	Payload     string      `json:"payload"`
+	Signatures  []Signature `json:"signatures"`
+}
+
+// Signature is one DSSE signature.
+type Signature struct {
+	KeyID string `json:"keyid"`
+	Sig   string `json:"sig"`
+}
+
+// NewStatement returns the statement about object (its file name and bytes)
+// with its manifest.
+func NewStatement(name string, object []byte, m *measure.Manifest) *Statement {
+	sum := sha256.Sum256(object)
+	return &Statement{
+		Type:          StatementType,
+		Subject:       []Subject{{Name: name, Digest: map[string]string{"sha256": hex.EncodeToString(sum[:])}}},
+		PredicateType: PredicateType,
+		Predicate:     m,
+	}
+}
+
+func (s *Statement) marshal() ([]byte, error) {
+	if err := s.Predicate.Check(); err != nil {
+		return nil, fmt.Errorf("statement: %w", err)
+	}
+	return json.Marshal(s)
+}
+
+// Unsigned returns the placeholder envelope: the statement with no
+// signature. It lets generated code build; its verdict is UNSIGNED until
+// "bpf2go-signed sign" replaces it.
+func Unsigned(s *Statement) ([]byte, error) {
+	payload, err := s.marshal()
+	if err != nil {
+		return nil, err
+	}
+	return NewEnvelope(payload)
+}
+
+// Marshal returns the statement's JSON, after checking its manifest: the
+// payload that signers sign.
+func (s *Statement) Marshal() ([]byte, error) { return s.marshal() }
+
+// NewEnvelope returns the envelope of a payload with its signatures, in the
+// layout this project writes.
+func NewEnvelope(payload []byte, sigs ...[]byte) ([]byte, error) {
+	env := &Envelope{PayloadType: PayloadType, Payload: base64.StdEncoding.EncodeToString(payload), Signatures: []Signature{}}
+	for _, sig := range sigs {
+		env.Signatures = append(env.Signatures, Signature{Sig: base64.StdEncoding.EncodeToString(sig)})
+	}
+	return marshalEnvelope(env)
+}
+
+// PAE is the DSSE pre-authentication encoding of a payload: the bytes a
+// DSSE signature signs.
+func PAE(payloadType string, payload []byte) []byte {
+	return fmt.Appendf(nil, "DSSEv1 %d %s %d %s", len(payloadType), payloadType, len(payload), payload)
+}
+
+func marshalEnvelope(env *Envelope) ([]byte, error) {
+	b, err := json.MarshalIndent(env, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// Parse decodes an envelope and its statement without checking any
+// signature. Use it to show what an envelope claims, never to trust it.
+func Parse(raw []byte) (*Envelope, *Statement, error) {
+	var env Envelope
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&env); err != nil {
+		return nil, nil, fmt.Errorf("%w: not a JSON DSSE envelope: %v", ErrMalformed, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, fmt.Errorf("%w: trailing data after the envelope", ErrMalformed)
+	}
+	if env.PayloadType != PayloadType {
+		return nil, nil, fmt.Errorf("%w: payloadType %q, want %q", ErrMalformed, env.PayloadType, PayloadType)
+	}
+	payload, err := base64.StdEncoding.DecodeString(env.Payload)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: payload is not base64: %v", ErrMalformed, err)
+	}
+	st, err := parseStatement(payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &env, st, nil
+}
+
+func parseStatement(payload []byte) (*Statement, error) {
+	var st Statement
+	if err := json.Unmarshal(payload, &st); err != nil {
+		return nil, fmt.Errorf("%w: statement: %v", ErrMalformed, err)
+	}
+	if st.Type != StatementType {
+		return nil, fmt.Errorf("%w: statement _type %q, want %q", ErrMalformed, st.Type, StatementType)
+	}
+	if st.PredicateType != PredicateType {
+		return nil, fmt.Errorf("%w: predicateType %q, want %q", ErrMalformed, st.PredicateType, PredicateType)
+	}
+	if len(st.Subject) != 1 || len(st.Subject[0].Digest["sha256"]) != 64 {
+		return nil, fmt.Errorf("%w: want one subject with a sha256 digest", ErrMalformed)
+	}
+	if st.Predicate == nil {
+		return nil, fmt.Errorf("%w: no predicate", ErrMalformed)
+	}
+	if err := st.Predicate.Check(); err != nil {
+		return nil, fmt.Errorf("%w: predicate: %w", ErrMalformed, err)
+	}
+	return &st, nil
+}
+
+// Verified is the result of a successful [Verify].
+type Verified struct {
+	Statement *Statement
+	// Key is the trusted key whose signature verified.
+	Key crypto.PublicKey
+	// KeyIndex is Key's position in the trusted keys.
+	KeyIndex int
+}
+
+// Verify checks that raw is an envelope signed by one of keys, about
+// object: the signature verifies over the DSSE encoding of the payload, the
+// payload is a statement of this project's predicate type, the subject's
+// sha256 is object's, and the manifest is well formed. It returns the
+// statement only then.
+//
+// Errors wrap [ErrMalformed], [ErrUnsigned], [ErrBadSignature],
+// [ErrWrongSubject] or [ErrNoTrustedKeys].
+func Verify(raw, object []byte, keys []crypto.PublicKey) (*Verified, error) {
+	env, _, err := Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if len(env.Signatures) == 0 {
+		return nil, fmt.Errorf("%w: the envelope is the unsigned placeholder; sign it with \"bpf2go-signed sign --key KEY\"", ErrUnsigned)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: pass a public key (-trust PUB at generate time, or in the policy)", ErrNoTrustedKeys)
+	}
+	for _, k := range keys {
+		if err := CheckKey(k); err != nil {
+			return nil, err
+		}
+	}
+	payload, _ := base64.StdEncoding.DecodeString(env.Payload)
+	pae := PAE(env.PayloadType, payload)
+	index := -1
+	for i, k := range keys {
+		for _, s := range env.Signatures {
+			sig, err := base64.StdEncoding.DecodeString(s.Sig)
+			if err == nil && verifySig(k, pae, sig) {
+				index = i
+				break
+			}
+		}
+		if index >= 0 {
+			break
+		}
+	}
+	if index < 0 {
+		return nil, fmt.Errorf("%w: %d signature(s), none made by the %d trusted key(s); sign with the matching private key or trust its public key",
+			ErrBadSignature, len(env.Signatures), len(keys))
+	}
+	st, err := parseStatement(payload)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(object)
+	if got, want := st.Subject[0].Digest["sha256"], hex.EncodeToString(sum[:]); got != want {
+		return nil, fmt.Errorf("%w: the envelope is about %s (sha256 %s), the object's sha256 is %s; sign this object again",
+			ErrWrongSubject, st.Subject[0].Name, got, want)
+	}
+	return &Verified{Statement: st, Key: keys[index], KeyIndex: index}, nil
+}
+
+// Hash is the hash used with ECDSA and RSA keys, as cosign does.
+const Hash = crypto.SHA256
+
+// verifySig checks one DSSE signature over pae: ASN.1 ECDSA and PKCS #1
+// v1.5 RSA over SHA-256(pae), Ed25519 over pae itself.
+func verifySig(k crypto.PublicKey, pae, sig []byte) bool {
+	switch k := k.(type) {
+	case ed25519.PublicKey:
+		return ed25519.Verify(k, pae, sig)
+	case *ecdsa.PublicKey:
+		sum := sha256.Sum256(pae)
+		return ecdsa.VerifyASN1(k, sum[:], sig)
+	case *rsa.PublicKey:
+		sum := sha256.Sum256(pae)
+		return rsa.VerifyPKCS1v15(k, Hash, sum[:], sig) == nil
+	}
+	return false
+}
+
+// CheckKey accepts ECDSA P-256 and P-384, Ed25519 and RSA of 2048 bits or
+// more, and refuses everything else with [ErrUnsupportedKey].
+func CheckKey(k crypto.PublicKey) error {
+	switch k := k.(type) {
+	case *ecdsa.PublicKey:
+		if n := k.Curve.Params().Name; n != "P-256" && n != "P-384" {
+			return fmt.Errorf("%w: ECDSA curve %s (use P-256 or P-384)", ErrUnsupportedKey, n)
+		}
+	case ed25519.PublicKey:
+	case *rsa.PublicKey:
+		if k.N.BitLen() < 2048 {
+			return fmt.Errorf("%w: RSA key of %d bits (use 2048 or more)", ErrUnsupportedKey, k.N.BitLen())
+		}
+	default:
+		return fmt.Errorf("%w: %T (use ECDSA P-256/P-384, Ed25519 or RSA ≥ 2048)", ErrUnsupportedKey, k)
+	}
+	return nil
+}
+
+// ParsePublicKey reads a PEM public key (PKIX "PUBLIC KEY", as cosign.pub)
+// and checks that its type is supported.
+func ParsePublicKey(pemBytes []byte) (crypto.PublicKey, error) {
+	block, _ := pem.Decode(pemBytes)
+	if block == nil || block.Type != "PUBLIC KEY" {
+		return nil, fmt.Errorf("%w: not a PEM \"PUBLIC KEY\" block", ErrUnsupportedKey)
+	}
+	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnsupportedKey, err)
+	}
+	if err := CheckKey(k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
