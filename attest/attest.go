@@ -150,6 +150,19 @@ func marshalEnvelope(env *Envelope) ([]byte, error) {
 // Parse decodes an envelope and its statement without checking any
 // signature. Use it to show what an envelope claims, never to trust it.
 func Parse(raw []byte) (*Envelope, *Statement, error) {
+	env, payload, err := parseEnvelope(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := parseStatement(payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	return env, st, nil
+}
+
+// parseEnvelope decodes the envelope and its payload bytes.
+func parseEnvelope(raw []byte) (*Envelope, []byte, error) {
 	var env Envelope
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&env); err != nil {
@@ -165,11 +178,7 @@ func Parse(raw []byte) (*Envelope, *Statement, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: payload is not base64: %v", ErrMalformed, err)
 	}
-	st, err := parseStatement(payload)
-	if err != nil {
-		return nil, nil, err
-	}
-	return &env, st, nil
+	return &env, payload, nil
 }
 
 func parseStatement(payload []byte) (*Statement, error) {
@@ -213,7 +222,7 @@ type Verified struct {
 // Errors wrap [ErrMalformed], [ErrUnsigned], [ErrBadSignature],
 // [ErrWrongSubject] or [ErrNoTrustedKeys].
 func Verify(raw, object []byte, keys []crypto.PublicKey) (*Verified, error) {
-	env, _, err := Parse(raw)
+	env, payload, err := parseEnvelope(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +237,6 @@ func Verify(raw, object []byte, keys []crypto.PublicKey) (*Verified, error) {
 			return nil, err
 		}
 	}
-	payload, _ := base64.StdEncoding.DecodeString(env.Payload)
 	pae := PAE(env.PayloadType, payload)
 	index := -1
 	for i, k := range keys {

@@ -237,7 +237,7 @@ func readbackHash(fd int, info *bpfsys.MapInfo) (*Content, error) {
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("read back: %w", err)
 	}
-	sum, alg, err := HashContents(typ, info.KeySize, info.ValueSize, info.MaxEntries, entries)
+	sum, alg, err := HashContents(nativeOrder, typ, info.KeySize, info.ValueSize, info.MaxEntries, entries)
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +317,7 @@ func readParams(fd int, info *bpfsys.MapInfo, params []Param, kernelSum *[sha256
 	}
 	entry := []Entry{{make([]byte, 4), value}}
 	if kernelSum != nil {
-		full, _ := HashArray(info.ValueSize, 1, entry)
+		full, _ := HashArray(nativeOrder, info.ValueSize, 1, entry)
 		if full != *kernelSum {
 			return fmt.Errorf("contents read back hash to %x, the kernel reports %x", full, *kernelSum)
 		}
@@ -330,7 +330,7 @@ func readParams(fd int, info *bpfsys.MapInfo, params []Param, kernelSum *[sha256
 		km.Params = append(km.Params, ParamValue{Param: p, Value: hex.EncodeToString(value[p.Offset:end])})
 	}
 	entry[0].Value = ZeroParams(value, params)
-	sum, _ := HashArray(info.ValueSize, 1, entry)
+	sum, _ := HashArray(nativeOrder, info.ValueSize, 1, entry)
 	source := SourceReadback + ", parameters zeroed"
 	if kernelSum != nil {
 		source += "; matches kernel hash"
@@ -403,7 +403,7 @@ func probeMapHash() error {
 	if err != nil {
 		return fmt.Errorf("probe map hash: %w", err)
 	}
-	want, _ := HashArray(4, 1, []Entry{{binary.NativeEndian.AppendUint32(nil, 0), binary.NativeEndian.AppendUint32(nil, 0x01020304)}})
+	want, _ := HashArray(nativeOrder, 4, 1, []Entry{{binary.NativeEndian.AppendUint32(nil, 0), binary.NativeEndian.AppendUint32(nil, 0x01020304)}})
 	if got != want {
 		return fmt.Errorf("probe map hash: kernel hash %x differs from the array algorithm's %x", got, want)
 	}

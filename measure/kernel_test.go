@@ -297,7 +297,7 @@ func TestMapHashMatchesArrayAlgorithm(t *testing.T) {
 		if err := m.Freeze(); err != nil {
 			t.Fatal(err)
 		}
-		want, err := measure.HashArray(valueSize, 7, entries)
+		want, err := measure.HashArray(binary.NativeEndian, valueSize, 7, entries)
 		if err != nil {
 			t.Fatal(err)
 		}

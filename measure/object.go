@@ -102,6 +102,13 @@ type specContext struct {
 	params map[string][]Param // by section name
 }
 
+func (ctx *specContext) byteOrder() binary.ByteOrder {
+	if ctx.coll.ByteOrder != nil {
+		return ctx.coll.ByteOrder
+	}
+	return nativeOrder
+}
+
 func (ctx *specContext) program(spec *ebpf.ProgramSpec) (*Program, error) {
 	coll := ctx.coll
 	raw, err := SubmittedInstructions(spec)
@@ -177,7 +184,7 @@ func (ctx *specContext) mapFromSpec(ms *ebpf.MapSpec) (*Map, error) {
 	if !m.Sealed {
 		return m, nil
 	}
-	contents, err := specContents(ctx.coll, ms)
+	contents, err := specContents(ctx.coll, ms, ctx.byteOrder())
 	if err != nil {
 		return nil, fmt.Errorf("map %s: %w", ms.Name, err)
 	}
@@ -187,7 +194,7 @@ func (ctx *specContext) mapFromSpec(ms *ebpf.MapSpec) (*Map, error) {
 		}
 		contents[0].Value = ZeroParams(contents[0].Value, m.Params)
 	}
-	sum, alg, err := HashContents(ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, contents)
+	sum, alg, err := HashContents(ctx.byteOrder(), ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, contents)
 	if err != nil {
 		return nil, fmt.Errorf("map %s: %w", ms.Name, err)
 	}
@@ -201,14 +208,14 @@ type Entry struct{ Key, Value []byte }
 // specContents returns the contents the loader writes into a map: the
 // MapSpec's contents, with variables of a data section overlaid as
 // cilium/ebpf does.
-func specContents(coll *ebpf.CollectionSpec, ms *ebpf.MapSpec) ([]Entry, error) {
+func specContents(coll *ebpf.CollectionSpec, ms *ebpf.MapSpec, bo binary.ByteOrder) ([]Entry, error) {
 	entries := make([]Entry, 0, len(ms.Contents))
 	for i, kv := range ms.Contents {
-		key, err := rawBytes(kv.Key, ms.KeySize)
+		key, err := rawBytes(kv.Key, ms.KeySize, bo)
 		if err != nil {
 			return nil, fmt.Errorf("contents[%d] key: %w", i, err)
 		}
-		value, err := rawBytes(kv.Value, ms.ValueSize)
+		value, err := rawBytes(kv.Value, ms.ValueSize, bo)
 		if err != nil {
 			return nil, fmt.Errorf("contents[%d] value: %w", i, err)
 		}
@@ -226,7 +233,7 @@ func specContents(coll *ebpf.CollectionSpec, ms *ebpf.MapSpec) ([]Entry, error) 
 	if len(vars) == 0 {
 		return entries, nil
 	}
-	if len(entries) != 1 || binary.NativeEndian.Uint32(entries[0].Key) != 0 {
+	if len(entries) != 1 || bo.Uint32(entries[0].Key) != 0 {
 		return nil, fmt.Errorf("data section has %d entries, want exactly key 0", len(entries))
 	}
 	data := slices.Clone(entries[0].Value)
@@ -243,13 +250,14 @@ func specContents(coll *ebpf.CollectionSpec, ms *ebpf.MapSpec) ([]Entry, error) 
 
 // rawBytes converts a MapSpec content key or value to its bytes. The ELF
 // reader produces []byte for data sections; uint32 keys are accepted too.
-func rawBytes(v any, size uint32) ([]byte, error) {
+func rawBytes(v any, size uint32, bo binary.ByteOrder) ([]byte, error) {
 	var b []byte
 	switch v := v.(type) {
 	case []byte:
 		b = v
 	case uint32:
-		b = binary.NativeEndian.AppendUint32(nil, v)
+		b = make([]byte, 4)
+		bo.PutUint32(b, v)
 	default:
 		return nil, fmt.Errorf("%w: contents of type %T (want []byte)", ErrUnsupported, v)
 	}
@@ -261,10 +269,10 @@ func rawBytes(v any, size uint32) ([]byte, error) {
 
 // HashContents computes the content hash of a map holding entries, with the
 // algorithm measurement v1 uses for its type: [AlgArray] for arrays,
-// [AlgKV] otherwise.
-func HashContents(typ ebpf.MapType, keySize, valueSize, maxEntries uint32, entries []Entry) ([sha256.Size]byte, string, error) {
+// [AlgKV] otherwise. bo is the byte order of array indexes in the keys.
+func HashContents(bo binary.ByteOrder, typ ebpf.MapType, keySize, valueSize, maxEntries uint32, entries []Entry) ([sha256.Size]byte, string, error) {
 	if typ == ebpf.Array {
-		sum, err := HashArray(valueSize, maxEntries, entries)
+		sum, err := HashArray(bo, valueSize, maxEntries, entries)
 		return sum, AlgArray, err
 	}
 	switch typ {
@@ -277,15 +285,16 @@ func HashContents(typ ebpf.MapType, keySize, valueSize, maxEntries uint32, entri
 
 // HashArray computes [AlgArray]: the value of every index from 0 to
 // maxEntries-1, each zero-padded to a multiple of 8 bytes, concatenated and
-// hashed with SHA-256. Indexes absent from entries are zero.
-func HashArray(valueSize, maxEntries uint32, entries []Entry) ([sha256.Size]byte, error) {
+// hashed with SHA-256. Indexes absent from entries are zero. bo is the byte
+// order of the indexes in the keys.
+func HashArray(bo binary.ByteOrder, valueSize, maxEntries uint32, entries []Entry) ([sha256.Size]byte, error) {
 	elem := (uint64(valueSize) + 7) &^ 7
 	buf := make([]byte, elem*uint64(maxEntries))
 	for _, e := range entries {
 		if len(e.Key) != 4 {
 			return [sha256.Size]byte{}, fmt.Errorf("array key of %d bytes, want 4", len(e.Key))
 		}
-		idx := binary.NativeEndian.Uint32(e.Key)
+		idx := bo.Uint32(e.Key)
 		if idx >= maxEntries {
 			return [sha256.Size]byte{}, fmt.Errorf("array index %d out of range (max_entries %d)", idx, maxEntries)
 		}

@@ -40,7 +40,7 @@ type contentsEntry struct {
 // arrays), or raw, as hex of exactly the key or value size in the host's
 // byte order. It refuses entries that do not fit the map: wrong sizes, array
 // indexes out of range, more entries than max_entries, duplicate keys.
-func ParseContents(data []byte, ms *ebpf.MapSpec) ([]measure.Entry, error) {
+func ParseContents(data []byte, ms *ebpf.MapSpec, bo binary.ByteOrder) ([]measure.Entry, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
@@ -60,16 +60,16 @@ func ParseContents(data []byte, ms *ebpf.MapSpec) ([]measure.Entry, error) {
 	out := make([]measure.Entry, 0, len(f.Entries))
 	seen := map[string]int{}
 	for i, e := range f.Entries {
-		key, err := field(e.Key, e.KeyHex, ms.Key, ms.KeySize, "key")
+		key, err := field(e.Key, e.KeyHex, ms.Key, ms.KeySize, "key", bo)
 		if err != nil {
 			return nil, fmt.Errorf("%w: entries[%d]: %v", ErrBadContents, i, err)
 		}
-		value, err := field(e.Value, e.ValueHex, ms.Value, ms.ValueSize, "value")
+		value, err := field(e.Value, e.ValueHex, ms.Value, ms.ValueSize, "value", bo)
 		if err != nil {
 			return nil, fmt.Errorf("%w: entries[%d]: %v", ErrBadContents, i, err)
 		}
 		if ms.Type == ebpf.Array {
-			if idx := binary.NativeEndian.Uint32(key); idx >= ms.MaxEntries {
+			if idx := bo.Uint32(key); idx >= ms.MaxEntries {
 				return nil, fmt.Errorf("%w: entries[%d]: index %d out of range for map %s (max_entries %d)", ErrBadContents, i, idx, ms.Name, ms.MaxEntries)
 			}
 		}
@@ -83,7 +83,7 @@ func ParseContents(data []byte, ms *ebpf.MapSpec) ([]measure.Entry, error) {
 }
 
 // field decodes one key or value, typed or hex.
-func field(typed json.RawMessage, rawHex *string, typ btf.Type, size uint32, what string) ([]byte, error) {
+func field(typed json.RawMessage, rawHex *string, typ btf.Type, size uint32, what string, bo binary.ByteOrder) ([]byte, error) {
 	switch {
 	case typed != nil && rawHex != nil:
 		return nil, fmt.Errorf("both %s and %s_hex given", what, what)
@@ -122,14 +122,17 @@ func field(typed json.RawMessage, rawHex *string, typ btf.Type, size uint32, wha
 	if uint32(got) != size {
 		return nil, fmt.Errorf("%s type %s has %d bytes, the map's %s size is %d", what, typ, got, what, size)
 	}
-	if err := encode(buf, typ, v, what); err != nil {
+	if err := (encoder{bo}).encode(buf, typ, v, what); err != nil {
 		return nil, err
 	}
 	return buf, nil
 }
 
 // encode writes v, shaped like typ, into buf (exactly typ's size).
-func encode(buf []byte, typ btf.Type, v any, path string) error {
+// encoder writes typed JSON values in a target's byte order.
+type encoder struct{ bo binary.ByteOrder }
+
+func (enc encoder) encode(buf []byte, typ btf.Type, v any, path string) error {
 	switch t := btf.UnderlyingType(typ).(type) {
 	case *btf.Int:
 		if t.Encoding == btf.Bool {
@@ -142,12 +145,12 @@ func encode(buf []byte, typ btf.Type, v any, path string) error {
 			}
 			return nil
 		}
-		return putInt(buf, t.Size, t.Encoding == btf.Signed, v, path)
+		return enc.putInt(buf, t.Size, t.Encoding == btf.Signed, v, path)
 	case *btf.Enum:
 		if s, ok := v.(string); ok {
 			for _, val := range t.Values {
 				if val.Name == s {
-					return putInt(buf, t.Size, t.Signed, json.Number(strconv.FormatUint(val.Value, 10)), path)
+					return enc.putInt(buf, t.Size, t.Signed, json.Number(strconv.FormatUint(val.Value, 10)), path)
 				}
 			}
 			names := make([]string, len(t.Values))
@@ -156,7 +159,7 @@ func encode(buf []byte, typ btf.Type, v any, path string) error {
 			}
 			return fmt.Errorf("%s: %q is not a value of enum %s (%s)", path, s, t.Name, strings.Join(names, ", "))
 		}
-		return putInt(buf, t.Size, t.Signed, v, path)
+		return enc.putInt(buf, t.Size, t.Signed, v, path)
 	case *btf.Float:
 		n, ok := v.(json.Number)
 		if !ok {
@@ -168,9 +171,9 @@ func encode(buf []byte, typ btf.Type, v any, path string) error {
 		}
 		switch t.Size {
 		case 4:
-			binary.NativeEndian.PutUint32(buf, math.Float32bits(float32(f)))
+			enc.bo.PutUint32(buf, math.Float32bits(float32(f)))
 		case 8:
-			binary.NativeEndian.PutUint64(buf, math.Float64bits(f))
+			enc.bo.PutUint64(buf, math.Float64bits(f))
 		default:
 			return fmt.Errorf("%s: %d-byte floats are not supported; use hex", path, t.Size)
 		}
@@ -197,21 +200,21 @@ func encode(buf []byte, typ btf.Type, v any, path string) error {
 			return fmt.Errorf("%s: %d elements do not fit an array of %d", path, len(list), t.Nelems)
 		}
 		for i, item := range list {
-			if err := encode(buf[i*elem:(i+1)*elem], t.Type, item, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			if err := enc.encode(buf[i*elem:(i+1)*elem], t.Type, item, fmt.Sprintf("%s[%d]", path, i)); err != nil {
 				return err
 			}
 		}
 		return nil
 	case *btf.Struct:
-		return encodeMembers(buf, t.Members, v, path, t.Name, false)
+		return enc.encodeMembers(buf, t.Members, v, path, t.Name, false)
 	case *btf.Union:
-		return encodeMembers(buf, t.Members, v, path, t.Name, true)
+		return enc.encodeMembers(buf, t.Members, v, path, t.Name, true)
 	default:
 		return fmt.Errorf("%s: type %s cannot be written in a contents file; use hex", path, typ)
 	}
 }
 
-func encodeMembers(buf []byte, members []btf.Member, v any, path, name string, union bool) error {
+func (enc encoder) encodeMembers(buf []byte, members []btf.Member, v any, path, name string, union bool) error {
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return fmt.Errorf("%s: want a JSON object for struct %s, got %s", path, name, show(v))
@@ -245,7 +248,7 @@ func encodeMembers(buf []byte, members []btf.Member, v any, path, name string, u
 		if off+size > len(buf) {
 			return fmt.Errorf("%s.%s: member lies outside the value", path, key)
 		}
-		if err := encode(buf[off:off+size], m.Type, val, path+"."+key); err != nil {
+		if err := enc.encode(buf[off:off+size], m.Type, val, path+"."+key); err != nil {
 			return err
 		}
 	}
@@ -253,7 +256,7 @@ func encodeMembers(buf []byte, members []btf.Member, v any, path, name string, u
 }
 
 // putInt writes an integer given as a JSON number or a "0x" string.
-func putInt(buf []byte, size uint32, signed bool, v any, path string) error {
+func (enc encoder) putInt(buf []byte, size uint32, signed bool, v any, path string) error {
 	var s string
 	switch v := v.(type) {
 	case json.Number:
@@ -288,11 +291,11 @@ func putInt(buf []byte, size uint32, signed bool, v any, path string) error {
 	case 1:
 		buf[0] = byte(u)
 	case 2:
-		binary.NativeEndian.PutUint16(buf, uint16(u))
+		enc.bo.PutUint16(buf, uint16(u))
 	case 4:
-		binary.NativeEndian.PutUint32(buf, uint32(u))
+		enc.bo.PutUint32(buf, uint32(u))
 	case 8:
-		binary.NativeEndian.PutUint64(buf, u)
+		enc.bo.PutUint64(buf, u)
 	default:
 		return fmt.Errorf("%s: %d-byte integers are not supported; use hex", path, size)
 	}

@@ -76,7 +76,7 @@ func TestParseContents(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			entries, err := sealmap.ParseContents([]byte(tt.file), spec.Maps[tt.mapName])
+			entries, err := sealmap.ParseContents([]byte(tt.file), spec.Maps[tt.mapName], binary.NativeEndian)
 			if tt.err != "" {
 				if !errors.Is(err, sealmap.ErrBadContents) || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want ErrBadContents saying %q", err, tt.err)
@@ -94,7 +94,7 @@ func TestParseContents(t *testing.T) {
 				t.Errorf("got  %v\nwant %v", got, tt.want)
 			}
 			// The raw form the generator embeds reads back to the same entries.
-			again, err := sealmap.ParseContents(sealmap.EncodeContents(entries), spec.Maps[tt.mapName])
+			again, err := sealmap.ParseContents(sealmap.EncodeContents(entries), spec.Maps[tt.mapName], binary.NativeEndian)
 			if err != nil || len(again) != len(entries) {
 				t.Fatalf("EncodeContents does not round-trip: %v", err)
 			}

@@ -1,6 +1,7 @@
 package sealmap
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -88,7 +89,7 @@ func Resolve(spec *ebpf.CollectionSpec, cfg Config) (*Plan, error) {
 		case !sealed[name]:
 			return nil, fmt.Errorf("contents for %q: the map is not sealed; annotate it __sealed or pass -seal %s", name, name)
 		}
-		entries, err := ParseContents(cfg.Contents[name], ms)
+		entries, err := ParseContents(cfg.Contents[name], ms, byteOrder(spec))
 		if err != nil {
 			return nil, fmt.Errorf("contents for %s: %w", name, err)
 		}
@@ -209,4 +210,12 @@ func unfreezable(typ btf.Type, seen map[btf.Type]bool) string {
 
 func mapNames(spec *ebpf.CollectionSpec) string {
 	return strings.Join(slices.Sorted(maps.Keys(spec.Maps)), ", ")
+}
+
+// byteOrder is the object's byte order, or the host's for specs built in Go.
+func byteOrder(spec *ebpf.CollectionSpec) binary.ByteOrder {
+	if spec.ByteOrder != nil {
+		return spec.ByteOrder
+	}
+	return binary.NativeEndian
 }
