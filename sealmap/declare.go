@@ -1,7 +1,9 @@
 package sealmap
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -218,4 +220,56 @@ func byteOrder(spec *ebpf.CollectionSpec) binary.ByteOrder {
 		return spec.ByteOrder
 	}
 	return binary.NativeEndian
+}
+
+// planFile is the JSON form of a plan, written by the generator next to
+// the object (X.o.seal.json) and embedded in the generated loader.
+type planFile struct {
+	Version  int                        `json:"version"`
+	Sealed   []string                   `json:"sealed"`
+	Params   []string                   `json:"params"`
+	Contents map[string]json.RawMessage `json:"contents"`
+}
+
+// Encode returns the plan as JSON, deterministically: the sealed maps, the
+// parameters, and the contents in raw hex form.
+func (p *Plan) Encode() []byte {
+	f := planFile{Version: 1, Sealed: p.Sealed, Params: p.Params, Contents: map[string]json.RawMessage{}}
+	if f.Sealed == nil {
+		f.Sealed = []string{}
+	}
+	if f.Params == nil {
+		f.Params = []string{}
+	}
+	for name, entries := range p.Contents {
+		f.Contents[name] = EncodeContents(entries)
+	}
+	b, _ := json.MarshalIndent(f, "", "  ")
+	return append(b, '\n')
+}
+
+// DecodePlan reads a plan written by [Plan.Encode] and resolves it against
+// spec again, with every check of [Resolve].
+func DecodePlan(data []byte, spec *ebpf.CollectionSpec) (*Plan, error) {
+	var f planFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("sealing plan: %w", err)
+	}
+	if f.Version != 1 {
+		return nil, fmt.Errorf("sealing plan: version %d, want 1", f.Version)
+	}
+	cfg := Config{Seal: f.Sealed, Params: f.Params, Contents: map[string][]byte{}}
+	for name, raw := range f.Contents {
+		cfg.Contents[name] = raw
+	}
+	plan, err := Resolve(spec, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("sealing plan: %w", err)
+	}
+	if !slices.Equal(plan.Sealed, f.Sealed) {
+		return nil, fmt.Errorf("sealing plan: seals %v, but the object declares %v", f.Sealed, plan.Sealed)
+	}
+	return plan, nil
 }

@@ -105,3 +105,28 @@ func TestParamInData(t *testing.T) {
 	}
 	t.Fatal("globals has no .data variable")
 }
+
+func TestPlanRoundTrip(t *testing.T) {
+	spec := sealedSpec(t)
+	plan, err := sealmap.Resolve(spec, sealmap.Config{
+		Seal:     []string{"ports"},
+		Contents: map[string][]byte{"ports": []byte(`{"entries":[{"key":80,"value":0},{"key":22,"value":1}]}`)},
+		Params:   []string{"mode"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := plan.Encode()
+	back, err := sealmap.DecodePlan(enc, sealedSpec(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again := back.Encode(); string(again) != string(enc) {
+		t.Errorf("plan does not round-trip:\n%s\n%s", enc, again)
+	}
+	for _, bad := range []string{``, `{"version":2}`, `{"version":1,"sealed":["nosuch"]}`, `{"version":1,"sealed":[],"params":[],"contents":{},"x":1}`, `{"version":1,"sealed":[],"params":["nosuch"]}`} {
+		if _, err := sealmap.DecodePlan([]byte(bad), sealedSpec(t)); err == nil {
+			t.Errorf("plan %q accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,215 @@
+package runtime
+
+import (
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/bpf2go-signed/bpf2go-signed/measure"
+)
+
+// Verdict is the outcome of verifying one program, after the
+// BPF_PROG_MEASURE proposal's enum.
+type Verdict string
+
+// Verdicts, from best to worst.
+const (
+	// OK: the signature is valid and the kernel's measurement equals a
+	// signed one.
+	OK Verdict = "OK"
+	// Partial: the signature is valid, but part of the final program is
+	// not covered by it (kernel-dependent relocations resolved for a
+	// kernel not in the signed set).
+	Partial Verdict = "PARTIAL"
+	// Unsigned: there is no signature.
+	Unsigned Verdict = "UNSIGNED"
+	// BadSig: the signature does not verify with a trusted key, or the
+	// kernel's measurement differs from the signed one.
+	BadSig Verdict = "BADSIG"
+)
+
+func (v Verdict) rank() int {
+	return slices.Index([]Verdict{OK, Partial, Unsigned, BadSig}, v)
+}
+
+func worst(a, b Verdict) Verdict {
+	if b.rank() > a.rank() {
+		return b
+	}
+	return a
+}
+
+// Policy decides which verdicts may be handed out and which keys are
+// trusted. The zero value (and a nil *Policy) trusts the keys embedded at
+// generate time and accepts only OK.
+type Policy struct {
+	// TrustedKeys are trusted in addition to the embedded keys.
+	TrustedKeys []crypto.PublicKey
+	// IgnoreEmbeddedKeys trusts TrustedKeys only.
+	IgnoreEmbeddedKeys bool
+	// Accept lists the verdicts that may be handed out; empty means OK only.
+	Accept []Verdict
+}
+
+func (p *Policy) accepts(v Verdict) bool {
+	if p == nil || len(p.Accept) == 0 {
+		return v == OK
+	}
+	return slices.Contains(p.Accept, v)
+}
+
+func (p *Policy) accepted() []Verdict {
+	if p == nil || len(p.Accept) == 0 {
+		return []Verdict{OK}
+	}
+	return p.Accept
+}
+
+// SignatureReport says what the signature check found.
+type SignatureReport struct {
+	Verdict Verdict `json:"verdict"`
+	// Key is the SHA-256 of the trusted key's PKIX encoding that verified.
+	Key   string `json:"key,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// MapReport is a map as the kernel reports it.
+type MapReport struct {
+	Name    string           `json:"name"`
+	ID      uint32           `json:"id"`
+	Sealed  bool             `json:"sealed"`
+	Frozen  bool             `json:"frozen"`
+	Content *measure.Content `json:"content,omitempty"`
+}
+
+// ProgramReport is the verdict on one program.
+type ProgramReport struct {
+	Name    string  `json:"name"`
+	ID      uint32  `json:"id,omitempty"`
+	Verdict Verdict `json:"verdict"`
+	// Tag is the kernel's tag; TagAlgorithm says which hash it is.
+	Tag          string `json:"tag,omitempty"`
+	TagAlgorithm string `json:"tag_algorithm,omitempty"`
+	// MeasID is the signed measurement's id of this program.
+	MeasID string `json:"meas_id,omitempty"`
+	// Target names the acceptable digest that matched ("" for the object
+	// as built).
+	Target     string               `json:"target,omitempty"`
+	Mismatches []measure.Mismatch   `json:"mismatches,omitempty"`
+	Maps       []MapReport          `json:"maps,omitempty"`
+	Params     []measure.ParamValue `json:"params,omitempty"`
+}
+
+// Report is the full result of a verified load, JSON-marshalable. Every
+// compared value names its source: the kernel tag's algorithm, and for
+// each sealed map where its content hash came from.
+type Report struct {
+	Object       string          `json:"object"`
+	ObjectSHA256 string          `json:"object_sha256"`
+	Verdict      Verdict         `json:"verdict"`
+	Accepted     bool            `json:"accepted"`
+	Accept       []Verdict       `json:"accept"`
+	MeasID       string          `json:"meas_id,omitempty"`
+	Signature    SignatureReport `json:"signature"`
+	Programs     []ProgramReport `json:"programs"`
+
+	manifest *measure.Manifest
+	params   map[string][]byte
+	policy   *Policy
+}
+
+// JSON returns the report as indented JSON.
+func (r *Report) JSON() []byte {
+	b, _ := json.MarshalIndent(r, "", "  ")
+	return b
+}
+
+// String is a short human-readable summary.
+func (r *Report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s (signature %s", r.Object, r.Verdict, r.Signature.Verdict)
+	if r.MeasID != "" {
+		fmt.Fprintf(&b, ", meas_id %s", r.MeasID)
+	}
+	b.WriteString(")")
+	for _, p := range r.Programs {
+		fmt.Fprintf(&b, "\n  %s: %s tag %s (%s)", p.Name, p.Verdict, p.Tag, p.TagAlgorithm)
+		for _, prm := range p.Params {
+			fmt.Fprintf(&b, " %s=%s", prm.Name, prm.Value)
+		}
+		for _, m := range p.Mismatches {
+			fmt.Fprintf(&b, "\n    %s", m)
+		}
+	}
+	return b.String()
+}
+
+// ErrRefused is wrapped by every [Error]: the policy refused the verdict.
+var ErrRefused = errors.New("refused by policy")
+
+// Error is returned when the policy refuses a load. Every object the load
+// opened has been closed. Use errors.As to get the report.
+type Error struct {
+	Report *Report
+	// Cause is the signature error, if any (attest's sentinels).
+	Cause error
+}
+
+func (e *Error) Error() string {
+	r := e.Report
+	var b strings.Builder
+	fmt.Fprintf(&b, "bpf2go-signed: refused %s: verdict %s, the policy accepts %s", r.Object, r.Verdict, joinVerdicts(r.Accept))
+	if r.Signature.Error != "" {
+		fmt.Fprintf(&b, "; signature: %s", r.Signature.Error)
+	}
+	for _, p := range r.Programs {
+		for _, m := range p.Mismatches {
+			fmt.Fprintf(&b, "; program %s: %s", p.Name, m)
+		}
+	}
+	b.WriteString("; ")
+	b.WriteString(advice(r))
+	return b.String()
+}
+
+// Unwrap returns ErrRefused and the signature error.
+func (e *Error) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{ErrRefused, e.Cause}
+	}
+	return []error{ErrRefused}
+}
+
+func advice(r *Report) string {
+	switch {
+	case r.Signature.Verdict == Unsigned:
+		return `what to do: sign the object ("bpf2go-signed sign --key KEY ./..."), then rebuild; or accept UNSIGNED in the policy for development only`
+	case r.Signature.Verdict == BadSig:
+		return `what to do: sign with a key whose public half is trusted (-trust PUB at generate time, or Policy.TrustedKeys), and check that the envelope belongs to this object`
+	default:
+		return `what to do: the kernel holds something other than what was signed; rebuild with "go generate" and sign again, and if this binary was not rebuilt, treat it as tampered`
+	}
+}
+
+func joinVerdicts(vs []Verdict) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = string(v)
+	}
+	return strings.Join(s, " or ")
+}
+
+func keyFingerprint(k crypto.PublicKey) string {
+	der, err := x509.MarshalPKIXPublicKey(k)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:])
+}
