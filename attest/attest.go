@@ -321,3 +321,15 @@ func ParsePublicKey(pemBytes []byte) (crypto.PublicKey, error) {
 	}
 	return k, nil
 }
+
+// MarshalPublicKey returns a public key as PEM "PUBLIC KEY", as cosign.pub.
+func MarshalPublicKey(k crypto.PublicKey) ([]byte, error) {
+	if err := CheckKey(k); err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKIXPublicKey(k)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnsupportedKey, err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
+}

@@ -1,26 +1,43 @@
-// Command bpf2go-signed measures, signs and verifies BPF programs built with
-// bpf2go, and the programs loaded on a host, in the style of bpftool.
+// Command bpf2go-signed is a drop-in replacement for bpf2go that also
+// generates verifying loaders, and a bpftool-style tool to measure, sign and
+// verify BPF objects and the programs loaded on a host.
 //
+//	bpf2go-signed [bpf2go options] <ident> <source> [-- <C flags>]
 //	bpf2go-signed measure object FILE.o [-j|-p]
 //	bpf2go-signed prog measure (id N | pinned PATH) [-j|-p] [--readback]
+//	bpf2go-signed keygen
+//	bpf2go-signed sign --key KEY (FILE.o | PATTERN)...
+//	bpf2go-signed verify --key PUB FILE.o
 //
 // Errors are one line on standard error and exit status 1; usage errors exit
 // with status 2.
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
+
+	"github.com/bpf2go-signed/bpf2go-signed/gen"
 )
 
 const usage = `Usage:
+  bpf2go-signed [bpf2go options] <ident> <source> [-- <C flags>]
+      generate like bpf2go, plus a verifying loader (bpf2go-signed -h lists options)
   bpf2go-signed measure object FILE.o [-j|-p]
       print the expected measurement of every program in a BPF object
   bpf2go-signed prog measure (id N | pinned PATH) [-j|-p] [--readback]
       print the kernel's measurement of a loaded program
+  bpf2go-signed keygen [--output-key-prefix cosign]
+      write cosign.key (encrypted with $COSIGN_PASSWORD) and cosign.pub
+  bpf2go-signed sign --key KEY (FILE.o | PACKAGE PATTERN)...
+      sign objects, or every object bpf2go-signed generated in the packages
+  bpf2go-signed verify --key PUB FILE.o
+      check FILE.o.intoto.json: exit 0 only for a valid signature over FILE.o
 
 Options:
   -j, --json     JSON output
@@ -66,10 +83,31 @@ func parseArgs(args []string) ([]string, options, error) {
 	return words, o, nil
 }
 
+// subcommands are the first words that select the tool; anything else is
+// a bpf2go command line.
+var subcommands = []string{"measure", "prog", "keygen", "sign", "verify", "help", "-h", "-help", "--help"}
+
 func run(args []string, stdout, stderr io.Writer) int {
-	words, opts, err := parseArgs(args)
-	if err == nil {
-		err = dispatch(words, opts, stdout)
+	var err error
+	switch {
+	case len(args) > 0 && !slices.Contains(subcommands, args[0]):
+		err = generate(args, stdout)
+		if errors.Is(err, gen.ErrHelp) {
+			return 0
+		}
+	case len(args) > 0 && args[0] == "keygen":
+		err = keygen(args[1:], stdout)
+	case len(args) > 0 && args[0] == "sign":
+		err = sign(args[1:], stdout)
+	case len(args) > 0 && args[0] == "verify":
+		err = verify(args[1:], stdout)
+	default:
+		var words []string
+		var opts options
+		words, opts, err = parseArgs(args)
+		if err == nil {
+			err = dispatch(words, opts, stdout)
+		}
 	}
 	switch {
 	case err == nil:
@@ -108,4 +146,13 @@ func dispatch(words []string, opts options, stdout io.Writer) error {
 // oneLine keeps an error message on one line.
 func oneLine(err error) string {
 	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+}
+
+// generate runs the bpf2go-compatible generator.
+func generate(args []string, stdout io.Writer) error {
+	cfg, err := gen.Parse(args, os.LookupEnv, stdout)
+	if err != nil {
+		return err
+	}
+	return gen.Run(context.Background(), cfg, stdout)
 }

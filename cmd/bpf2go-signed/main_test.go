@@ -78,7 +78,10 @@ func TestUsageErrors(t *testing.T) {
 		{"prog", "measure"},
 		{"prog", "measure", "id", "abc"},
 		{"prog", "measure", "name", "x"},
-		{"bogus"},
+		{"sign"},
+		{"sign", "--key"},
+		{"verify", "x.o"},
+		{"keygen", "extra"},
 	}
 	for _, args := range tests {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {

@@ -1,0 +1,255 @@
+package gen
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"go/build/constraint"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	bpfgen "github.com/cilium/ebpf/cmd/bpf2go/gen"
+)
+
+// Config is one generator invocation: bpf2go's options and this project's.
+type Config struct {
+	Verbose bool
+	// Source is the absolute path of the C file.
+	Source string
+	// Ident is the stem of generated Go names.
+	Ident string
+	// OutputDir is the absolute directory written to.
+	OutputDir string
+	// OutputStem replaces the lowercased Ident in file names.
+	OutputStem string
+	// OutputSuffix, such as "_test", ends generated file names.
+	OutputSuffix string
+	// Package is the Go package of generated files.
+	Package string
+	// Targets to build, with the Go architectures each serves.
+	Targets map[bpfgen.Target]bpfgen.GoArches
+	// CC is the compiler binary; CFlags start with the rest of -cc's words.
+	CC     string
+	CFlags []string
+	// Strip is the DWARF stripping binary.
+	Strip   string
+	NoStrip bool
+	// Tags are Go build constraints added to generated files.
+	Tags constraint.Expr
+	// MakeBase enables .d dependency files relative to it.
+	MakeBase string
+	// Types are C types to declare in Go; NoGlobalTypes skips map and
+	// variable types.
+	Types         []string
+	NoGlobalTypes bool
+
+	// SignKey signs the measurement: a key file or a KMS URI.
+	SignKey string
+	// Trust are public key files embedded as trusted.
+	Trust []string
+	// Seal names maps to seal; SealContents maps a map to its contents
+	// file; Params names run-time parameters.
+	Seal         []string
+	SealContents map[string]string
+	Params       []string
+
+	ccDefaulted bool
+}
+
+// Env reads an environment variable; [os.LookupEnv] in production.
+type Env func(string) (string, bool)
+
+func (e Env) get(key, def string) string {
+	if v, ok := e(key); ok {
+		return v
+	}
+	return def
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+type tagsFlag struct{ expr constraint.Expr }
+
+func (t *tagsFlag) String() string {
+	if t.expr == nil {
+		return ""
+	}
+	return t.expr.String()
+}
+
+func (t *tagsFlag) Set(v string) error {
+	e, err := constraint.Parse("// +build " + v)
+	if err != nil {
+		return err
+	}
+	t.expr = e
+	return nil
+}
+
+var validCType = regexp.MustCompile(`(?i)^[a-z0-9_]+$`)
+
+type typesFlag []string
+
+func (t *typesFlag) String() string { return fmt.Sprint(*t) }
+
+func (t *typesFlag) Set(v string) error {
+	if !validCType.MatchString(v) {
+		return fmt.Errorf("%q contains characters outside of [a-z0-9_]", v)
+	}
+	i, found := slices.BinarySearch(*t, v)
+	if found {
+		return fmt.Errorf("duplicate type %q", v)
+	}
+	*t = slices.Insert(*t, i, v)
+	return nil
+}
+
+const usage = `Usage: %s [options] <ident> <source file> [-- <C flags>]
+
+A drop-in replacement for bpf2go: change "bpf2go" to "bpf2go-signed" in a
+//go:generate line. It writes bpf2go's outputs unchanged and, per target,
+<stem>.o.intoto.json (the signed measurement, or an unsigned placeholder),
+<stem>.o.seal.json (the sealing plan) and <stem>_signed.go with
+load<Ident>ObjectsVerified. Use it via go generate (GOPACKAGE is read from
+the environment).
+
+Options:
+`
+
+// ErrHelp is returned by [Parse] when help was asked for.
+var ErrHelp = flag.ErrHelp
+
+// Parse reads a bpf2go-compatible command line and the environment
+// variables bpf2go reads (BPF2GO_CC, BPF2GO_STRIP, BPF2GO_CFLAGS,
+// BPF2GO_MAKEBASE, GOPACKAGE, GOFILE, V).
+func Parse(args []string, env Env, out io.Writer) (*Config, error) {
+	c := &Config{SealContents: map[string]string{}}
+	fs := flag.NewFlagSet("bpf2go-signed", flag.ContinueOnError)
+	fs.SetOutput(out)
+	verbose, _ := strconv.ParseBool(env.get("V", "false"))
+	fs.BoolVar(&c.Verbose, "verbose", verbose, "enable verbose logging ($V)")
+	cc := fs.String("cc", env.get("BPF2GO_CC", ""), "`binary` used to compile C to BPF ($BPF2GO_CC; default clang, else the newest clang-NN)")
+	fs.StringVar(&c.Strip, "strip", env.get("BPF2GO_STRIP", ""), "`binary` used to strip DWARF from compiled BPF ($BPF2GO_STRIP)")
+	fs.BoolVar(&c.NoStrip, "no-strip", false, "disable stripping of DWARF")
+	cflags := fs.String("cflags", env.get("BPF2GO_CFLAGS", ""), "flags passed to the compiler, may contain quoted arguments ($BPF2GO_CFLAGS)")
+	var tags tagsFlag
+	fs.Var(&tags, "tags", "comma-separated list of Go build tags to include in generated files")
+	target := fs.String("target", "bpfel,bpfeb", "clang target(s) to compile for (comma separated)")
+	fs.StringVar(&c.MakeBase, "makebase", env.get("BPF2GO_MAKEBASE", ""), "write make compatible depinfo files relative to `directory` ($BPF2GO_MAKEBASE)")
+	var types typesFlag
+	fs.Var(&types, "type", "`Name` of a type to generate a Go declaration for, may be repeated")
+	fs.BoolVar(&c.NoGlobalTypes, "no-global-types", false, "skip generating types for map keys and values, etc.")
+	fs.StringVar(&c.OutputStem, "output-stem", "", "alternative stem for names of generated files (defaults to ident)")
+	suffix := ""
+	if strings.HasSuffix(env.get("GOFILE", ""), "_test.go") {
+		suffix = "_test"
+	}
+	fs.StringVar(&c.OutputSuffix, "output-suffix", suffix, "suffix in generated file names such as _test (default based on $GOFILE)")
+	outDir := fs.String("output-dir", "", "target directory of generated files (defaults to current directory)")
+	pkg := fs.String("go-package", "", "package for output go file (default as ENV GOPACKAGE)")
+
+	fs.StringVar(&c.SignKey, "sign-key", "", "sign the measurement with this `key`: a cosign or PEM private key file (password in $COSIGN_PASSWORD) or a KMS URI; without it an unsigned placeholder is written")
+	var trust, seal, contents, params listFlag
+	fs.Var(&trust, "trust", "embed this PEM public `key` as trusted by the loader (repeatable; default: the -sign-key's public key)")
+	fs.Var(&seal, "seal", "seal the map `NAME` (repeatable; like __sealed in C)")
+	fs.Var(&contents, "seal-contents", "fill sealed map NAME with the contents `NAME=FILE` (JSON, see docs/sealing.md; repeatable)")
+	fs.Var(&params, "param", "declare the read-only global `VAR` a run-time parameter (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), usage, fs.Name())
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+
+	var err error
+	if *outDir == "" {
+		if *outDir, err = os.Getwd(); err != nil {
+			return nil, err
+		}
+	}
+	c.OutputDir = *outDir
+	if *pkg == "" {
+		*pkg = env.get("GOPACKAGE", "")
+	}
+	if c.Package = *pkg; c.Package == "" {
+		return nil, errors.New("missing package, you should either set the go-package flag or the GOPACKAGE env")
+	}
+
+	if *cc == "" {
+		*cc, c.ccDefaulted = "clang", true
+	}
+	ccWords := strings.Fields(*cc)
+	if len(ccWords) == 0 {
+		return nil, errors.New("no compiler specified")
+	}
+	c.CC = ccWords[0]
+
+	positional, extra := splitAtDoubleDash(fs.Args())
+	if *cflags != "" {
+		words, err := splitQuoted(*cflags)
+		if err != nil {
+			return nil, err
+		}
+		extra = append(words, extra...)
+	}
+	for _, f := range extra {
+		if strings.HasPrefix(f, "-M") {
+			return nil, fmt.Errorf("use -makebase instead of %q", f)
+		}
+	}
+	c.CFlags = append(ccWords[1:], extra...)
+
+	if len(positional) < 2 {
+		return nil, errors.New("expected at least two arguments")
+	}
+	c.Ident = positional[0]
+	if c.Source, err = filepath.Abs(positional[1]); err != nil {
+		return nil, err
+	}
+	if c.MakeBase != "" {
+		if c.MakeBase, err = filepath.Abs(c.MakeBase); err != nil {
+			return nil, err
+		}
+	}
+	if strings.ContainsRune(c.OutputStem, filepath.Separator) {
+		return nil, fmt.Errorf("-output-stem %q must not contain path separation characters", c.OutputStem)
+	}
+	if strings.ContainsRune(c.OutputSuffix, filepath.Separator) {
+		return nil, fmt.Errorf("-output-suffix %q must not contain path separation characters", c.OutputSuffix)
+	}
+
+	c.Targets = map[bpfgen.Target]bpfgen.GoArches{}
+	for _, t := range strings.Split(*target, ",") {
+		tgt, arches, err := bpfgen.FindTarget(t)
+		if err != nil {
+			return nil, err
+		}
+		c.Targets[tgt] = arches
+	}
+	if len(c.Targets) == 0 {
+		return nil, errors.New("no targets specified")
+	}
+
+	c.Tags, c.Types = tags.expr, types
+	c.Trust, c.Seal, c.Params = trust, seal, params
+	for _, kv := range contents {
+		name, file, ok := strings.Cut(kv, "=")
+		if !ok || name == "" || file == "" {
+			return nil, fmt.Errorf("-seal-contents %q: want NAME=FILE", kv)
+		}
+		if _, dup := c.SealContents[name]; dup {
+			return nil, fmt.Errorf("-seal-contents: two files for map %s", name)
+		}
+		c.SealContents[name] = file
+	}
+	return c, nil
+}

@@ -1,0 +1,332 @@
+package gen
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"fmt"
+	"go/build/constraint"
+	"go/format"
+	"go/token"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	bpfgen "github.com/cilium/ebpf/cmd/bpf2go/gen"
+
+	"github.com/bpf2go-signed/bpf2go-signed/attest"
+	"github.com/bpf2go-signed/bpf2go-signed/measure"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
+	"github.com/bpf2go-signed/bpf2go-signed/signing"
+	"github.com/bpf2go-signed/bpf2go-signed/templates"
+)
+
+// extras is what every target shares: the signer, the trusted keys and the
+// contents files.
+type extras struct {
+	signer   *signing.Signer
+	trusted  []string // PEM
+	contents map[string][]byte
+}
+
+func loadExtras(ctx context.Context, c *Config) (*extras, error) {
+	e := &extras{contents: map[string][]byte{}}
+	for _, path := range c.Trust {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("-trust: %w", err)
+		}
+		if _, err := attest.ParsePublicKey(raw); err != nil {
+			return nil, fmt.Errorf("-trust %s: %w", path, err)
+		}
+		e.trusted = append(e.trusted, string(raw))
+	}
+	if c.SignKey != "" {
+		s, err := signing.Load(ctx, c.SignKey, signing.Password())
+		if err != nil {
+			return nil, fmt.Errorf("-sign-key: %w", err)
+		}
+		e.signer = s
+		if len(e.trusted) == 0 {
+			pub, err := pemPublicKey(s.Public())
+			if err != nil {
+				return nil, err
+			}
+			e.trusted = append(e.trusted, pub)
+		}
+	}
+	for name, path := range c.SealContents {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("-seal-contents %s: %w", name, err)
+		}
+		e.contents[name] = raw
+	}
+	return e, nil
+}
+
+func pemPublicKey(k crypto.PublicKey) (string, error) {
+	b, err := attest.MarshalPublicKey(k)
+	return string(b), err
+}
+
+// names are the Go identifiers of the generated loader, derived from the
+// stem like bpf2go's.
+type names string
+
+func (n names) upper() string { return strings.ToUpper(string(n)[:1]) + string(n)[1:] }
+
+func (n names) export(s string) string {
+	if token.IsExported(string(n)) {
+		return strings.ToUpper(s[:1]) + s[1:]
+	}
+	return s
+}
+
+func (n names) Bytes() string       { return "_" + n.upper() + "Bytes" }
+func (n names) Envelope() string    { return "_" + n.upper() + "Envelope" }
+func (n names) SealPlan() string    { return "_" + n.upper() + "SealPlan" }
+func (n names) TrustedKeys() string { return "_" + n.upper() + "TrustedKeys" }
+func (n names) Object() string      { return "_" + n.upper() + "SignedObject" }
+func (n names) LoadObjects() string { return n.export("load" + n.upper() + "Objects") }
+func (n names) Params() string      { return string(n) + "Params" }
+func (n names) RecheckObjects() string {
+	return n.export("recheck" + n.upper() + "Objects")
+}
+func (n names) LoadObjectsVerified() string {
+	return n.export("load" + n.upper() + "ObjectsVerified")
+}
+func (n names) LoadObjectsVerifiedWithParams() string {
+	return n.export("load" + n.upper() + "ObjectsVerifiedWithParams")
+}
+
+type paramField struct{ Name, Field, GoType string }
+
+type loaderData struct {
+	Package      string
+	Constraints  constraint.Expr
+	Name         names
+	ObjectFile   string
+	EnvelopeFile string
+	PlanFile     string
+	TrustedKeys  []string
+	Params       []paramField
+}
+
+// writeSigned resolves the sealing plan of one compiled object, measures
+// it, writes the envelope (signed, or a placeholder) and the plan next to
+// it, and renders the verifying loader.
+func (c *Config) writeSigned(ctx context.Context, objFile, stem, outputStem string, tgt bpfgen.Target, cons constraint.Expr, e *extras, log io.Writer) error {
+	obj, err := os.ReadFile(objFile)
+	if err != nil {
+		return err
+	}
+	manifest, plan, spec, err := Measure(obj, sealmap.Config{Seal: c.Seal, Contents: e.contents, Params: c.Params})
+	if err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(objFile), err)
+	}
+	st := attest.NewStatement(filepath.Base(objFile), obj, manifest)
+
+	envFile := objFile + attest.Suffix
+	var env []byte
+	if e.signer != nil {
+		env, err = signOrKeep(ctx, e.signer, st, envFile, obj)
+	} else {
+		env, err = attest.Unsigned(st)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(objFile), err)
+	}
+	if err := writeIfChanged(envFile, env); err != nil {
+		return err
+	}
+	planFile := objFile + PlanSuffix
+	if err := writeIfChanged(planFile, plan.Encode()); err != nil {
+		return err
+	}
+
+	params, err := paramFields(spec, plan.Params)
+	if err != nil {
+		return err
+	}
+	data := loaderData{
+		Package:      c.Package,
+		Constraints:  cons,
+		Name:         names(c.Ident),
+		ObjectFile:   filepath.Base(objFile),
+		EnvelopeFile: filepath.Base(envFile),
+		PlanFile:     filepath.Base(planFile),
+		TrustedKeys:  e.trusted,
+		Params:       params,
+	}
+	var buf bytes.Buffer
+	if err := templates.Loader.Execute(&buf, data); err != nil {
+		return fmt.Errorf("render loader: %w", err)
+	}
+	src, err := format.Source(buf.Bytes())
+	if err != nil {
+		return fmt.Errorf("render loader: %w", err)
+	}
+	goFile := filepath.Join(filepath.Dir(objFile), fmt.Sprintf("%s_%s_signed%s.go", outputStem, tgt.Suffix(), c.OutputSuffix))
+	if err := writeIfChanged(goFile, src); err != nil {
+		return err
+	}
+	c.debugf(log, "Wrote verifying loader file=%s (signed=%v, measurement %s)", goFile, e.signer != nil, manifest.MeasID)
+	return nil
+}
+
+// PlanSuffix is appended to an object's file name to name its sealing plan.
+const PlanSuffix = ".seal.json"
+
+// Measure resolves the sealing plan of an object and computes its
+// measurement. Programs measurement v1 cannot predict are refused.
+func Measure(obj []byte, cfg sealmap.Config) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	plan, err := sealmap.Resolve(spec, cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return measurePlan(spec, plan)
+}
+
+// MeasurePlan computes the measurement of an object with a plan read back
+// from its plan file.
+func MeasurePlan(obj, planJSON []byte) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	plan, err := sealmap.DecodePlan(planJSON, spec)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return measurePlan(spec, plan)
+}
+
+func measurePlan(spec *ebpf.CollectionSpec, plan *sealmap.Plan) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
+	measured := spec.Copy()
+	if err := plan.Apply(measured); err != nil {
+		return nil, nil, nil, err
+	}
+	m, err := measure.CollectionWithOptions(measured, plan.MeasureOptions())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := m.Unsupported(); err != nil {
+		return nil, nil, nil, fmt.Errorf("%w; such programs cannot be verified yet: build them with plain bpf2go", err)
+	}
+	return m, plan, spec, nil
+}
+
+// signOrKeep signs st, unless envFile already holds a signature by the
+// same key over the same statement: ECDSA signatures are randomised, and
+// keeping a valid one keeps "go generate" reproducible.
+func signOrKeep(ctx context.Context, s *signing.Signer, st *attest.Statement, envFile string, obj []byte) ([]byte, error) {
+	payload, err := st.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if old, err := os.ReadFile(envFile); err == nil {
+		if v, err := attest.Verify(old, obj, []crypto.PublicKey{s.Public()}); err == nil {
+			if again, err := v.Statement.Marshal(); err == nil && bytes.Equal(again, payload) {
+				return old, nil
+			}
+		}
+	}
+	return s.Sign(ctx, st)
+}
+
+// writeIfChanged writes data unless the file already holds it.
+func writeIfChanged(path string, data []byte) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
+// paramFields returns the Go fields of the parameters struct.
+func paramFields(spec *ebpf.CollectionSpec, params []string) ([]paramField, error) {
+	var out []paramField
+	for _, name := range params {
+		v := spec.Variables[name]
+		if !identRe.MatchString(name) {
+			return nil, fmt.Errorf("parameter %q is not a valid identifier", name)
+		}
+		out = append(out, paramField{Name: name, Field: fieldName(name), GoType: goType(v)})
+	}
+	return out, nil
+}
+
+// fieldName turns a C name into an exported Go field name: snake_case to
+// CamelCase.
+func fieldName(name string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(name, "_") {
+		if part == "" {
+			continue
+		}
+		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	if b.Len() == 0 {
+		return "P" + name
+	}
+	return b.String()
+}
+
+// goType returns a Go type for a parameter that ebpf.VariableSpec.Set
+// accepts: sized integers, bool, arrays of them, or raw bytes.
+func goType(v *ebpf.VariableSpec) string {
+	size := v.Size()
+	var typ btf.Type
+	if v.Type != nil {
+		typ = v.Type.Type
+	}
+	if t := scalarGoType(typ); t != "" {
+		return t
+	}
+	if arr, ok := btf.UnderlyingType(typ).(*btf.Array); ok {
+		if t := scalarGoType(arr.Type); t != "" {
+			if t == "int8" || t == "uint8" {
+				t = "byte"
+			}
+			return fmt.Sprintf("[%d]%s", arr.Nelems, t)
+		}
+	}
+	return fmt.Sprintf("[%d]byte", size)
+}
+
+func scalarGoType(typ btf.Type) string {
+	if typ == nil {
+		return ""
+	}
+	switch t := btf.UnderlyingType(typ).(type) {
+	case *btf.Int:
+		if t.Encoding == btf.Bool {
+			return "bool"
+		}
+		sign := "uint"
+		if t.Encoding == btf.Signed {
+			sign = "int"
+		}
+		switch t.Size {
+		case 1, 2, 4, 8:
+			return fmt.Sprintf("%s%d", sign, t.Size*8)
+		}
+	case *btf.Enum:
+		sign := "uint"
+		if t.Signed {
+			sign = "int"
+		}
+		switch t.Size {
+		case 1, 2, 4, 8:
+			return fmt.Sprintf("%s%d", sign, t.Size*8)
+		}
+	}
+	return ""
+}
