@@ -133,6 +133,9 @@ var ErrHelp = flag.ErrHelp
 func Parse(args []string, env Env, out io.Writer) (*Config, error) {
 	c := &Config{SealContents: map[string]string{}}
 	fs := flag.NewFlagSet("bpf2go-signed", flag.ContinueOnError)
+	if out == nil {
+		out = io.Discard
+	}
 	fs.SetOutput(out)
 	verbose, _ := strconv.ParseBool(env.get("V", "false"))
 	fs.BoolVar(&c.Verbose, "verbose", verbose, "enable verbose logging ($V)")

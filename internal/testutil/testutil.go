@@ -3,6 +3,7 @@ package testutil
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -53,4 +54,19 @@ func OpenFDs(tb testing.TB) int {
 		tb.Fatal(err)
 	}
 	return len(ents)
+}
+
+// RequireTool stops the test when a command is missing: it fails under CI,
+// where .ci/run installs it, and skips elsewhere.
+func RequireTool(tb testing.TB, names ...string) {
+	tb.Helper()
+	for _, name := range names {
+		if _, err := exec.LookPath(name); err != nil {
+			msg := name + " is not installed (make deps installs it)"
+			if os.Getenv("CI") != "" {
+				tb.Fatal(msg)
+			}
+			tb.Skip(msg)
+		}
+	}
 }
