@@ -139,27 +139,31 @@ func KernelMapFD(fd int, opts *KernelOptions) (*KernelMap, error) {
 }
 
 func kernelMap(fd int, opts *KernelOptions, params []Param) (*KernelMap, error) {
-	info, err := bpfsys.MapDescriptor(fd)
-	if err != nil {
-		return nil, err
-	}
 	var kernelSum *[sha256.Size]byte
+	var info *bpfsys.MapInfo
 	frozen := false
-	if ebpf.MapType(info.Type) == ebpf.Array && !opts.Readback && MapHashSupported() {
-		// One call gives the descriptor and the hash; EPERM means the map
-		// is not frozen.
+	if !opts.Readback && MapHashSupported() {
+		// For a frozen array, one call gives the descriptor and the hash.
+		// EPERM means an array that is not frozen, EINVAL another type.
 		withHash, sum, err := bpfsys.MapInfoWithHash(fd)
 		switch {
 		case err == nil:
 			info, frozen, kernelSum = withHash, true, &sum
-		case errors.Is(err, unix.EPERM):
-			frozen = false
+		case errors.Is(err, unix.EPERM), errors.Is(err, unix.EINVAL):
 		default:
 			return nil, err
 		}
-	} else {
-		frozen, err = bpfsys.MapFrozen(fd)
-		if err != nil && !errors.Is(err, bpfsys.ErrNoFrozenField) {
+	}
+	if info == nil {
+		var err error
+		if info, err = bpfsys.MapDescriptor(fd); err != nil {
+			return nil, err
+		}
+	}
+	if kernelSum == nil && (ebpf.MapType(info.Type) != ebpf.Array || opts.Readback || !MapHashSupported()) {
+		var err error
+		frozen, err = mapFrozen(fd)
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -217,31 +221,46 @@ func readbackHash(fd int, info *bpfsys.MapInfo) (*Content, error) {
 		return &Content{Algorithm: AlgArray, Hash: hex.EncodeToString(h.Sum(nil)), Source: SourceReadback}, nil
 	}
 
-	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+	entries, err := readEntries(fd, info)
 	if err != nil {
-		return nil, fmt.Errorf("dup map fd: %w", err)
-	}
-	m, err := ebpf.NewMapFromFD(dup)
-	if err != nil {
-		unix.Close(dup)
-		return nil, fmt.Errorf("open map: %w", err)
-	}
-	defer m.Close()
-	var entries []Entry
-	key := make([]byte, info.KeySize)
-	value := make([]byte, info.ValueSize)
-	it := m.Iterate()
-	for it.Next(&key, &value) {
-		entries = append(entries, Entry{append([]byte(nil), key...), append([]byte(nil), value...)})
-	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("read back: %w", err)
+		return nil, err
 	}
 	sum, alg, err := HashContents(nativeOrder, typ, info.KeySize, info.ValueSize, info.MaxEntries, entries)
 	if err != nil {
 		return nil, err
 	}
 	return &Content{Algorithm: alg, Hash: hex.EncodeToString(sum[:]), Source: SourceReadback}, nil
+}
+
+// readEntries reads every entry of a map through the kernel, one
+// BPF_MAP_GET_NEXT_KEY and one BPF_MAP_LOOKUP_ELEM per entry. Entries
+// deleted while iterating are skipped; a frozen map cannot change.
+func readEntries(fd int, info *bpfsys.MapInfo) ([]Entry, error) {
+	var entries []Entry
+	var key []byte
+	for {
+		next := make([]byte, info.KeySize)
+		ok, err := bpfsys.NextKey(fd, key, next)
+		if err != nil {
+			return nil, fmt.Errorf("read back: %w", err)
+		}
+		if !ok {
+			return entries, nil
+		}
+		if uint64(len(entries)) >= uint64(info.MaxEntries) {
+			return nil, fmt.Errorf("read back: more than max_entries (%d) keys", info.MaxEntries)
+		}
+		value := make([]byte, info.ValueSize)
+		if err := bpfsys.LookupElem(fd, next, value); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				key = next
+				continue
+			}
+			return nil, fmt.Errorf("read back: %w", err)
+		}
+		entries = append(entries, Entry{next, value})
+		key = next
+	}
 }
 
 // readArrayChunk is how many bytes of values one batch lookup reads.
@@ -337,6 +356,51 @@ func readParams(fd int, info *bpfsys.MapInfo, params []Param, kernelSum *[sha256
 	}
 	km.Content = &Content{Algorithm: AlgArray, Hash: hex.EncodeToString(sum[:]), Source: source}
 	return nil
+}
+
+// mapFrozen asks the kernel whether a map is frozen: with a write probe
+// where the kernel answers it unambiguously (see [bpfsys.WriteProbe] and
+// probeWriteProbe), from /proc/self/fdinfo otherwise.
+func mapFrozen(fd int) (bool, error) {
+	if writeProbeWorks() {
+		switch err := bpfsys.WriteProbe(fd); {
+		case errors.Is(err, unix.EPERM):
+			return true, nil
+		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.EFAULT):
+			return false, nil
+		}
+	}
+	frozen, err := bpfsys.MapFrozen(fd)
+	if err != nil && !errors.Is(err, bpfsys.ErrNoFrozenField) {
+		return false, err
+	}
+	return frozen, nil
+}
+
+var writeProbeWorks = sync.OnceValue(probeWriteProbe)
+
+// probeWriteProbe checks, once, that the write probe answers EPERM for a
+// frozen hash map and EINVAL or EFAULT for a writable one, and that the
+// writable map is unchanged afterwards.
+func probeWriteProbe() bool {
+	spec := &ebpf.MapSpec{Type: ebpf.Hash, KeySize: 4, ValueSize: 4, MaxEntries: 1}
+	writable, err := ebpf.NewMap(spec)
+	if err != nil {
+		return false
+	}
+	defer writable.Close()
+	frozen, err := ebpf.NewMap(spec)
+	if err != nil {
+		return false
+	}
+	defer frozen.Close()
+	if frozen.Freeze() != nil {
+		return false
+	}
+	errW, errF := bpfsys.WriteProbe(writable.FD()), bpfsys.WriteProbe(frozen.FD())
+	var k, v uint32
+	untouched := !writable.Iterate().Next(&k, &v)
+	return errors.Is(errF, unix.EPERM) && (errors.Is(errW, unix.EINVAL) || errors.Is(errW, unix.EFAULT)) && untouched
 }
 
 var tagProbe = sync.OnceValues(probeTagAlgorithm)

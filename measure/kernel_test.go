@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 
+	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 )
@@ -311,5 +312,42 @@ func TestMapHashMatchesArrayAlgorithm(t *testing.T) {
 			}
 		}
 		m.Close()
+	}
+}
+
+// TestFrozenStateAgreesWithFdinfo: the frozen state measure reports (write
+// probe or kernel hash) agrees with /proc/self/fdinfo for every map kind.
+func TestFrozenStateAgreesWithFdinfo(t *testing.T) {
+	testutil.RequireBPF(t)
+	specs := []*ebpf.MapSpec{
+		{Type: ebpf.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 4},
+		{Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 4},
+		{Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: 4},
+		{Type: ebpf.LPMTrie, KeySize: 8, ValueSize: 8, MaxEntries: 4, Flags: 1},
+	}
+	for _, spec := range specs {
+		for _, freeze := range []bool{false, true} {
+			m, err := ebpf.NewMap(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if freeze {
+				if err := m.Freeze(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			km, err := measure.KernelMapFD(m.FD(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := bpfsys.MapFrozen(m.FD())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if km.Frozen != want || km.Frozen != freeze {
+				t.Errorf("%s frozen=%v: measured %v, fdinfo %v", spec.Type, freeze, km.Frozen, want)
+			}
+			m.Close()
+		}
 	}
 }

@@ -50,7 +50,7 @@ func Create(spec *ebpf.CollectionSpec, sealed []string) (_ *Maps, err error) {
 		}
 		out.byName[name] = m
 		if FreezeBeforeLoad(ms) {
-			if err := freeze(name, m); err != nil {
+			if err := freezeOnly(name, m); err != nil {
 				return nil, err
 			}
 			out.frozen[name] = true
@@ -62,14 +62,17 @@ func Create(spec *ebpf.CollectionSpec, sealed []string) (_ *Maps, err error) {
 // Replacements returns the maps by name, for CollectionOptions.MapReplacements.
 func (s *Maps) Replacements() map[string]*ebpf.Map { return s.byName }
 
-// Freeze freezes every map not frozen yet and confirms through the kernel
-// that all of them are frozen.
+// Freeze freezes every map not frozen yet. BPF_MAP_FREEZE succeeding is the
+// kernel's word that the map is frozen; the measurement that follows a
+// verified load reads the frozen state back from the kernel and refuses a
+// sealed map that is not frozen, so no separate confirmation is made here
+// ([ConfirmFrozen] does it for callers that do not measure).
 func (s *Maps) Freeze() error {
 	for name, m := range s.byName {
 		if s.frozen[name] {
 			continue
 		}
-		if err := freeze(name, m); err != nil {
+		if err := freezeOnly(name, m); err != nil {
 			return err
 		}
 		s.frozen[name] = true
@@ -129,9 +132,16 @@ func createFilled(ms *ebpf.MapSpec) (*ebpf.Map, error) {
 	return m, nil
 }
 
-func freeze(name string, m *ebpf.Map) error {
+func freezeOnly(name string, m *ebpf.Map) error {
 	if err := m.Freeze(); err != nil {
 		return fmt.Errorf("seal %s: freeze: %w", name, err)
+	}
+	return nil
+}
+
+func freeze(name string, m *ebpf.Map) error {
+	if err := freezeOnly(name, m); err != nil {
+		return err
 	}
 	if err := ConfirmFrozen(m); err != nil {
 		return fmt.Errorf("seal %s: %w", name, err)

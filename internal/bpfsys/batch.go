@@ -94,3 +94,35 @@ func LookupElem(fd int, key, value []byte) error {
 	}
 	return nil
 }
+
+// NextKey writes the key after key (nil: the first key) into next with
+// BPF_MAP_GET_NEXT_KEY. It returns false when there is no next key.
+func NextKey(fd int, key, next []byte) (bool, error) {
+	attr := elemAttr{mapFD: uint32(fd), key: ptr(key), value: ptr(next)}
+	_, err := bpf(unix.BPF_MAP_GET_NEXT_KEY, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	runtime.KeepAlive(key)
+	runtime.KeepAlive(next)
+	if errors.Is(err, unix.ENOENT) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("BPF_MAP_GET_NEXT_KEY: %w", err)
+	}
+	return true, nil
+}
+
+// bpfFLock is BPF_F_LOCK.
+const bpfFLock = 4
+
+// WriteProbe asks whether the map behind fd (opened read-write) accepts
+// writes from system calls, without writing: it issues BPF_MAP_UPDATE_ELEM
+// with BPF_F_LOCK and no key. Linux checks write permission first, and a
+// frozen map answers EPERM; a writable map then fails the flag or key check
+// (EINVAL or EFAULT) before anything is copied. Callers must confirm this
+// order with a probe on a known frozen and a known writable map before
+// relying on it.
+func WriteProbe(fd int) error {
+	attr := elemAttr{mapFD: uint32(fd), flags: bpfFLock}
+	_, err := bpf(unix.BPF_MAP_UPDATE_ELEM, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	return err
+}
