@@ -68,8 +68,8 @@ const configJSON = `{"entries":[{"key":0,"value":{"action":1,"port":443,"enabled
 type result struct {
 	FDsBefore []string `json:"fds_before"`
 	FDsAfter  []string `json:"fds_after"`
-	Error     string `json:"error"`
-	Recheck   string `json:"recheck_error"`
+	Error     string   `json:"error"`
+	Recheck   string   `json:"recheck_error"`
 	Report    struct {
 		Verdict  string `json:"verdict"`
 		Programs []struct {

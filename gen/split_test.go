@@ -53,8 +53,8 @@ func TestParse(t *testing.T) {
 		args []string
 		env  map[string]string
 	}{
-		{[]string{"Bpf", "x.c"}, nil},                                        // no package
-		{[]string{"Bpf"}, map[string]string{"GOPACKAGE": "p"}},               // one argument
+		{[]string{"Bpf", "x.c"}, nil},                          // no package
+		{[]string{"Bpf"}, map[string]string{"GOPACKAGE": "p"}}, // one argument
 		{[]string{"-target", "nope", "B", "x.c"}, map[string]string{"GOPACKAGE": "p"}},
 		{[]string{"B", "x.c", "--", "-MD"}, map[string]string{"GOPACKAGE": "p"}},
 		{[]string{"-seal-contents", "nofile", "B", "x.c"}, map[string]string{"GOPACKAGE": "p"}},
