@@ -18,7 +18,7 @@ import (
 
 const mainGo = `package main
 
-//go:generate go run github.com/bpf2go-signed/bpf2go-signed/cmd/bpf2go-signed -cc clang-19 -target bpfel -sign-key cosign.key -seal ports -seal-contents config=config.json -param mode bpf filter.c -- -I/usr/include/%s-linux-gnu
+//go:generate go run github.com/bpf2go-signed/bpf2go-signed/cmd/bpf2go-signed -cc clang-19 -target bpfel KEYFLAG -seal ports -seal-contents config=config.json -param mode bpf filter.c -- -I/usr/include/ARCH-linux-gnu
 
 import (
 	"encoding/json"
@@ -95,8 +95,10 @@ func run(t *testing.T, dir string, env []string, name string, args ...string) []
 	return out
 }
 
-// userModule lays out a module as a user would write it.
-func userModule(t *testing.T) string {
+// userModule lays out a module as a user would write it; keyFlag is how
+// its go:generate line signs ("-sign-key cosign.key") or trusts
+// ("-trust cosign.pub").
+func userModule(t *testing.T, keyFlag string) string {
 	t.Helper()
 	dir := t.TempDir()
 	src, err := os.ReadFile(testutil.Testdata("sealed.c"))
@@ -114,7 +116,7 @@ func userModule(t *testing.T) string {
 		"go.sum":      sum,
 		"filter.c":    append([]byte("//go:build ignore\n\n"), src...),
 		"config.json": []byte(configJSON),
-		"main.go":     []byte(strings.Replace(mainGo, "%s", arch, 1)),
+		"main.go":     []byte(strings.NewReplacer("ARCH", arch, "KEYFLAG", keyFlag).Replace(mainGo)),
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			t.Fatal(err)
@@ -188,7 +190,7 @@ func flipRodataByte(t *testing.T, path string) {
 func TestUserWorkflow(t *testing.T) {
 	testutil.RequireBPF(t)
 	testutil.RequireTool(t, "clang-19", "llvm-strip-19")
-	dir := userModule(t)
+	dir := userModule(t, "-sign-key cosign.key")
 	env := []string{"COSIGN_PASSWORD=e2e-secret", "GOFLAGS=-mod=mod"}
 	run(t, dir, env, "go", "run", "github.com/bpf2go-signed/bpf2go-signed/cmd/bpf2go-signed", "keygen")
 	run(t, dir, env, "go", "generate", "./...")
@@ -241,4 +243,82 @@ func TestUserWorkflow(t *testing.T) {
 		t.Errorf("refusal does not name the .rodata content hash: %s", r.Error)
 	}
 	t.Logf("refused as expected: %s", r.Error)
+}
+
+// TestReleaseWorkflow: developers generate with only the public key
+// trusted (an unsigned placeholder, refused as UNSIGNED); the release
+// pipeline signs every generated object with "sign ./..."; the rebuilt
+// binary loads OK; "verify" and, where installed, cosign accept the
+// envelope.
+func TestReleaseWorkflow(t *testing.T) {
+	testutil.RequireBPF(t)
+	testutil.RequireTool(t, "clang-19", "llvm-strip-19")
+	dir := userModule(t, "-trust cosign.pub")
+	env := []string{"COSIGN_PASSWORD=", "GOFLAGS=-mod=mod"}
+	tool := []string{"run", "github.com/bpf2go-signed/bpf2go-signed/cmd/bpf2go-signed"}
+	run(t, dir, env, "go", append(tool, "keygen")...)
+	run(t, dir, env, "go", "generate", "./...")
+	bin := filepath.Join(dir, "filter")
+	run(t, dir, env, "go", "build", "-o", bin, ".")
+	r, code := runBinary(t, bin)
+	if code != 3 || r.Report.Verdict != "UNSIGNED" || !strings.Contains(r.Error, "bpf2go-signed sign") {
+		t.Fatalf("unsigned build: exit %d, verdict %s, error %q", code, r.Report.Verdict, r.Error)
+	}
+
+	out := run(t, dir, env, "go", append(tool, "sign", "--key", "cosign.key", "./...")...)
+	if !strings.Contains(string(out), "signed "+filepath.Join(dir, "bpf_bpfel.o")) {
+		t.Fatalf("sign ./... did not sign the generated object: %s", out)
+	}
+	run(t, dir, env, "go", append(tool, "verify", "--key", "cosign.pub", "bpf_bpfel.o")...)
+	run(t, dir, env, "go", "build", "-o", bin, ".")
+	r, code = runBinary(t, bin)
+	if code != 0 || r.Report.Verdict != "OK" {
+		t.Fatalf("signed build: exit %d, verdict %s, error %s", code, r.Report.Verdict, r.Error)
+	}
+
+	// A second key pair: verify refuses the envelope with its public key.
+	other := t.TempDir()
+	run(t, other, env, "go", "-C", dir, "run", "github.com/bpf2go-signed/bpf2go-signed/cmd/bpf2go-signed", "keygen", "--output-key-prefix", filepath.Join(other, "other"))
+	cmd := exec.Command("go", append(tool, "verify", "--key", filepath.Join(other, "other.pub"), "bpf_bpfel.o")...)
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "no signature verifies with a trusted key") {
+		t.Fatalf("verify with another key: %v\n%s", err, out)
+	}
+
+	cosign := cosignBinary()
+	if cosign == "" {
+		t.Log("cosign not installed: skipping the cosign cross-check (go install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5)")
+		return
+	}
+	// cosign looks up its trust root on the network first; run it in a
+	// network namespace of its own so that nothing leaves the machine.
+	args := []string{"--net", cosign, "verify-blob-attestation", "--key", "cosign.pub", "--signature", "bpf_bpfel.o.intoto.json",
+		"--type", "https://github.com/bpf2go-signed/bpf2go-signed/measurement/v1", "--insecure-ignore-tlog", "bpf_bpfel.o"}
+	cmd = exec.Command("unshare", args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Verified OK") {
+		t.Fatalf("cosign verify-blob-attestation: %v\n%s", err, out)
+	}
+	flipRodataByte(t, filepath.Join(dir, "bpf_bpfel.o"))
+	cmd = exec.Command("unshare", args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Fatalf("cosign accepted the envelope for a changed object:\n%s", out)
+	}
+}
+
+// cosignBinary finds cosign on PATH or in GOPATH/bin.
+func cosignBinary() string {
+	if p, err := exec.LookPath("cosign"); err == nil {
+		return p
+	}
+	out, err := exec.Command("go", "env", "GOPATH").Output()
+	if err != nil {
+		return ""
+	}
+	p := filepath.Join(strings.TrimSpace(string(out)), "bin", "cosign")
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
 }
