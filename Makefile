@@ -1,5 +1,6 @@
 # bpf2go-signed — see README.md.
 #
+#   make demo    the XDP example, signed, verified, attached (needs root)
 #   make test    install missing toolchain pieces, then vet and run every test
 #                (needs root: the tests load real programs into the kernel)
 #   make bench   run the benchmarks written up in docs/performance.md
@@ -9,7 +10,7 @@ GO ?= go
 CLANG ?= clang-19
 STRIP ?= llvm-strip-19
 
-.PHONY: test deps vet testdata bench build
+.PHONY: test deps vet testdata bench build demo
 
 build:
 	$(GO) build -o bin/bpf2go-signed ./cmd/bpf2go-signed
@@ -30,3 +31,6 @@ testdata:
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./measure/
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./sealmap/
+
+demo:
+	./examples/xdp/demo.sh
