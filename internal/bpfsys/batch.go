@@ -3,17 +3,16 @@ package bpfsys
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 type batchAttr struct {
-	inBatch   uint64
-	outBatch  uint64
-	keys      uint64
-	values    uint64
+	inBatch   Pointer
+	outBatch  Pointer
+	keys      Pointer
+	values    Pointer
 	count     uint32
 	mapFD     uint32
 	elemFlags uint64
@@ -23,16 +22,9 @@ type batchAttr struct {
 type elemAttr struct {
 	mapFD uint32
 	_     uint32
-	key   uint64
-	value uint64
+	key   Pointer
+	value Pointer
 	flags uint64
-}
-
-func ptr(b []byte) uint64 {
-	if len(b) == 0 {
-		return 0
-	}
-	return uint64(uintptr(unsafe.Pointer(&b[0])))
 }
 
 // errENOTSUPP is the kernel-internal ENOTSUPP (524) that batch operations
@@ -55,12 +47,8 @@ func batchErr(op string, err error) error {
 // receives the next token (at least 4 bytes and the key size). It returns
 // the number of entries copied and done=true when the map has no more.
 func LookupBatch(fd int, in, out, keys, values []byte, count uint32) (n uint32, done bool, err error) {
-	attr := batchAttr{inBatch: ptr(in), outBatch: ptr(out), keys: ptr(keys), values: ptr(values), count: count, mapFD: uint32(fd)}
+	attr := batchAttr{inBatch: newPointer(in), outBatch: newPointer(out), keys: newPointer(keys), values: newPointer(values), count: count, mapFD: uint32(fd)}
 	_, err = bpf(unix.BPF_MAP_LOOKUP_BATCH, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	runtime.KeepAlive(in)
-	runtime.KeepAlive(out)
-	runtime.KeepAlive(keys)
-	runtime.KeepAlive(values)
 	if errors.Is(err, unix.ENOENT) {
 		return attr.count, true, nil
 	}
@@ -73,10 +61,8 @@ func LookupBatch(fd int, in, out, keys, values []byte, count uint32) (n uint32, 
 // UpdateBatch writes count entries with BPF_MAP_UPDATE_BATCH (5.6+): keys
 // and values hold count keys and count values back to back.
 func UpdateBatch(fd int, keys, values []byte, count uint32) (uint32, error) {
-	attr := batchAttr{keys: ptr(keys), values: ptr(values), count: count, mapFD: uint32(fd)}
+	attr := batchAttr{keys: newPointer(keys), values: newPointer(values), count: count, mapFD: uint32(fd)}
 	_, err := bpf(unix.BPF_MAP_UPDATE_BATCH, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	runtime.KeepAlive(keys)
-	runtime.KeepAlive(values)
 	if err != nil {
 		return attr.count, batchErr("BPF_MAP_UPDATE_BATCH", err)
 	}
@@ -85,10 +71,8 @@ func UpdateBatch(fd int, keys, values []byte, count uint32) (uint32, error) {
 
 // LookupElem reads one value with BPF_MAP_LOOKUP_ELEM.
 func LookupElem(fd int, key, value []byte) error {
-	attr := elemAttr{mapFD: uint32(fd), key: ptr(key), value: ptr(value)}
+	attr := elemAttr{mapFD: uint32(fd), key: newPointer(key), value: newPointer(value)}
 	_, err := bpf(unix.BPF_MAP_LOOKUP_ELEM, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	runtime.KeepAlive(key)
-	runtime.KeepAlive(value)
 	if err != nil {
 		return fmt.Errorf("BPF_MAP_LOOKUP_ELEM: %w", err)
 	}
@@ -98,10 +82,8 @@ func LookupElem(fd int, key, value []byte) error {
 // NextKey writes the key after key (nil: the first key) into next with
 // BPF_MAP_GET_NEXT_KEY. It returns false when there is no next key.
 func NextKey(fd int, key, next []byte) (bool, error) {
-	attr := elemAttr{mapFD: uint32(fd), key: ptr(key), value: ptr(next)}
+	attr := elemAttr{mapFD: uint32(fd), key: newPointer(key), value: newPointer(next)}
 	_, err := bpf(unix.BPF_MAP_GET_NEXT_KEY, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	runtime.KeepAlive(key)
-	runtime.KeepAlive(next)
 	if errors.Is(err, unix.ENOENT) {
 		return false, nil
 	}

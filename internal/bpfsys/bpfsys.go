@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"unsafe"
 
@@ -37,12 +36,12 @@ type ProgInfo struct {
 	Tag           [TagSize]byte
 	JitedProgLen  uint32
 	XlatedProgLen uint32
-	JitedInsns    uint64
-	XlatedInsns   uint64
+	JitedInsns    Pointer
+	XlatedInsns   Pointer
 	LoadTime      uint64
 	CreatedByUID  uint32
 	NrMapIDs      uint32
-	MapIDs        uint64
+	MapIDs        Pointer
 	Name          [ObjNameLen]byte
 }
 
@@ -65,7 +64,7 @@ type MapInfo struct {
 	BTFValueTypeID        uint32
 	BTFVmlinuxID          uint32
 	MapExtra              uint64
-	Hash                  uint64
+	Hash                  Pointer
 	HashSize              uint32
 	_                     uint32
 }
@@ -73,7 +72,7 @@ type MapInfo struct {
 type objInfoAttr struct {
 	fd      uint32
 	infoLen uint32
-	info    uint64
+	info    Pointer
 }
 
 type getFDByIDAttr struct {
@@ -91,7 +90,7 @@ func bpf(cmd uintptr, attr unsafe.Pointer, size uintptr) (uintptr, error) {
 }
 
 func objInfo(fd int, info unsafe.Pointer, size uintptr) error {
-	attr := objInfoAttr{fd: uint32(fd), infoLen: uint32(size), info: uint64(uintptr(info))}
+	attr := objInfoAttr{fd: uint32(fd), infoLen: uint32(size), info: Pointer{ptr: info}}
 	_, err := bpf(unix.BPF_OBJ_GET_INFO_BY_FD, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
 	return err
 }
@@ -104,14 +103,13 @@ func ProgramInfo(fd int) (*ProgInfo, []uint32, error) {
 	for {
 		var info ProgInfo
 		info.NrMapIDs = uint32(len(ids))
-		info.MapIDs = uint64(uintptr(unsafe.Pointer(&ids[0])))
+		info.MapIDs = Pointer{ptr: unsafe.Pointer(&ids[0])}
 		err := objInfo(fd, unsafe.Pointer(&info), unsafe.Sizeof(info))
-		runtime.KeepAlive(ids)
 		if err != nil {
 			return nil, nil, fmt.Errorf("BPF_OBJ_GET_INFO_BY_FD (program fd %d): %w", fd, err)
 		}
 		if int(info.NrMapIDs) <= len(ids) {
-			info.MapIDs = 0
+			info.MapIDs = Pointer{}
 			return &info, ids[:info.NrMapIDs], nil
 		}
 		ids = make([]uint32, info.NrMapIDs)
@@ -133,16 +131,15 @@ func MapDescriptor(fd int) (*MapInfo, error) {
 // types and E2BIG on kernels that predate the hash field.
 func MapInfoWithHash(fd int) (*MapInfo, [HashSize]byte, error) {
 	var info MapInfo
-	var sum [HashSize]byte
-	info.Hash = uint64(uintptr(unsafe.Pointer(&sum[0])))
+	sum := make([]byte, HashSize)
+	info.Hash = newPointer(sum)
 	info.HashSize = HashSize
 	err := objInfo(fd, unsafe.Pointer(&info), unsafe.Sizeof(info))
-	runtime.KeepAlive(&sum)
 	if err != nil {
-		return nil, sum, fmt.Errorf("BPF_OBJ_GET_INFO_BY_FD with hash (map fd %d): %w", fd, err)
+		return nil, [HashSize]byte{}, fmt.Errorf("BPF_OBJ_GET_INFO_BY_FD with hash (map fd %d): %w", fd, err)
 	}
-	info.Hash = 0
-	return &info, sum, nil
+	info.Hash = Pointer{}
+	return &info, [HashSize]byte(sum), nil
 }
 
 // MapFDByID opens a map by id. The caller closes the returned fd.

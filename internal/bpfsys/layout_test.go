@@ -1,0 +1,31 @@
+package bpfsys
+
+import (
+	"testing"
+	"unsafe"
+)
+
+// TestLayout pins the sizes and offsets the kernel expects.
+func TestLayout(t *testing.T) {
+	tests := []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"Pointer", unsafe.Sizeof(Pointer{}), 8},
+		{"objInfoAttr", unsafe.Sizeof(objInfoAttr{}), 16},
+		{"elemAttr", unsafe.Sizeof(elemAttr{}), 32},
+		{"batchAttr", unsafe.Sizeof(batchAttr{}), 56},
+		{"ProgInfo", unsafe.Sizeof(ProgInfo{}), 80},
+		{"ProgInfo.MapIDs", unsafe.Offsetof(ProgInfo{}.MapIDs), 56},
+		{"ProgInfo.Name", unsafe.Offsetof(ProgInfo{}.Name), 64},
+		{"MapInfo", unsafe.Sizeof(MapInfo{}), 104},
+		{"MapInfo.MapExtra", unsafe.Offsetof(MapInfo{}.MapExtra), 80},
+		{"MapInfo.Hash", unsafe.Offsetof(MapInfo{}.Hash), 88},
+		{"MapInfo.HashSize", unsafe.Offsetof(MapInfo{}.HashSize), 96},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, tt.got, tt.want)
+		}
+	}
+}
