@@ -51,19 +51,20 @@ func Load(o *Object, params map[string]any, to any, opts *ebpf.CollectionOptions
 	}
 	// The signature does not depend on the kernel: check it while the
 	// kernel verifies the programs.
+	elfSum := sha256.Sum256(o.ELF)
 	sigDone := make(chan sigResult, 1)
 	go func() {
-		v, err := attest.Verify(o.Envelope, o.ELF, keys)
+		v, err := verifyCached(o, elfSum, keys)
 		sigDone <- sigResult{v, err}
 	}()
 
-	coll, attach, values, err := load(o, params, opts)
+	coll, attach, values, err := load(o, elfSum, params, opts)
 	sig := <-sigDone
 	if err != nil {
 		return nil, err
 	}
 
-	report := newReport(o, sig, values, policy)
+	report := newReport(o, elfSum, sig, values, policy)
 	if report.manifest == nil {
 		report.Verdict = BadSig
 	}
@@ -94,7 +95,7 @@ func trustedKeys(o *Object, policy *Policy) ([]crypto.PublicKey, error) {
 	var keys []crypto.PublicKey
 	if policy == nil || !policy.IgnoreEmbeddedKeys {
 		for i, p := range o.TrustedKeys {
-			k, err := attest.ParsePublicKey([]byte(p))
+			k, err := parseKeyCached(p)
 			if err != nil {
 				return nil, fmt.Errorf("embedded trusted key %d: %w", i, err)
 			}
@@ -111,14 +112,20 @@ func trustedKeys(o *Object, policy *Policy) ([]crypto.PublicKey, error) {
 // the collection with its sealed maps. It returns the collection, the
 // expected attach type each program was submitted with (the kernel does not
 // report it), and the value of every parameter.
-func load(o *Object, params map[string]any, opts *ebpf.CollectionOptions) (*ebpf.Collection, map[string]ebpf.AttachType, map[string][]byte, error) {
+func load(o *Object, elfSum [32]byte, params map[string]any, opts *ebpf.CollectionOptions) (*ebpf.Collection, map[string]ebpf.AttachType, map[string][]byte, error) {
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(o.ELF))
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("load %s: %w", o.Name, err)
 	}
-	plan, err := sealmap.DecodePlan(o.Plan, spec)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("load %s: %w", o.Name, err)
+	var plan *sealmap.Plan
+	id := planID(o, elfSum)
+	if p, ok := planCache.Load(id); ok {
+		plan = p.(*sealmap.Plan)
+	} else {
+		if plan, err = sealmap.DecodePlan(o.Plan, spec); err != nil {
+			return nil, nil, nil, fmt.Errorf("load %s: %w", o.Name, err)
+		}
+		planCache.Store(id, plan)
 	}
 	for _, name := range slices.Sorted(maps.Keys(params)) {
 		if !slices.Contains(plan.Params, name) {
@@ -143,18 +150,17 @@ func load(o *Object, params map[string]any, opts *ebpf.CollectionOptions) (*ebpf
 	return coll, attach, values, nil
 }
 
-func newReport(o *Object, sig sigResult, values map[string][]byte, policy *Policy) *Report {
-	sum := sha256.Sum256(o.ELF)
+func newReport(o *Object, elfSum [32]byte, sig sigResult, values map[string][]byte, policy *Policy) *Report {
 	r := &Report{
 		Object:       o.Name,
-		ObjectSHA256: hex.EncodeToString(sum[:]),
+		ObjectSHA256: hex.EncodeToString(elfSum[:]),
 		Accept:       policy.accepted(),
 		params:       values,
 		policy:       policy,
 	}
 	switch {
 	case sig.err == nil:
-		r.Signature = SignatureReport{Verdict: OK, Key: keyFingerprint(sig.v.Key)}
+		r.Signature = SignatureReport{Verdict: OK, Key: fingerprintCached(sig.v.Key)}
 		r.manifest = sig.v.Statement.Predicate
 	case errors.Is(sig.err, attest.ErrUnsigned):
 		r.Signature = SignatureReport{Verdict: Unsigned, Error: sig.err.Error()}

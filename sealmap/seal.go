@@ -15,91 +15,6 @@ import (
 // map is frozen.
 var ErrNotFrozen = errors.New("sealed map is not frozen")
 
-// Maps are the declared sealed maps of one load, created and filled by
-// [Create] and frozen by [Maps.Freeze].
-type Maps struct {
-	byName map[string]*ebpf.Map
-	frozen map[string]bool
-}
-
-// Create creates every declared sealed map of spec (after [Plan.Apply]) and
-// fills it. Maps the verifier can read when frozen are frozen at once; the
-// others (arrays of more than one element, see [FreezeBeforeLoad]) are
-// frozen by [Maps.Freeze] once the programs are loaded. The maps are meant
-// for CollectionOptions.MapReplacements.
-//
-// .rodata* and .kconfig are not created here: cilium/ebpf fills and freezes
-// them itself before it loads the programs.
-//
-// On error, every map created so far is closed.
-func Create(spec *ebpf.CollectionSpec, sealed []string) (_ *Maps, err error) {
-	out := &Maps{byName: make(map[string]*ebpf.Map, len(sealed)), frozen: map[string]bool{}}
-	defer func() {
-		if err != nil {
-			out.Close()
-		}
-	}()
-	for _, name := range sealed {
-		ms := spec.Maps[name]
-		if ms == nil {
-			return nil, fmt.Errorf("%w %q: the object has no map of that name", ErrCannotSeal, name)
-		}
-		m, err := createFilled(ms)
-		if err != nil {
-			return nil, err
-		}
-		out.byName[name] = m
-		if FreezeBeforeLoad(ms) {
-			if err := freezeOnly(name, m); err != nil {
-				return nil, err
-			}
-			out.frozen[name] = true
-		}
-	}
-	return out, nil
-}
-
-// Replacements returns the maps by name, for CollectionOptions.MapReplacements.
-func (s *Maps) Replacements() map[string]*ebpf.Map { return s.byName }
-
-// Freeze freezes every map not frozen yet. BPF_MAP_FREEZE succeeding is the
-// kernel's word that the map is frozen; the measurement that follows a
-// verified load reads the frozen state back from the kernel and refuses a
-// sealed map that is not frozen, so no separate confirmation is made here
-// ([ConfirmFrozen] does it for callers that do not measure).
-func (s *Maps) Freeze() error {
-	for name, m := range s.byName {
-		if s.frozen[name] {
-			continue
-		}
-		if err := freezeOnly(name, m); err != nil {
-			return err
-		}
-		s.frozen[name] = true
-	}
-	return nil
-}
-
-// Close closes this handle on every map; collections that use them keep
-// their own.
-func (s *Maps) Close() {
-	for _, m := range s.byName {
-		m.Close()
-	}
-}
-
-// FreezeBeforeLoad reports whether a sealed map can be frozen before the
-// programs that use it are verified. The verifier reads frozen read-only
-// maps as constants, which Linux (6.18 included) supports for arrays only
-// when they have exactly one element: a program reading a frozen
-// BPF_F_RDONLY_PROG array of several elements fails to load with
-// EOPNOTSUPP. Such maps are frozen right after the load instead; they are
-// read-only for programs all along, and the measurement is taken after the
-// freeze.
-func FreezeBeforeLoad(ms *ebpf.MapSpec) bool {
-	return ms.Type != ebpf.Array || ms.MaxEntries == 1
-}
-
 // Seal creates one map from ms, fills it with ms.Contents, freezes it and
 // confirms through the kernel that it is frozen. ms must carry
 // BPF_F_RDONLY_PROG.
@@ -213,18 +128,25 @@ func SealedIn(prog *ebpf.ProgramSpec, sealed []string) []string {
 // writes a sealed map.
 var ErrSealedWrite = errors.New("program writes a sealed map")
 
-// LoadCollection loads spec with the plan applied: sealed maps are created
-// and filled before any program is loaded and handed to cilium/ebpf as map
-// replacements, then frozen and confirmed frozen (before the load where the
-// verifier allows it, see [FreezeBeforeLoad], right after it otherwise). spec is not modified. Replacing a sealed
-// map through opts is refused. When the verifier refuses a program because
-// it writes a sealed map, the error wraps [ErrSealedWrite] and names the
-// sealed maps the program references.
+// LoadCollection applies the plan to spec (which it modifies) and loads it:
+// cilium/ebpf creates every sealed map with BPF_F_RDONLY_PROG and fills it
+// with its contents before any program is verified, and right after the
+// load every declared sealed map is frozen (.rodata* and .kconfig are
+// frozen by cilium/ebpf before the programs load).
 //
-// Every map this function created is closed before it returns; on error,
-// nothing stays open.
+// Declared sealed maps are frozen after the load because the verifier
+// treats frozen read-only maps as constants and, for arrays, can only do so
+// when they have one element: on Linux 6.18 a program that reads a frozen
+// BPF_F_RDONLY_PROG array of several elements fails to load with
+// EOPNOTSUPP. The maps are read-only for programs all along, and the
+// measurement that follows reads the frozen state and the contents back
+// from the kernel, so a write before the freeze is caught.
+//
+// Replacing a sealed map through opts is refused. When the verifier
+// refuses a program because it writes a sealed map, the error wraps
+// [ErrSealedWrite] and names the sealed maps the program references. On
+// error nothing stays open.
 func LoadCollection(spec *ebpf.CollectionSpec, plan *Plan, opts *ebpf.CollectionOptions) (*ebpf.Collection, error) {
-	spec = spec.Copy()
 	if err := plan.Apply(spec); err != nil {
 		return nil, err
 	}
@@ -232,29 +154,25 @@ func LoadCollection(spec *ebpf.CollectionSpec, plan *Plan, opts *ebpf.Collection
 	if opts != nil {
 		o = *opts
 	}
-	repl := make(map[string]*ebpf.Map, len(o.MapReplacements)+len(plan.Sealed))
-	for name, m := range o.MapReplacements {
+	for name := range o.MapReplacements {
 		if slices.Contains(plan.Sealed, name) || strings.HasPrefix(name, ".rodata") {
 			return nil, fmt.Errorf("%w %s: a sealed map cannot be replaced through MapReplacements", ErrCannotSeal, name)
 		}
-		repl[name] = m
 	}
-	sealed, err := Create(spec, plan.Sealed)
-	if err != nil {
-		return nil, err
-	}
-	defer sealed.Close()
-	for name, m := range sealed.Replacements() {
-		repl[name] = m
-	}
-	o.MapReplacements = repl
 	coll, err := ebpf.NewCollectionWithOptions(spec, o)
 	if err != nil {
 		return nil, explainSealedWrite(spec, plan.Sealed, err)
 	}
-	if err := sealed.Freeze(); err != nil {
-		coll.Close()
-		return nil, err
+	for _, name := range plan.Sealed {
+		m := coll.Maps[name]
+		if m == nil {
+			coll.Close()
+			return nil, fmt.Errorf("%w %s: the loaded collection has no such map", ErrCannotSeal, name)
+		}
+		if err := freezeOnly(name, m); err != nil {
+			coll.Close()
+			return nil, err
+		}
 	}
 	return coll, nil
 }

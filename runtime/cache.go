@@ -1,0 +1,104 @@
+package runtime
+
+import (
+	"crypto"
+	"crypto/sha256"
+	"sync"
+
+	"github.com/bpf2go-signed/bpf2go-signed/attest"
+)
+
+// The embedded object, envelope, plan and keys of a generated loader are
+// constants of the binary. What is computed from them alone (parsed keys,
+// a successful signature check, the decoded sealing plan) is kept for the
+// life of the process, keyed by the bytes it was computed from, so a
+// process that loads its programs again does not redo it. Everything the
+// kernel reports is measured again on every load.
+var (
+	keyCache  sync.Map // PEM string → crypto.PublicKey
+	fpCache   sync.Map // crypto.PublicKey → fingerprint string
+	sigCache  sync.Map // sigKey → *attest.Verified
+	planCache sync.Map // [32]byte of plan and object → *sealmap.Plan
+)
+
+func parseKeyCached(pemKey string) (crypto.PublicKey, error) {
+	if k, ok := keyCache.Load(pemKey); ok {
+		return k, nil
+	}
+	k, err := attest.ParsePublicKey([]byte(pemKey))
+	if err != nil {
+		return nil, err
+	}
+	keyCache.Store(pemKey, k)
+	return k, nil
+}
+
+// sigKey identifies a signature check: the envelope, the object (by its
+// SHA-256) and the trusted keys, in order.
+func sigKey(o *Object, elfSum [32]byte, keys []crypto.PublicKey) [32]byte {
+	h := sha256.New()
+	env := sha256.Sum256(o.Envelope)
+	h.Write(env[:])
+	h.Write(elfSum[:])
+	for _, k := range keys {
+		h.Write([]byte(fingerprintCached(k)))
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// fingerprintCached is keyFingerprint, remembered per key. Keys that
+// cannot be map keys (not comparable) are fingerprinted every time.
+func fingerprintCached(k crypto.PublicKey) string {
+	if !comparable(k) {
+		return keyFingerprint(k)
+	}
+	if fp, ok := fpCache.Load(k); ok {
+		return fp.(string)
+	}
+	fp := keyFingerprint(k)
+	fpCache.Store(k, fp)
+	return fp
+}
+
+func comparable(k crypto.PublicKey) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	_ = k == k
+	return true
+}
+
+// verifyCached is attest.Verify, remembering successes.
+func verifyCached(o *Object, elfSum [32]byte, keys []crypto.PublicKey) (*attest.Verified, error) {
+	id := sigKey(o, elfSum, keys)
+	if v, ok := sigCache.Load(id); ok {
+		return v.(*attest.Verified), nil
+	}
+	v, err := attest.Verify(o.Envelope, o.ELF, keys)
+	if err == nil {
+		sigCache.Store(id, v)
+	}
+	return v, err
+}
+
+func planID(o *Object, elfSum [32]byte) [32]byte {
+	h := sha256.New()
+	h.Write(o.Plan)
+	h.Write([]byte{0})
+	h.Write(elfSum[:])
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// resetCaches forgets everything cached; for tests and cold benchmarks.
+func resetCaches() {
+	keyCache.Clear()
+	fpCache.Clear()
+	sigCache.Clear()
+	planCache.Clear()
+}

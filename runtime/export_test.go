@@ -1,0 +1,4 @@
+package runtime
+
+// ResetCaches forgets cached keys, signature checks and plans.
+var ResetCaches = resetCaches
