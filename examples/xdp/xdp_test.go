@@ -96,7 +96,6 @@ func start(t *testing.T, ns string, out *output, bin string, args ...string) *ex
 	return cmd
 }
 
-
 func waitFor(t *testing.T, buf *output, re string) {
 	t.Helper()
 	r := regexp.MustCompile(re)
