@@ -41,3 +41,20 @@ func BenchmarkVerifiedLoad(b *testing.B) {
 		objs.Close()
 	}
 }
+
+// BenchmarkVerifiedLoadCold is BenchmarkVerifiedLoad with the per-process
+// caches emptied before every load: the cost of the first load of a
+// process.
+func BenchmarkVerifiedLoadCold(b *testing.B) {
+	testutil.RequireBPF(b)
+	f := newFixture(b)
+	o := f.object(b, f.obj, f.manifest, f.key)
+	for b.Loop() {
+		bpfsigned.ResetCaches()
+		var objs objects
+		if _, err := bpfsigned.Load(o, nil, &objs, nil, nil); err != nil {
+			b.Fatal(err)
+		}
+		objs.Close()
+	}
+}
