@@ -184,29 +184,25 @@ const PlanSuffix = ".seal.json"
 // Measure resolves the sealing plan of an object and computes its
 // measurement. Programs measurement v1 cannot predict are refused.
 func Measure(obj []byte, cfg sealmap.Config) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	plan, err := sealmap.Resolve(spec, cfg)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return measurePlan(spec, plan)
+	return measureWith(obj, func(spec *ebpf.CollectionSpec) (*sealmap.Plan, error) { return sealmap.Resolve(spec, cfg) })
 }
 
 // MeasurePlan computes the measurement of an object with a plan read back
 // from its plan file.
 func MeasurePlan(obj, planJSON []byte) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
+	return measureWith(obj, func(spec *ebpf.CollectionSpec) (*sealmap.Plan, error) { return sealmap.DecodePlan(planJSON, spec) })
+}
+
+func measureWith(obj []byte, plan func(*ebpf.CollectionSpec) (*sealmap.Plan, error)) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	plan, err := sealmap.DecodePlan(planJSON, spec)
+	p, err := plan(spec)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return measurePlan(spec, plan)
+	return measurePlan(spec, p)
 }
 
 func measurePlan(spec *ebpf.CollectionSpec, plan *sealmap.Plan) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {

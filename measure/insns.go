@@ -107,12 +107,12 @@ func byteOrder(spec *ebpf.ProgramSpec) binary.ByteOrder {
 	if spec.ByteOrder != nil {
 		return spec.ByteOrder
 	}
-	return nativeOrder
+	return NativeOrder
 }
 
-// nativeOrder is the host's byte order as one of the two concrete values
-// the asm package accepts.
-var nativeOrder = func() binary.ByteOrder {
+// NativeOrder is the host's byte order as one of the two concrete values
+// (binary.LittleEndian or binary.BigEndian) that cilium/ebpf compares with.
+var NativeOrder = func() binary.ByteOrder {
 	if binary.NativeEndian.Uint16([]byte{1, 0}) == 1 {
 		return binary.LittleEndian
 	}

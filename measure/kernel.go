@@ -225,7 +225,7 @@ func readbackHash(fd int, info *bpfsys.MapInfo) (*Content, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum, alg, err := HashContents(nativeOrder, typ, info.KeySize, info.ValueSize, info.MaxEntries, entries)
+	sum, alg, err := HashContents(NativeOrder, typ, info.KeySize, info.ValueSize, info.MaxEntries, entries)
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +336,7 @@ func readParams(fd int, info *bpfsys.MapInfo, params []Param, kernelSum *[sha256
 	}
 	entry := []Entry{{make([]byte, 4), value}}
 	if kernelSum != nil {
-		full, _ := HashArray(nativeOrder, info.ValueSize, 1, entry)
+		full, _ := HashArray(NativeOrder, info.ValueSize, 1, entry)
 		if full != *kernelSum {
 			return fmt.Errorf("contents read back hash to %x, the kernel reports %x", full, *kernelSum)
 		}
@@ -349,7 +349,7 @@ func readParams(fd int, info *bpfsys.MapInfo, params []Param, kernelSum *[sha256
 		km.Params = append(km.Params, ParamValue{Param: p, Value: hex.EncodeToString(value[p.Offset:end])})
 	}
 	entry[0].Value = ZeroParams(value, params)
-	sum, _ := HashArray(nativeOrder, info.ValueSize, 1, entry)
+	sum, _ := HashArray(NativeOrder, info.ValueSize, 1, entry)
 	source := SourceReadback + ", parameters zeroed"
 	if kernelSum != nil {
 		source += "; matches kernel hash"
@@ -429,7 +429,7 @@ func probeTagAlgorithm() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	want := DigestInstructions(raw, nativeOrder)
+	want := DigestInstructions(raw, NativeOrder)
 	got := hex.EncodeToString(info.Tag[:])
 	switch got {
 	case want.Tag:
@@ -467,7 +467,7 @@ func probeMapHash() error {
 	if err != nil {
 		return fmt.Errorf("probe map hash: %w", err)
 	}
-	want, _ := HashArray(nativeOrder, 4, 1, []Entry{{binary.NativeEndian.AppendUint32(nil, 0), binary.NativeEndian.AppendUint32(nil, 0x01020304)}})
+	want, _ := HashArray(NativeOrder, 4, 1, []Entry{{binary.NativeEndian.AppendUint32(nil, 0), binary.NativeEndian.AppendUint32(nil, 0x01020304)}})
 	if got != want {
 		return fmt.Errorf("probe map hash: kernel hash %x differs from the array algorithm's %x", got, want)
 	}

@@ -102,11 +102,15 @@ type specContext struct {
 	params map[string][]Param // by section name
 }
 
-func (ctx *specContext) byteOrder() binary.ByteOrder {
-	if ctx.coll.ByteOrder != nil {
-		return ctx.coll.ByteOrder
+func (ctx *specContext) byteOrder() binary.ByteOrder { return SpecByteOrder(ctx.coll) }
+
+// SpecByteOrder is the byte order of a collection's object, or the host's
+// for specs built in Go.
+func SpecByteOrder(spec *ebpf.CollectionSpec) binary.ByteOrder {
+	if spec.ByteOrder != nil {
+		return spec.ByteOrder
 	}
-	return nativeOrder
+	return NativeOrder
 }
 
 func (ctx *specContext) program(spec *ebpf.ProgramSpec) (*Program, error) {

@@ -2,7 +2,6 @@ package sealmap
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,7 +90,7 @@ func Resolve(spec *ebpf.CollectionSpec, cfg Config) (*Plan, error) {
 		case !sealed[name]:
 			return nil, fmt.Errorf("contents for %q: the map is not sealed; annotate it __sealed or pass -seal %s", name, name)
 		}
-		entries, err := ParseContents(cfg.Contents[name], ms, byteOrder(spec))
+		entries, err := ParseContents(cfg.Contents[name], ms, measure.SpecByteOrder(spec))
 		if err != nil {
 			return nil, fmt.Errorf("contents for %s: %w", name, err)
 		}
@@ -212,14 +211,6 @@ func unfreezable(typ btf.Type, seen map[btf.Type]bool) string {
 
 func mapNames(spec *ebpf.CollectionSpec) string {
 	return strings.Join(slices.Sorted(maps.Keys(spec.Maps)), ", ")
-}
-
-// byteOrder is the object's byte order, or the host's for specs built in Go.
-func byteOrder(spec *ebpf.CollectionSpec) binary.ByteOrder {
-	if spec.ByteOrder != nil {
-		return spec.ByteOrder
-	}
-	return binary.NativeEndian
 }
 
 // planFile is the JSON form of a plan, written by the generator next to

@@ -45,7 +45,7 @@ func loadObject(path string) (*ebpf.CollectionSpec, []byte, error) {
 	if f.Machine != elf.EM_BPF {
 		return nil, nil, fmt.Errorf("%s: ELF for %s, not a BPF object", path, f.Machine)
 	}
-	if got, want := f.ByteOrder, hostOrder(); got != want {
+	if got, want := f.ByteOrder, measure.NativeOrder; got != want {
 		return nil, nil, fmt.Errorf("%s: %s object, but this host loads %s objects: measure the %s object bpf2go built", path, orderName(got), orderName(want), targetName(want))
 	}
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(raw))
@@ -59,13 +59,6 @@ func loadObject(path string) (*ebpf.CollectionSpec, []byte, error) {
 		return nil, nil, fmt.Errorf("%s: %w", path, measure.ErrNoPrograms)
 	}
 	return spec, raw, nil
-}
-
-func hostOrder() binary.ByteOrder {
-	if binary.NativeEndian.Uint16([]byte{1, 0}) == 1 {
-		return binary.LittleEndian
-	}
-	return binary.BigEndian
 }
 
 func orderName(bo binary.ByteOrder) string {
