@@ -222,6 +222,23 @@ type Verified struct {
 // Errors wrap [ErrMalformed], [ErrUnsigned], [ErrBadSignature],
 // [ErrWrongSubject] or [ErrNoTrustedKeys].
 func Verify(raw, object []byte, keys []crypto.PublicKey) (*Verified, error) {
+	v, err := VerifySignature(raw, keys)
+	if err != nil {
+		return nil, err
+	}
+	st := v.Statement
+	sum := sha256.Sum256(object)
+	if got, want := st.Subject[0].Digest["sha256"], hex.EncodeToString(sum[:]); got != want {
+		return nil, fmt.Errorf("%w: the envelope is about %s (sha256 %s), the object's sha256 is %s; sign this object again",
+			ErrWrongSubject, st.Subject[0].Name, got, want)
+	}
+	return v, nil
+}
+
+// VerifySignature is [Verify] without the object: it checks the signature,
+// the statement and the manifest, but not that the subject is a given
+// object. Auditors use it to trust a manifest whose object is not at hand.
+func VerifySignature(raw []byte, keys []crypto.PublicKey) (*Verified, error) {
 	env, payload, err := parseEnvelope(raw)
 	if err != nil {
 		return nil, err
@@ -258,11 +275,6 @@ func Verify(raw, object []byte, keys []crypto.PublicKey) (*Verified, error) {
 	st, err := parseStatement(payload)
 	if err != nil {
 		return nil, err
-	}
-	sum := sha256.Sum256(object)
-	if got, want := st.Subject[0].Digest["sha256"], hex.EncodeToString(sum[:]); got != want {
-		return nil, fmt.Errorf("%w: the envelope is about %s (sha256 %s), the object's sha256 is %s; sign this object again",
-			ErrWrongSubject, st.Subject[0].Name, got, want)
 	}
 	return &Verified{Statement: st, Key: keys[index], KeyIndex: index}, nil
 }

@@ -32,6 +32,13 @@ const usage = `Usage:
       print the expected measurement of every program in a BPF object
   bpf2go-signed prog measure (id N | pinned PATH) [-j|-p] [--readback]
       print the kernel's measurement of a loaded program
+  bpf2go-signed prog show [id N | pinned PATH] [-j|-p]
+      list loaded programs like bpftool prog show
+  bpf2go-signed prog verify (id N | pinned PATH | --all) --trust DIR [-j|-p]
+      give each program a verdict against the signed envelopes (*.intoto.json)
+      and public keys (*.pub) in DIR; exit 0 only when every one is OK
+  bpf2go-signed map show|hash (id N | pinned PATH) [-j|-p]
+      a map's descriptor, frozen state and content hash
   bpf2go-signed keygen [--output-key-prefix cosign]
       write cosign.key (encrypted with $COSIGN_PASSWORD) and cosign.pub
   bpf2go-signed sign --key KEY (FILE.o | PACKAGE PATTERN)...
@@ -44,6 +51,8 @@ Options:
   -p, --pretty   indented JSON output
   --readback     hash frozen maps in user space from contents read back
                  through the kernel, even where the kernel hashes them
+  --all          every loaded program (prog verify)
+  --trust DIR    envelopes and public keys to verify against (prog verify)
 `
 
 func main() {
@@ -55,7 +64,8 @@ var errUsage = errors.New("usage")
 
 // options are the bpftool-style options shared by subcommands.
 type options struct {
-	json, pretty, readback bool
+	json, pretty, readback, all bool
+	trust                       string
 }
 
 // parseArgs splits args into positional words and options, which may appear
@@ -63,8 +73,17 @@ type options struct {
 func parseArgs(args []string) ([]string, options, error) {
 	var words []string
 	var o options
-	for i, a := range args {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
 		switch a {
+		case "--all":
+			o.all = true
+		case "--trust", "-trust":
+			if i+1 >= len(args) {
+				return nil, o, fmt.Errorf("%w: --trust needs a directory", errUsage)
+			}
+			i++
+			o.trust = args[i]
 		case "-j", "--json":
 			o.json = true
 		case "-p", "--pretty":
@@ -85,7 +104,7 @@ func parseArgs(args []string) ([]string, options, error) {
 
 // subcommands are the first words that select the tool; anything else is
 // a bpf2go command line.
-var subcommands = []string{"measure", "prog", "keygen", "sign", "verify", "help", "-h", "-help", "--help"}
+var subcommands = []string{"measure", "prog", "map", "keygen", "sign", "verify", "help", "-h", "-help", "--help"}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	var err error
@@ -138,6 +157,16 @@ func dispatch(words []string, opts options, stdout io.Writer) error {
 			return err
 		}
 		return progMeasure(fd, opts, stdout)
+	case cmd == "prog show" || (len(words) == 1 && words[0] == "prog"):
+		return progShow(words[min(2, len(words)):], opts, stdout)
+	case cmd == "prog verify":
+		return progVerify(words[2:], opts, stdout)
+	case cmd == "map show", cmd == "map hash":
+		fd, err := openMap(words[2:])
+		if err != nil {
+			return err
+		}
+		return mapShow(fd, words[1] == "hash", opts, stdout)
 	default:
 		return fmt.Errorf("%w: unknown command %q", errUsage, strings.Join(words, " "))
 	}

@@ -155,18 +155,13 @@ func TestProgMeasure(t *testing.T) {
 	}
 	id, _ := info.ID()
 
-	pin := filepath.Join("/sys/fs/bpf", "bpf2go-signed-test-"+strconv.Itoa(os.Getpid()))
+	pin := filepath.Join(testutil.BPFFS(t), "prog")
 	if err := prog.Pin(pin); err != nil {
-		t.Logf("pinning unavailable, testing id only: %v", err)
-		pin = ""
-	} else {
-		defer prog.Unpin()
+		t.Fatal(err)
 	}
+	defer prog.Unpin()
 
-	selectors := [][]string{{"id", strconv.Itoa(int(id))}}
-	if pin != "" {
-		selectors = append(selectors, []string{"pinned", pin})
-	}
+	selectors := [][]string{{"id", strconv.Itoa(int(id))}, {"pinned", pin}}
 	for _, sel := range selectors {
 		args := append([]string{"prog", "measure"}, sel...)
 		stdout, stderr, code := runCLI(append(args, "-j")...)

@@ -194,3 +194,17 @@ func CString(b []byte) string {
 	}
 	return string(b)
 }
+
+// NextProgID returns the id of the first loaded program after start, and
+// false when there is none.
+func NextProgID(start uint32) (uint32, bool, error) {
+	attr := getFDByIDAttr{id: start}
+	_, err := bpf(unix.BPF_PROG_GET_NEXT_ID, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	if errors.Is(err, unix.ENOENT) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("BPF_PROG_GET_NEXT_ID: %w", err)
+	}
+	return attr.nextID, true, nil
+}

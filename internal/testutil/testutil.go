@@ -11,6 +11,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
 )
 
 // RequireBPF stops the test when the process cannot load BPF programs: it
@@ -69,4 +70,20 @@ func RequireTool(tb testing.TB, names ...string) {
 			tb.Skip(msg)
 		}
 	}
+}
+
+// BPFFS returns a directory on a bpf filesystem for pinning: a fresh bpffs
+// mounted on a temporary directory, unmounted when the test ends.
+func BPFFS(tb testing.TB) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	if err := unix.Mount("bpf", dir, "bpf", 0, ""); err != nil {
+		msg := "mount bpffs (needs CAP_SYS_ADMIN): " + err.Error()
+		if os.Getenv("CI") != "" {
+			tb.Fatal(msg)
+		}
+		tb.Skip(msg)
+	}
+	tb.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	return dir
 }

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/bpf2go-signed/bpf2go-signed/audit"
+	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
+	"github.com/bpf2go-signed/bpf2go-signed/measure"
+)
+
+// progInfo is one line of "prog show".
+type progInfo struct {
+	ID     uint32   `json:"id"`
+	Type   string   `json:"type"`
+	Name   string   `json:"name"`
+	Tag    string   `json:"tag"`
+	MapIDs []uint32 `json:"map_ids"`
+}
+
+func describeProg(fd int) (*progInfo, error) {
+	info, ids, err := bpfsys.ProgramInfo(fd)
+	if err != nil {
+		return nil, err
+	}
+	return &progInfo{ID: info.ID, Type: ebpf.ProgramType(info.Type).String(), Name: bpfsys.CString(info.Name[:]),
+		Tag: fmt.Sprintf("%x", info.Tag[:]), MapIDs: ids}, nil
+}
+
+// progShow lists one program, or every loaded one.
+func progShow(words []string, opts options, w io.Writer) error {
+	var progs []progInfo
+	if len(words) > 0 {
+		fd, err := openProgram(words)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		p, err := describeProg(fd)
+		if err != nil {
+			return fmt.Errorf("prog show: %w", err)
+		}
+		progs = append(progs, *p)
+	} else {
+		err := forEachProg(func(fd int) error {
+			p, err := describeProg(fd)
+			if err == nil {
+				progs = append(progs, *p)
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("prog show: %w", err)
+		}
+	}
+	if opts.json {
+		return writeJSON(w, progs, opts.pretty)
+	}
+	for _, p := range progs {
+		fmt.Fprintf(w, "%d: %s  name %s  tag %s\n", p.ID, p.Type, p.Name, p.Tag)
+		if len(p.MapIDs) > 0 {
+			fmt.Fprintf(w, "\tmap_ids %s\n", joinIDs(p.MapIDs))
+		}
+	}
+	return nil
+}
+
+func joinIDs(ids []uint32) string {
+	s := ""
+	for i, id := range ids {
+		if i > 0 {
+			s += ","
+		}
+		s += strconv.Itoa(int(id))
+	}
+	return s
+}
+
+// forEachProg calls fn with an fd of every loaded program; programs gone
+// before they could be opened are skipped.
+func forEachProg(fn func(fd int) error) error {
+	for id := uint32(0); ; {
+		next, ok, err := bpfsys.NextProgID(id)
+		if err != nil || !ok {
+			return err
+		}
+		id = next
+		fd, err := bpfsys.ProgFDByID(id)
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		err = fn(fd)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("program id %d: %w", id, err)
+		}
+	}
+}
+
+// errNotAllPassed: prog verify found programs whose verdict is not OK.
+var errNotAllPassed = errors.New("not every program passed")
+
+func progVerify(words []string, opts options, w io.Writer) error {
+	if opts.trust == "" {
+		return fmt.Errorf("%w: prog verify needs --trust DIR", errUsage)
+	}
+	if opts.all == (len(words) > 0) {
+		return fmt.Errorf("%w: prog verify takes id N, pinned PATH or --all", errUsage)
+	}
+	trust, err := audit.LoadTrustDir(opts.trust)
+	if err != nil {
+		return fmt.Errorf("prog verify: %w", err)
+	}
+	for _, s := range trust.Skipped {
+		fmt.Fprintf(os.Stderr, "bpf2go-signed: prog verify: not trusted: %s\n", s)
+	}
+	var results []audit.Result
+	if opts.all {
+		if results, err = trust.All(); err != nil {
+			return fmt.Errorf("prog verify: %w", err)
+		}
+	} else {
+		fd, err := openProgram(words)
+		if err != nil {
+			return err
+		}
+		r, err := trust.Program(fd)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("prog verify: %w", err)
+		}
+		results = append(results, *r)
+	}
+	if opts.json {
+		if results == nil {
+			results = []audit.Result{}
+		}
+		if err := writeJSON(w, results, opts.pretty); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tTYPE\tNAME\tTAG\tVERDICT\tMANIFEST")
+		for _, r := range results {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Type, r.Name, r.Tag, r.Verdict, r.Manifest)
+			for _, m := range r.Mismatches {
+				fmt.Fprintf(tw, "\t\t\t\t\t%s\n", m)
+			}
+		}
+		tw.Flush()
+	}
+	failed := 0
+	for _, r := range results {
+		if !r.Passed() {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("prog verify: %d of %d programs are not OK: %w", failed, len(results), errNotAllPassed)
+	}
+	return nil
+}
+
+// openMap opens the map named by "id N" or "pinned PATH".
+func openMap(words []string) (int, error) {
+	if len(words) != 2 {
+		return -1, fmt.Errorf("%w: name a map with id N or pinned PATH", errUsage)
+	}
+	switch words[0] {
+	case "id":
+		id, err := strconv.ParseUint(words[1], 10, 32)
+		if err != nil {
+			return -1, fmt.Errorf("%w: map id %q is not a number", errUsage, words[1])
+		}
+		return bpfsys.MapFDByID(uint32(id))
+	case "pinned":
+		m, err := ebpf.LoadPinnedMap(words[1], nil)
+		if err != nil {
+			return -1, fmt.Errorf("open pinned map: %w", err)
+		}
+		defer m.Close()
+		return unix.FcntlInt(uintptr(m.FD()), unix.F_DUPFD_CLOEXEC, 3)
+	default:
+		return -1, fmt.Errorf("%w: name a map with id N or pinned PATH, not %q", errUsage, words[0])
+	}
+}
+
+func mapShow(fd int, hashOnly bool, opts options, w io.Writer) error {
+	defer unix.Close(fd)
+	km, err := measure.KernelMapFD(fd, &measure.KernelOptions{Readback: opts.readback})
+	if err != nil {
+		return fmt.Errorf("map: %w", err)
+	}
+	if hashOnly && km.Content == nil {
+		if !km.Frozen {
+			return fmt.Errorf("map hash: map %d (%s) is not frozen: its contents can change, so it has no content hash; only a frozen (sealed) map does", km.ID, km.Name)
+		}
+		return fmt.Errorf("map hash: map %d (%s): %s", km.ID, km.Name, km.ContentError)
+	}
+	if opts.json {
+		if hashOnly {
+			return writeJSON(w, km.Content, opts.pretty)
+		}
+		return writeJSON(w, km, opts.pretty)
+	}
+	if hashOnly {
+		fmt.Fprintf(w, "%s %s (%s)\n", km.Content.Algorithm, km.Content.Hash, km.Content.Source)
+		return nil
+	}
+	fmt.Fprintf(w, "%d: %s  name %s  key %dB  value %dB  max_entries %d  flags %#x  frozen %v\n",
+		km.ID, ebpf.MapType(km.Type), km.Name, km.KeySize, km.ValueSize, km.MaxEntries, km.RawFlags, km.Frozen)
+	if km.Content != nil {
+		fmt.Fprintf(w, "\tcontent %s %s (%s)\n", km.Content.Algorithm, km.Content.Hash, km.Content.Source)
+	}
+	if km.ContentError != "" {
+		fmt.Fprintf(w, "\tno content hash: %s\n", km.ContentError)
+	}
+	return nil
+}
