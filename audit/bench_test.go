@@ -1,0 +1,118 @@
+package audit_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+
+	"github.com/bpf2go-signed/bpf2go-signed/attest"
+	"github.com/bpf2go-signed/bpf2go-signed/audit"
+	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
+	"github.com/bpf2go-signed/bpf2go-signed/measure"
+	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
+	"github.com/bpf2go-signed/bpf2go-signed/signing"
+)
+
+// loadMany loads n small socket filters, each with its own instructions,
+// and writes a trust directory with one signed manifest covering them all.
+func loadMany(b *testing.B, n int) (string, []*ebpf.Program) {
+	b.Helper()
+	spec := &ebpf.CollectionSpec{Programs: map[string]*ebpf.ProgramSpec{}}
+	for i := range n {
+		name := fmt.Sprintf("audit_p%d", i)
+		spec.Programs[name] = &ebpf.ProgramSpec{Name: name, Type: ebpf.SocketFilter, License: "MIT",
+			Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, int32(i)), asm.Return()}}
+	}
+	m, err := measure.Collection(spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	s, _ := signing.FromPrivateKey(key)
+	env, err := s.Sign(context.Background(), attest.NewStatement("many.o", []byte("n/a"), m))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub, _ := attest.MarshalPublicKey(key.Public())
+	dir := b.TempDir()
+	os.WriteFile(filepath.Join(dir, "many.o.intoto.json"), env, 0o644)
+	os.WriteFile(filepath.Join(dir, "key.pub"), pub, 0o644)
+	var progs []*ebpf.Program
+	for _, ps := range spec.Programs {
+		p, err := ebpf.NewProgram(ps)
+		if err != nil {
+			b.Fatal(err)
+		}
+		progs = append(progs, p)
+	}
+	b.Cleanup(func() {
+		for _, p := range progs {
+			p.Close()
+		}
+	})
+	return dir, progs
+}
+
+// BenchmarkAudit: "prog verify --all" over N loaded programs against
+// "bpftool prog show" listing the same set, in the same run, both as a
+// separate process.
+func BenchmarkAudit(b *testing.B) {
+	testutil.RequireBPF(b)
+	testutil.RequireTool(b, "bpftool")
+	bin, err := cli()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{100, 1000} {
+		dir, progs := loadMany(b, n)
+		// Sanity: every one of ours is OK.
+		trust, err := audit.LoadTrustDir(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		results, err := trust.All()
+		if err != nil {
+			b.Fatal(err)
+		}
+		ok := 0
+		for _, r := range results {
+			if r.Verdict == bpfsigned.OK {
+				ok++
+			}
+		}
+		if ok != n {
+			b.Fatalf("%d of %d programs verified OK", ok, n)
+		}
+		b.Run(fmt.Sprintf("N=%d/bpf2go-signed", n), func(b *testing.B) {
+			for b.Loop() {
+				out, err := exec.Command(bin, "prog", "verify", "--all", "--trust", dir, "-j").Output()
+				var res []json.RawMessage
+				if json.Unmarshal(out, &res); len(res) < n {
+					b.Fatalf("%d results: %v", len(res), err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("N=%d/bpftool", n), func(b *testing.B) {
+			for b.Loop() {
+				out, err := exec.Command("bpftool", "prog", "show", "-j").Output()
+				var res []json.RawMessage
+				if json.Unmarshal(out, &res); len(res) < n {
+					b.Fatalf("%d results: %v", len(res), err)
+				}
+			}
+		})
+		for _, p := range progs {
+			p.Close()
+		}
+	}
+}
