@@ -214,3 +214,53 @@ func TestMeasureObjectTruncatedEverywhere(t *testing.T) {
 		}
 	}
 }
+
+func TestMapShowAndHash(t *testing.T) {
+	testutil.RequireBPF(t)
+	path := testutil.Testdata("globals_bpfel.o")
+	stdout, _, _ := runCLI("measure", "object", path, "-j")
+	var expected struct {
+		Programs []struct {
+			Maps []struct {
+				Name    string `json:"name"`
+				Content *struct {
+					Hash string `json:"hash"`
+				} `json:"content"`
+			} `json:"maps"`
+		} `json:"programs"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &expected); err != nil {
+		t.Fatal(err)
+	}
+	coll, err := ebpf.LoadCollection(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer coll.Close()
+	id := func(m *ebpf.Map) string {
+		info, err := m.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, _ := info.ID()
+		return strconv.Itoa(int(i))
+	}
+	var want string
+	for _, m := range expected.Programs[0].Maps {
+		if m.Name == ".rodata" {
+			want = m.Content.Hash
+		}
+	}
+	out, stderr, code := runCLI("map", "hash", "id", id(coll.Maps[".rodata"]), "-j")
+	if code != 0 || !strings.Contains(out, want) || !strings.Contains(out, `"source":"kernel"`) {
+		t.Fatalf("map hash .rodata: exit %d, %q %q, want %s from the kernel", code, out, stderr, want)
+	}
+	out, _, code = runCLI("map", "show", "id", id(coll.Maps["tag_hist"]))
+	if code != 0 || !strings.Contains(out, "frozen false") {
+		t.Fatalf("map show: exit %d, %q", code, out)
+	}
+	_, stderr, code = runCLI("map", "hash", "id", id(coll.Maps["tag_hist"]))
+	if code != 1 || !strings.Contains(stderr, "is not frozen") {
+		t.Fatalf("map hash of a mutable map: exit %d, %q", code, stderr)
+	}
+}
