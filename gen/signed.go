@@ -205,12 +205,19 @@ func measureWith(obj []byte, plan func(*ebpf.CollectionSpec) (*sealmap.Plan, err
 	return measurePlan(spec, p)
 }
 
-func measurePlan(spec *ebpf.CollectionSpec, plan *sealmap.Plan) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
+// ManifestOf measures spec with a sealing plan applied (to a copy), and
+// reports programs measurement v1 cannot predict in their Unsupported
+// field instead of refusing them.
+func ManifestOf(spec *ebpf.CollectionSpec, plan *sealmap.Plan) (*measure.Manifest, error) {
 	measured := spec.Copy()
 	if err := plan.Apply(measured); err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	m, err := measure.CollectionWithOptions(measured, plan.MeasureOptions())
+	return measure.CollectionWithOptions(measured, plan.MeasureOptions())
+}
+
+func measurePlan(spec *ebpf.CollectionSpec, plan *sealmap.Plan) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
+	m, err := ManifestOf(spec, plan)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -117,6 +117,9 @@ func load(o *Object, elfSum [32]byte, params map[string]any, opts *ebpf.Collecti
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("load %s: %w", o.Name, err)
 	}
+	if tamperHook != nil {
+		tamperHook(spec)
+	}
 	var plan *sealmap.Plan
 	id := planID(o, elfSum)
 	if p, ok := planCache.Load(id); ok {
@@ -312,3 +315,9 @@ func programsOf(objs any) (map[string]*ebpf.Program, error) {
 	walk(v.Elem())
 	return out, nil
 }
+
+// tamperHook is nil in production. Tests set it to change the spec after
+// it is parsed: it stands for code in the same process that tampers with
+// the programs or maps before they reach the kernel, with the object and
+// its signature untouched.
+var tamperHook func(*ebpf.CollectionSpec)

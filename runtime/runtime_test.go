@@ -295,3 +295,8 @@ func TestRuntimeLinksLittle(t *testing.T) {
 		}
 	}
 }
+
+func ebpfObject(t testing.TB, name string) ([]byte, error) {
+	t.Helper()
+	return os.ReadFile(testutil.Testdata(name))
+}

@@ -16,7 +16,9 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/bpf2go-signed/bpf2go-signed/gen"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
 )
 
 // objectReport is the JSON output of "measure object".
@@ -80,7 +82,18 @@ func measureObject(path string, opts options, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("measure object %w", err)
 	}
-	m, err := measure.Collection(spec)
+	// The object's sealing plan: the one bpf2go-signed wrote next to it,
+	// or the one its __sealed annotations declare.
+	var plan *sealmap.Plan
+	if planJSON, err := os.ReadFile(path + gen.PlanSuffix); err == nil {
+		plan, err = sealmap.DecodePlan(planJSON, spec)
+		if err != nil {
+			return fmt.Errorf("measure object %s: %w", path, err)
+		}
+	} else if plan, err = sealmap.Resolve(spec, sealmap.Config{}); err != nil {
+		return fmt.Errorf("measure object %s: %w", path, err)
+	}
+	m, err := gen.ManifestOf(spec, plan)
 	if err != nil {
 		return fmt.Errorf("measure object %s: %w", path, err)
 	}

@@ -1,0 +1,200 @@
+package runtime_test
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+
+	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
+	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
+)
+
+// TestTamper is the tamper matrix: every attack on what the kernel ends up
+// running, or on what vouches for it, must make the verified load fail (a
+// refusal with a verdict other than OK, or a load error), hand out nothing
+// and leave no fd open.
+//
+// Attacks on the programs and maps themselves keep the object and its
+// signature intact and change the spec in the same process before it
+// reaches the kernel (the tamper hook): only the kernel's measurement can
+// catch them.
+func TestTamper(t *testing.T) {
+	testutil.RequireBPF(t)
+	f := newFixture(t)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	good := func() *bpfsigned.Object { return f.object(t, f.obj, f.manifest, f.key) }
+	editEnvelope := func(edit func(e map[string]any)) *bpfsigned.Object {
+		o := good()
+		var e map[string]any
+		if err := json.Unmarshal(o.Envelope, &e); err != nil {
+			t.Fatal(err)
+		}
+		edit(e)
+		o.Envelope, _ = json.Marshal(e)
+		return o
+	}
+	otherStatementObj, _ := ebpfObject(t, "globals_bpfel.o")
+
+	tests := []struct {
+		name   string
+		obj    func() *bpfsigned.Object
+		hook   func(t *testing.T, spec *ebpf.CollectionSpec)
+		params map[string]any
+		opts   func(t *testing.T) *ebpf.CollectionOptions
+		// want is what the failure must mention.
+		want string
+	}{
+		{name: "edited instruction", hook: func(t *testing.T, spec *ebpf.CollectionSpec) {
+			p := spec.Programs["sealed_filter"]
+			for i, ins := range p.Instructions {
+				if ins.OpCode.Class().IsALU() && ins.OpCode.ALUOp() == asm.Mov && ins.OpCode.Source() == asm.ImmSource {
+					p.Instructions[i].Constant ^= 1
+					return
+				}
+			}
+			t.Fatal("no instruction to edit")
+		}, want: "tag(sha256)"},
+		{name: "edited .rodata byte", hook: func(t *testing.T, spec *ebpf.CollectionSpec) {
+			// The loader writes .rodata from the variables' bytes.
+			v := spec.Variables["max_len"]
+			v.Value = bytes.Clone(v.Value)
+			v.Value[len(v.Value)-1] ^= 1
+		}, want: "maps[2](.rodata).content.hash"},
+		{name: "undeclared read-only variable rewritten", hook: func(t *testing.T, spec *ebpf.CollectionSpec) {
+			if err := spec.Variables["max_len"].Set(uint32(9000)); err != nil {
+				t.Fatal(err)
+			}
+		}, want: "maps[2](.rodata).content.hash"},
+		{name: "undeclared variable passed as a parameter", params: map[string]any{"max_len": uint32(9000)}, want: `"max_len" is not a parameter`},
+		{name: "sealed map contents changed", obj: func() *bpfsigned.Object {
+			o := good()
+			o.Plan = bytes.Replace(o.Plan, []byte(`"value_hex": "01000000bb0101`), []byte(`"value_hex": "00000000bb0101`), 1)
+			if bytes.Equal(o.Plan, good().Plan) {
+				t.Fatal("plan not changed")
+			}
+			return o
+		}, want: "maps[0](config).content.hash"},
+		{name: "sealed map unsealed", obj: func() *bpfsigned.Object {
+			o := good()
+			o.Plan = []byte(`{"version":1,"sealed":["config"],"params":["mode"],"contents":{}}`)
+			return o
+		}, want: "maps[1](ports).frozen"},
+		{name: "sealed map swapped through MapReplacements", opts: func(t *testing.T) *ebpf.CollectionOptions {
+			m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 10, MaxEntries: 4, Flags: 0x80})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { m.Close() })
+			return &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{"config": m}}
+		}, want: "sealed map cannot be replaced"},
+		{name: "unsealed map swapped for another descriptor", opts: func(t *testing.T) *ebpf.CollectionOptions {
+			m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 64})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { m.Close() })
+			return &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{"hits": m}}
+		}, want: "hits"},
+		{name: "map max_entries changed", hook: func(t *testing.T, spec *ebpf.CollectionSpec) {
+			spec.Maps["hits"].MaxEntries = 3
+		}, want: "maps[3](hits).max_entries"},
+		{name: "program renamed", hook: func(t *testing.T, spec *ebpf.CollectionSpec) {
+			p := spec.Programs["sealed_filter"]
+			delete(spec.Programs, "sealed_filter")
+			p.Name = "sealed_filtex"
+			spec.Programs["sealed_filtex"] = p
+		}, want: "program sealed_filtex is not in it"},
+		{name: "program added", hook: func(t *testing.T, spec *ebpf.CollectionSpec) {
+			p := spec.Programs["sealed_filter"].Copy()
+			p.Name = "extra"
+			spec.Programs["extra"] = p
+		}, want: "program extra is not in it"},
+		{name: "program type changed", hook: func(t *testing.T, spec *ebpf.CollectionSpec) {
+			spec.Programs["sealed_filter"].Type = ebpf.SchedCLS
+		}, want: "type: expected"},
+		{name: "expected attach type changed", hook: func(t *testing.T, spec *ebpf.CollectionSpec) {
+			// The object says AttachXDP (37).
+			spec.Programs["sealed_filter"].AttachType = ebpf.AttachNone
+		}, want: "attach_type"},
+		{name: "edited manifest", obj: func() *bpfsigned.Object {
+			return editEnvelope(func(e map[string]any) {
+				p, _ := base64.StdEncoding.DecodeString(e["payload"].(string))
+				p = bytes.Replace(p, []byte(`"max_entries":2`), []byte(`"max_entries":3`), 1)
+				e["payload"] = base64.StdEncoding.EncodeToString(p)
+			})
+		}, want: "no signature verifies with a trusted key"},
+		{name: "edited signature", obj: func() *bpfsigned.Object {
+			return editEnvelope(func(e map[string]any) {
+				sig := e["signatures"].([]any)[0].(map[string]any)
+				raw, _ := base64.StdEncoding.DecodeString(sig["sig"].(string))
+				raw[len(raw)/2] ^= 1
+				sig["sig"] = base64.StdEncoding.EncodeToString(raw)
+			})
+		}, want: "no signature verifies with a trusted key"},
+		{name: "signed by an untrusted key", obj: func() *bpfsigned.Object { return f.object(t, f.obj, f.manifest, other) }, want: "no signature verifies with a trusted key"},
+		{name: "envelope for another object", obj: func() *bpfsigned.Object {
+			o := good()
+			o.Envelope = f.object(t, otherStatementObj, f.manifest, f.key).Envelope
+			return o
+		}, want: "envelope is for another object"},
+		{name: "truncated envelope", obj: func() *bpfsigned.Object {
+			o := good()
+			o.Envelope = o.Envelope[:len(o.Envelope)/3]
+			return o
+		}, want: "malformed envelope"},
+		{name: "empty envelope", obj: func() *bpfsigned.Object {
+			o := good()
+			o.Envelope = nil
+			return o
+		}, want: "malformed envelope"},
+		{name: "unsigned placeholder", obj: func() *bpfsigned.Object { return f.object(t, f.obj, f.manifest, nil) }, want: "UNSIGNED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := good()
+			if tt.obj != nil {
+				o = tt.obj()
+			}
+			var opts *ebpf.CollectionOptions
+			if tt.opts != nil {
+				opts = tt.opts(t)
+			}
+			if tt.hook != nil {
+				bpfsigned.SetTamperHook(func(spec *ebpf.CollectionSpec) { tt.hook(t, spec) })
+				defer bpfsigned.SetTamperHook(nil)
+			}
+			before := testutil.OpenFDs(t)
+			var objs objects
+			rep, err := bpfsigned.Load(o, tt.params, &objs, opts, nil)
+			if err == nil {
+				objs.Close()
+				t.Fatalf("tampered load accepted: %s", rep)
+			}
+			var refused *bpfsigned.Error
+			if errors.As(err, &refused) && (rep.Verdict == bpfsigned.OK || rep.Accepted) {
+				t.Fatalf("refusal with verdict %s, accepted %v", rep.Verdict, rep.Accepted)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error does not mention %q:\n%v", tt.want, err)
+			}
+			if objs.Filter != nil || objs.Hits != nil {
+				t.Error("objects handed out after a failed load")
+			}
+			if after := testutil.OpenFDs(t); after != before {
+				t.Errorf("%d fds open before, %d after", before, after)
+			}
+		})
+	}
+	if len(tests) < 15 {
+		t.Fatalf("only %d attacks", len(tests))
+	}
+}
