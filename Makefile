@@ -2,7 +2,9 @@
 #
 #   make demo    the XDP example, signed, verified, attached (needs root)
 #   make test    install missing toolchain pieces, then vet and run every test
-#                (needs root: the tests load real programs into the kernel)
+#                (needs root: the tests load real programs into the kernel),
+#                the race detector on the runtime, and every fuzz target for
+#                FUZZTIME (10s)
 #   make bench   run the benchmarks written up in docs/performance.md
 #   make testdata  rebuild testdata/*.o with clang-19
 
@@ -10,7 +12,12 @@ GO ?= go
 CLANG ?= clang-19
 STRIP ?= llvm-strip-19
 
-.PHONY: test deps vet testdata bench build demo
+FUZZTIME ?= 10s
+# package:target pairs of the fuzz targets (every parser of untrusted input)
+FUZZ_TARGETS = ./attest:FuzzVerify ./measure:FuzzManifest ./sealmap:FuzzContents \
+	./sealmap:FuzzPlan ./cmd/bpf2go-signed:FuzzMeasureObject
+
+.PHONY: test deps vet testdata bench build demo fuzz race
 
 build:
 	$(GO) build -o bin/bpf2go-signed ./cmd/bpf2go-signed
@@ -24,6 +31,20 @@ vet:
 
 test: deps vet
 	$(GO) test -count=1 ./...
+	$(MAKE) race fuzz
+
+# The runtime's concurrency under the race detector (16 verified loads at once).
+race:
+	$(GO) test -count=1 -race ./runtime ./measure ./sealmap ./audit
+
+# Each fuzz target for FUZZTIME; a crash fails the run and leaves its input
+# in the package's testdata/fuzz (commit it as a regression seed).
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s $$pkg || exit 1; \
+	done
 
 testdata:
 	CLANG=$(CLANG) STRIP=$(STRIP) ./testdata/build.sh

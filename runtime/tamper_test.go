@@ -186,6 +186,21 @@ func TestTamper(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error does not mention %q:\n%v", tt.want, err)
 			}
+			// A refusal says what was expected, what was found and what to do.
+			if refused != nil {
+				for _, part := range []string{"what to do"} {
+					if !strings.Contains(err.Error(), part) {
+						t.Errorf("refusal does not say %q: %v", part, err)
+					}
+				}
+				for _, p := range rep.Programs {
+					for _, m := range p.Mismatches {
+						if !strings.Contains(err.Error(), "expected "+m.Expected+", found "+m.Found) {
+							t.Errorf("refusal does not show expected and found for %s: %v", m.Field, err)
+						}
+					}
+				}
+			}
 			if objs.Filter != nil || objs.Hits != nil {
 				t.Error("objects handed out after a failed load")
 			}
