@@ -36,6 +36,7 @@ test: deps vet
 # The runtime's concurrency under the race detector (16 verified loads at once).
 race:
 	$(GO) test -count=1 -race ./runtime ./measure ./sealmap ./audit
+	$(GO) test -count=1 -race -run Concurrent ./examples/xdp
 
 # Each fuzz target for FUZZTIME; a crash fails the run and leaves its input
 # in the package's testdata/fuzz (commit it as a regression seed).
