@@ -97,6 +97,9 @@ type Program struct {
 	Alternatives []InsnDigest `json:"alternatives,omitempty"`
 	// Maps are the maps the program uses, in the kernel's order.
 	Maps []Map `json:"maps"`
+	// Relocations are the program's CO-RE relocation sites: the kernel
+	// receives them resolved against its own types.
+	Relocations []Relocation `json:"relocations,omitempty"`
 	// Unsupported lists what measurement v1 cannot cover in this program. A
 	// program with entries here never matches a kernel measurement.
 	Unsupported []string `json:"unsupported,omitempty"`
@@ -231,6 +234,11 @@ func (p *Program) canonical() ([]byte, error) {
 	e.u32(uint32(len(p.Unsupported)))
 	for _, u := range p.Unsupported {
 		e.str(u)
+	}
+	e.u32(uint32(len(p.Relocations)))
+	for _, r := range p.Relocations {
+		e.u32(uint32(r.Insn))
+		e.str(r.Relocation)
 	}
 	return e.buf, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -33,6 +34,9 @@ type Options struct {
 	// Params names read-only globals (CollectionSpec.Variables in a
 	// .rodata* section) whose bytes are excluded from the content hash.
 	Params []string
+	// Targets are kernel BTF to resolve CO-RE relocations against: each
+	// gives programs with relocations one more acceptable digest.
+	Targets []Target
 }
 
 // CollectionWithOptions is [Collection] with declared sealed maps and
@@ -60,7 +64,7 @@ func CollectionWithOptions(spec *ebpf.CollectionSpec, opts *Options) (*Manifest,
 	for _, ps := range params {
 		slices.SortFunc(ps, func(a, b Param) int { return int(int64(a.Offset) - int64(b.Offset)) })
 	}
-	ctx := &specContext{coll: spec, sealed: opts.Sealed, params: params}
+	ctx := &specContext{coll: spec, sealed: opts.Sealed, params: params, targets: opts.Targets}
 	m := &Manifest{Version: Version}
 	names := make([]string, 0, len(spec.Programs))
 	for name := range spec.Programs {
@@ -97,9 +101,10 @@ func (m *Manifest) Unsupported() error {
 
 // specContext is what measuring one program of a collection needs.
 type specContext struct {
-	coll   *ebpf.CollectionSpec
-	sealed []string
-	params map[string][]Param // by section name
+	coll    *ebpf.CollectionSpec
+	sealed  []string
+	params  map[string][]Param // by section name
+	targets []Target
 }
 
 func (ctx *specContext) byteOrder() binary.ByteOrder { return SpecByteOrder(ctx.coll) }
@@ -133,8 +138,6 @@ func (ctx *specContext) program(spec *ebpf.ProgramSpec) (*Program, error) {
 	for iter.Next() {
 		ins := iter.Ins
 		switch {
-		case btf.CORERelocationMetadata(ins) != nil:
-			p.Unsupported = append(p.Unsupported, fmt.Sprintf("CO-RE relocation at instruction %d (%s)", iter.Offset, btf.CORERelocationMetadata(ins)))
 		case ins.IsKfuncCall():
 			p.Unsupported = append(p.Unsupported, fmt.Sprintf("kfunc call %q at instruction %d", ins.Reference(), iter.Offset))
 		case ins.IsLoadFromMap():
@@ -145,7 +148,7 @@ func (ctx *specContext) program(spec *ebpf.ProgramSpec) (*Program, error) {
 				}
 				// The ELF reader marks extern __kconfig reads as map value
 				// loads without a map reference.
-				p.Unsupported = append(p.Unsupported, fmt.Sprintf("kconfig extern read at instruction %d", iter.Offset))
+				p.Unsupported = append(p.Unsupported, fmt.Sprintf("kconfig extern %s read at instruction %d", kconfigName(coll, uint32(ins.Constant>>32)), iter.Offset))
 				continue
 			}
 			if name == ".kconfig" {
@@ -167,6 +170,17 @@ func (ctx *specContext) program(spec *ebpf.ProgramSpec) (*Program, error) {
 			p.Maps = append(p.Maps, *mm)
 		case ins.OpCode == asm.LoadImmOp(asm.DWord) && ins.Src == asm.R0 && ins.Reference() != "":
 			p.Unsupported = append(p.Unsupported, fmt.Sprintf("ksym or kfunc address %q at instruction %d", ins.Reference(), iter.Offset))
+		}
+	}
+	if p.Relocations = relocations(spec); len(p.Relocations) > 0 {
+		for i := range ctx.targets {
+			t := &ctx.targets[i]
+			_, d, _, err := Relocate(spec, []*btf.Spec{t.Spec})
+			if err != nil {
+				return nil, fmt.Errorf("target %s: %w", t.Label(), err)
+			}
+			d.Target = t.Label()
+			p.Alternatives = append(p.Alternatives, d)
 		}
 	}
 	return p, nil
@@ -353,4 +367,22 @@ func ZeroParams(value []byte, params []Param) []byte {
 		}
 	}
 	return base
+}
+
+// kconfigName names the __kconfig extern at offset in the object's .kconfig
+// section.
+func kconfigName(coll *ebpf.CollectionSpec, offset uint32) string {
+	if coll.Types != nil {
+		var ds *btf.Datasec
+		if err := coll.Types.TypeByName(".kconfig", &ds); err == nil {
+			for _, v := range ds.Vars {
+				if v.Offset == offset {
+					if vv, ok := v.Type.(*btf.Var); ok {
+						return strconv.Quote(vv.Name)
+					}
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("at .kconfig offset %d", offset)
 }

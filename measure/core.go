@@ -1,0 +1,214 @@
+package measure
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+)
+
+// Target is kernel BTF that CO-RE relocations are resolved against at
+// build time, giving one more acceptable digest per program.
+type Target struct {
+	// Name identifies the target: the kernel release for the running
+	// kernel's BTF, else the file's name.
+	Name string
+	// SHA256 is the hex SHA-256 of the BTF file.
+	SHA256 string
+	Spec   *btf.Spec
+}
+
+// Label is how the target is named in a manifest.
+func (t *Target) Label() string { return t.Name + " btf-sha256:" + t.SHA256 }
+
+// LoadTargets reads BTF targets: each path is a BTF file (such as a copy
+// of /sys/kernel/btf/vmlinux) or a directory of them.
+func LoadTargets(paths []string) ([]Target, error) {
+	var out []Target
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("target BTF: %w", err)
+		}
+		files := []string{p}
+		if st.IsDir() {
+			files = nil
+			err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+				if err == nil && d.Type().IsRegular() {
+					files = append(files, path)
+				}
+				return err
+			})
+			if err != nil {
+				return nil, fmt.Errorf("target BTF: %w", err)
+			}
+			sort.Strings(files)
+		}
+		for _, f := range files {
+			t, err := loadTarget(f)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, *t)
+		}
+	}
+	return out, nil
+}
+
+func loadTarget(path string) (*Target, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("target BTF: %w", err)
+	}
+	spec, err := btf.LoadSpecFromReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("target BTF %s: %w", path, err)
+	}
+	sum := sha256.Sum256(raw)
+	name := filepath.Base(path)
+	if abs, _ := filepath.Abs(path); abs == "/sys/kernel/btf/vmlinux" {
+		if rel, err := kernelRelease(); err == nil {
+			name = rel
+		}
+	}
+	return &Target{Name: name, SHA256: hex.EncodeToString(sum[:]), Spec: spec}, nil
+}
+
+func kernelRelease() (string, error) {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	return string(bytes.TrimSpace(b)), err
+}
+
+// Relocation is a CO-RE relocation site of a program, as the object
+// declares it.
+type Relocation struct {
+	// Insn is the raw instruction index.
+	Insn int `json:"insn"`
+	// Relocation describes the kind, the local type and the accessor.
+	Relocation string `json:"relocation"`
+}
+
+// Fixup is a CO-RE relocation site resolved against a target.
+type Fixup struct {
+	Relocation
+	// Fixup is the change made: kind, local and target values.
+	Fixup string `json:"fixup"`
+}
+
+// relocations lists the CO-RE sites of a program.
+func relocations(spec *ebpf.ProgramSpec) []Relocation {
+	var out []Relocation
+	iter := spec.Instructions.Iterate()
+	for iter.Next() {
+		if r := btf.CORERelocationMetadata(iter.Ins); r != nil {
+			out = append(out, Relocation{Insn: int(iter.Offset), Relocation: r.String()})
+		}
+	}
+	return out
+}
+
+// Relocate resolves the CO-RE relocations of spec against targets, the
+// way cilium/ebpf does at load time, and returns the submitted
+// instructions (map immediates zeroed), their digest and the fixups.
+// spec is not modified.
+func Relocate(spec *ebpf.ProgramSpec, targets []*btf.Spec) ([]byte, InsnDigest, []Fixup, error) {
+	insns := make(asm.Instructions, len(spec.Instructions))
+	copy(insns, spec.Instructions)
+	var relos []*btf.CORERelocation
+	var sites []*asm.Instruction
+	var fixups []Fixup
+	iter := insns.Iterate()
+	for iter.Next() {
+		if r := btf.CORERelocationMetadata(iter.Ins); r != nil {
+			relos = append(relos, r)
+			sites = append(sites, iter.Ins)
+			fixups = append(fixups, Fixup{Relocation: Relocation{Insn: int(iter.Offset), Relocation: r.String()}})
+		}
+	}
+	bo := byteOrder(spec)
+	if len(relos) > 0 {
+		var b btf.Builder
+		fs, err := btf.CORERelocate(relos, targets, bo, b.Add)
+		if err != nil {
+			return nil, InsnDigest{}, nil, fmt.Errorf("program %s: CO-RE: %w", spec.Name, err)
+		}
+		for i := range fs {
+			if err := fs[i].Apply(sites[i]); err != nil {
+				return nil, InsnDigest{}, nil, fmt.Errorf("program %s: CO-RE fixup %s: %w", spec.Name, &fs[i], err)
+			}
+			fixups[i].Fixup = fs[i].String()
+		}
+	}
+	cp := *spec
+	cp.Instructions = insns
+	raw, err := SubmittedInstructions(&cp)
+	if err != nil {
+		return nil, InsnDigest{}, nil, err
+	}
+	d := DigestInstructions(raw, bo)
+	return raw, d, fixups, nil
+}
+
+var kernelBTF = btf.NewCache()
+
+// ErrNotOnlyRelocations is returned by [RelocateForKernel] when relocating
+// changes instructions that are not CO-RE sites.
+var ErrNotOnlyRelocations = errors.New("instructions other than CO-RE sites differ")
+
+// RelocateForKernel resolves the CO-RE relocations of spec against the
+// running kernel's BTF (vmlinux and modules), as cilium/ebpf does when it
+// loads the program, checks that only CO-RE sites changed, and returns the
+// digest and every fixup.
+func RelocateForKernel(spec *ebpf.ProgramSpec) (InsnDigest, []Fixup, error) {
+	kernel, err := kernelBTF.Kernel()
+	if err != nil {
+		return InsnDigest{}, nil, fmt.Errorf("kernel BTF: %w", err)
+	}
+	targets := []*btf.Spec{kernel}
+	mods, err := kernelBTF.Modules()
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return InsnDigest{}, nil, fmt.Errorf("kernel module BTF: %w", err)
+	}
+	for _, m := range mods {
+		s, err := kernelBTF.Module(m)
+		if err != nil {
+			return InsnDigest{}, nil, fmt.Errorf("BTF of module %s: %w", m, err)
+		}
+		targets = append(targets, s)
+	}
+	relocated, d, fixups, err := Relocate(spec, targets)
+	if err != nil {
+		return InsnDigest{}, nil, err
+	}
+	base, err := SubmittedInstructions(spec)
+	if err != nil {
+		return InsnDigest{}, nil, err
+	}
+	ZeroMapImmediates(base, byteOrder(spec))
+	var allowed []int
+	for _, f := range fixups {
+		allowed = append(allowed, f.Insn)
+		if off := f.Insn * insnSize; off < len(base) && base[off] == opLdImm64 {
+			allowed = append(allowed, f.Insn+1) // the second half of an ldimm64
+		}
+	}
+	for i := 0; i+insnSize <= len(base) && i+insnSize <= len(relocated); i += insnSize {
+		if !bytes.Equal(base[i:i+insnSize], relocated[i:i+insnSize]) && !slices.Contains(allowed, i/insnSize) {
+			return InsnDigest{}, nil, fmt.Errorf("program %s: instruction %d: %w", spec.Name, i/insnSize, ErrNotOnlyRelocations)
+		}
+	}
+	if len(base) != len(relocated) {
+		return InsnDigest{}, nil, fmt.Errorf("program %s: relocation changed the length: %w", spec.Name, ErrNotOnlyRelocations)
+	}
+	return d, fixups, nil
+}
