@@ -57,6 +57,9 @@ type Config struct {
 	Seal         []string
 	SealContents map[string]string
 	Params       []string
+	// TargetBTF are kernel BTF files or directories that CO-RE relocations
+	// are resolved against, each giving an acceptable digest.
+	TargetBTF []string
 
 	ccDefaulted bool
 }
@@ -160,7 +163,8 @@ func Parse(args []string, env Env, out io.Writer) (*Config, error) {
 	pkg := fs.String("go-package", "", "package for output go file (default as ENV GOPACKAGE)")
 
 	fs.StringVar(&c.SignKey, "sign-key", "", "sign the measurement with this `key`: a cosign or PEM private key file (password in $COSIGN_PASSWORD) or a KMS URI; without it an unsigned placeholder is written")
-	var trust, seal, contents, params listFlag
+	var trust, seal, contents, params, targetBTF listFlag
+	fs.Var(&targetBTF, "target-btf", "resolve CO-RE relocations against this kernel BTF `PATH` (a file such as a copy of /sys/kernel/btf/vmlinux, or a directory of them; repeatable), signing one acceptable digest per target")
 	fs.Var(&trust, "trust", "embed this PEM public `key` as trusted by the loader (repeatable; default: the -sign-key's public key)")
 	fs.Var(&seal, "seal", "seal the map `NAME` (repeatable; like __sealed in C)")
 	fs.Var(&contents, "seal-contents", "fill sealed map NAME with the contents `NAME=FILE` (JSON, see docs/sealing.md; repeatable)")
@@ -243,7 +247,7 @@ func Parse(args []string, env Env, out io.Writer) (*Config, error) {
 	}
 
 	c.Tags, c.Types = tags.expr, types
-	c.Trust, c.Seal, c.Params = trust, seal, params
+	c.Trust, c.Seal, c.Params, c.TargetBTF = trust, seal, params, targetBTF
 	for _, kv := range contents {
 		name, file, ok := strings.Cut(kv, "=")
 		if !ok || name == "" || file == "" {

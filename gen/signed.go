@@ -30,6 +30,7 @@ type extras struct {
 	signer   *signing.Signer
 	trusted  []string // PEM
 	contents map[string][]byte
+	targets  []measure.Target
 }
 
 func loadExtras(ctx context.Context, c *Config) (*extras, error) {
@@ -58,6 +59,11 @@ func loadExtras(ctx context.Context, c *Config) (*extras, error) {
 			e.trusted = append(e.trusted, pub)
 		}
 	}
+	targets, err := measure.LoadTargets(c.TargetBTF)
+	if err != nil {
+		return nil, fmt.Errorf("-target-btf: %w", err)
+	}
+	e.targets = targets
 	for name, path := range c.SealContents {
 		raw, err := os.ReadFile(path)
 		if err != nil {
@@ -124,7 +130,7 @@ func (c *Config) writeSigned(ctx context.Context, objFile, stem, outputStem stri
 	if err != nil {
 		return err
 	}
-	manifest, plan, spec, err := Measure(obj, sealmap.Config{Seal: c.Seal, Contents: e.contents, Params: c.Params})
+	manifest, plan, spec, err := Measure(obj, sealmap.Config{Seal: c.Seal, Contents: e.contents, Params: c.Params}, e.targets)
 	if err != nil {
 		return fmt.Errorf("%s: %w", filepath.Base(objFile), err)
 	}
@@ -183,17 +189,17 @@ const PlanSuffix = ".seal.json"
 
 // Measure resolves the sealing plan of an object and computes its
 // measurement. Programs measurement v1 cannot predict are refused.
-func Measure(obj []byte, cfg sealmap.Config) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
-	return measureWith(obj, func(spec *ebpf.CollectionSpec) (*sealmap.Plan, error) { return sealmap.Resolve(spec, cfg) })
+func Measure(obj []byte, cfg sealmap.Config, targets []measure.Target) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
+	return measureWith(obj, targets, func(spec *ebpf.CollectionSpec) (*sealmap.Plan, error) { return sealmap.Resolve(spec, cfg) })
 }
 
 // MeasurePlan computes the measurement of an object with a plan read back
 // from its plan file.
-func MeasurePlan(obj, planJSON []byte) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
-	return measureWith(obj, func(spec *ebpf.CollectionSpec) (*sealmap.Plan, error) { return sealmap.DecodePlan(planJSON, spec) })
+func MeasurePlan(obj, planJSON []byte, targets []measure.Target) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
+	return measureWith(obj, targets, func(spec *ebpf.CollectionSpec) (*sealmap.Plan, error) { return sealmap.DecodePlan(planJSON, spec) })
 }
 
-func measureWith(obj []byte, plan func(*ebpf.CollectionSpec) (*sealmap.Plan, error)) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
+func measureWith(obj []byte, targets []measure.Target, plan func(*ebpf.CollectionSpec) (*sealmap.Plan, error)) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
 	if err != nil {
 		return nil, nil, nil, err
@@ -202,22 +208,24 @@ func measureWith(obj []byte, plan func(*ebpf.CollectionSpec) (*sealmap.Plan, err
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return measurePlan(spec, p)
+	return measurePlan(spec, p, targets)
 }
 
-// ManifestOf measures spec with a sealing plan applied (to a copy), and
-// reports programs measurement v1 cannot predict in their Unsupported
-// field instead of refusing them.
-func ManifestOf(spec *ebpf.CollectionSpec, plan *sealmap.Plan) (*measure.Manifest, error) {
+// ManifestOf measures spec with a sealing plan applied (to a copy) and
+// CO-RE targets, and reports programs measurement v1 cannot predict in
+// their Unsupported field instead of refusing them.
+func ManifestOf(spec *ebpf.CollectionSpec, plan *sealmap.Plan, targets []measure.Target) (*measure.Manifest, error) {
 	measured := spec.Copy()
 	if err := plan.Apply(measured); err != nil {
 		return nil, err
 	}
-	return measure.CollectionWithOptions(measured, plan.MeasureOptions())
+	opts := plan.MeasureOptions()
+	opts.Targets = targets
+	return measure.CollectionWithOptions(measured, opts)
 }
 
-func measurePlan(spec *ebpf.CollectionSpec, plan *sealmap.Plan) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
-	m, err := ManifestOf(spec, plan)
+func measurePlan(spec *ebpf.CollectionSpec, plan *sealmap.Plan, targets []measure.Target) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
+	m, err := ManifestOf(spec, plan, targets)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -57,7 +57,7 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, plan, _, err := gen.Measure(obj, sealCfg)
+	m, plan, _, err := gen.Measure(obj, sealCfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

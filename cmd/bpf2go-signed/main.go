@@ -28,7 +28,7 @@ import (
 const usage = `Usage:
   bpf2go-signed [bpf2go options] <ident> <source> [-- <C flags>]
       generate like bpf2go, plus a verifying loader (bpf2go-signed -h lists options)
-  bpf2go-signed measure object FILE.o [-j|-p]
+  bpf2go-signed measure object FILE.o [-j|-p] [--target-btf PATH]...
       print the expected measurement of every program in a BPF object
   bpf2go-signed prog measure (id N | pinned PATH) [-j|-p] [--readback]
       print the kernel's measurement of a loaded program
@@ -41,7 +41,7 @@ const usage = `Usage:
       a map's descriptor, frozen state and content hash
   bpf2go-signed keygen [--output-key-prefix cosign]
       write cosign.key (encrypted with $COSIGN_PASSWORD) and cosign.pub
-  bpf2go-signed sign --key KEY (FILE.o | PACKAGE PATTERN)...
+  bpf2go-signed sign --key KEY [--target-btf PATH]... (FILE.o | PACKAGE PATTERN)...
       sign objects, or every object bpf2go-signed generated in the packages
   bpf2go-signed verify --key PUB FILE.o
       check FILE.o.intoto.json: exit 0 only for a valid signature over FILE.o
@@ -51,6 +51,8 @@ Options:
   -p, --pretty   indented JSON output
   --readback     hash frozen maps in user space from contents read back
                  through the kernel, even where the kernel hashes them
+  --target-btf PATH  resolve CO-RE relocations against this kernel BTF (a file
+                 or a directory of them; repeatable): one digest per target
   --all          every loaded program (prog verify)
   --trust DIR    envelopes and public keys to verify against (prog verify)
 `
@@ -66,6 +68,7 @@ var errUsage = errors.New("usage")
 type options struct {
 	json, pretty, readback, all bool
 	trust                       string
+	targetBTF                   []string
 }
 
 // parseArgs splits args into positional words and options, which may appear
@@ -78,6 +81,12 @@ func parseArgs(args []string) ([]string, options, error) {
 		switch a {
 		case "--all":
 			o.all = true
+		case "--target-btf", "-target-btf":
+			if i+1 >= len(args) {
+				return nil, o, fmt.Errorf("%w: --target-btf needs a BTF file or directory", errUsage)
+			}
+			i++
+			o.targetBTF = append(o.targetBTF, args[i])
 		case "--trust", "-trust":
 			if i+1 >= len(args) {
 				return nil, o, fmt.Errorf("%w: --trust needs a directory", errUsage)

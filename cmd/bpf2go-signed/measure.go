@@ -93,7 +93,11 @@ func measureObject(path string, opts options, w io.Writer) error {
 	} else if plan, err = sealmap.Resolve(spec, sealmap.Config{}); err != nil {
 		return fmt.Errorf("measure object %s: %w", path, err)
 	}
-	m, err := gen.ManifestOf(spec, plan)
+	targets, err := measure.LoadTargets(opts.targetBTF)
+	if err != nil {
+		return fmt.Errorf("measure object %s: %w", path, err)
+	}
+	m, err := gen.ManifestOf(spec, plan, targets)
 	if err != nil {
 		return fmt.Errorf("measure object %s: %w", path, err)
 	}
@@ -121,12 +125,14 @@ func printObject(w io.Writer, rep *objectReport) error {
 	for _, p := range rep.Programs {
 		fmt.Fprintf(tw, "\n%s\t%s  attach_type %d  insns %d  meas_id %s\n", p.Name, ebpf.ProgramType(p.Type), p.AttachType, p.Insns, p.MeasID)
 		for _, d := range p.Digests() {
-			label := "digest"
 			if d.Target != "" {
-				label = "digest[" + d.Target + "]"
+				fmt.Fprintf(tw, "  target\t%s\n", d.Target)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\n", label, d.Digest)
+			fmt.Fprintf(tw, "  digest\t%s\n", d.Digest)
 			fmt.Fprintf(tw, "  tag\t%s  tag_sha1 %s\n", d.Tag, d.TagSHA1)
+		}
+		for _, r := range p.Relocations {
+			fmt.Fprintf(tw, "  CO-RE\tinsn %d  %s\n", r.Insn, r.Relocation)
 		}
 		for i, m := range p.Maps {
 			fmt.Fprintf(tw, "  map %d\t%s  %s  key %d  value %d  max_entries %d  flags %#x", i, m.Name, ebpf.MapType(m.Type), m.KeySize, m.ValueSize, m.MaxEntries, m.Flags)

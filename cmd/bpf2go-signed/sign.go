@@ -19,6 +19,7 @@ import (
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
 	"github.com/bpf2go-signed/bpf2go-signed/gen"
+	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
 	"github.com/bpf2go-signed/bpf2go-signed/signing"
 )
@@ -83,6 +84,8 @@ func keygen(args []string, stdout io.Writer) error {
 func sign(args []string, stdout io.Writer) error {
 	fs := newFlags("sign")
 	key := fs.String("key", "", "private key file or KMS URI")
+	var targetBTF stringList
+	fs.Var(&targetBTF, "target-btf", "kernel BTF to resolve CO-RE relocations against, repeatable")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -90,6 +93,10 @@ func sign(args []string, stdout io.Writer) error {
 		return fmt.Errorf("%w: sign --key KEY (FILE.o | PACKAGE PATTERN)...", errUsage)
 	}
 	ctx := context.Background()
+	targets, err := measure.LoadTargets(targetBTF)
+	if err != nil {
+		return fmt.Errorf("sign: %w", err)
+	}
 	signer, err := signing.Load(ctx, *key, signing.Password())
 	if err != nil {
 		return fmt.Errorf("sign: %w", err)
@@ -110,7 +117,7 @@ func sign(args []string, stdout io.Writer) error {
 		objects = append(objects, found...)
 	}
 	for _, obj := range objects {
-		if err := signObject(ctx, signer, obj); err != nil {
+		if err := signObject(ctx, signer, obj, targets); err != nil {
 			return fmt.Errorf("sign %s: %w", obj, err)
 		}
 		fmt.Fprintf(stdout, "signed %s -> %s%s\n", obj, obj, attest.Suffix)
@@ -155,27 +162,54 @@ func generatedObjects(patterns []string) ([]string, error) {
 
 // signObject measures an object (with its sealing plan when bpf2go-signed
 // generated it) and writes its signed envelope next to it.
-func signObject(ctx context.Context, signer *signing.Signer, path string) error {
+func signObject(ctx context.Context, signer *signing.Signer, path string, targets []measure.Target) error {
 	obj, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
+	var m *measure.Manifest
 	plan, err := os.ReadFile(path + gen.PlanSuffix)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		m, _, _, err := gen.Measure(obj, sealmap.Config{})
-		if err != nil {
-			return err
-		}
-		return writeEnvelope(ctx, signer, path, obj, attest.NewStatement(filepath.Base(path), obj, m))
-	case err != nil:
-		return err
+		m, _, _, err = gen.Measure(obj, sealmap.Config{}, targets)
+	case err == nil:
+		m, _, _, err = gen.MeasurePlan(obj, plan, targets)
 	}
-	m, _, _, err := gen.MeasurePlan(obj, plan)
 	if err != nil {
 		return err
 	}
+	if err := keepsTargets(path, m); err != nil {
+		return err
+	}
 	return writeEnvelope(ctx, signer, path, obj, attest.NewStatement(filepath.Base(path), obj, m))
+}
+
+// keepsTargets refuses to re-sign an object whose existing envelope
+// covers CO-RE targets that the new measurement lacks.
+func keepsTargets(path string, m *measure.Manifest) error {
+	old, err := os.ReadFile(path + attest.Suffix)
+	if err != nil {
+		return nil
+	}
+	_, st, err := attest.Parse(old)
+	if err != nil {
+		return nil
+	}
+	for _, p := range st.Predicate.Programs {
+		np := m.Program(p.Name)
+		for _, alt := range p.Alternatives {
+			found := false
+			if np != nil {
+				for _, d := range np.Alternatives {
+					found = found || d.Target == alt.Target
+				}
+			}
+			if !found {
+				return fmt.Errorf("the existing envelope covers program %s on target %q: pass --target-btf with that BTF, or it would be dropped", p.Name, alt.Target)
+			}
+		}
+	}
+	return nil
 }
 
 func writeEnvelope(ctx context.Context, signer *signing.Signer, path string, obj []byte, st *attest.Statement) error {
