@@ -56,6 +56,16 @@ func SubmittedInstructions(spec *ebpf.ProgramSpec) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// ProgramDigest returns the digests of spec's instructions as submitted,
+// before any CO-RE relocation.
+func ProgramDigest(spec *ebpf.ProgramSpec) (InsnDigest, error) {
+	raw, err := SubmittedInstructions(spec)
+	if err != nil {
+		return InsnDigest{}, err
+	}
+	return DigestInstructions(raw, byteOrder(spec)), nil
+}
+
 // ZeroMapImmediates applies the kernel's tag rule (bpf_prog_calc_tag) to raw
 // instructions in place: in every ldimm64 whose src_reg is BPF_PSEUDO_MAP_FD
 // or BPF_PSEUDO_MAP_VALUE, the imm of the first half is zeroed, and the imm of

@@ -120,17 +120,16 @@ func SpecByteOrder(spec *ebpf.CollectionSpec) binary.ByteOrder {
 
 func (ctx *specContext) program(spec *ebpf.ProgramSpec) (*Program, error) {
 	coll := ctx.coll
-	raw, err := SubmittedInstructions(spec)
+	d, err := ProgramDigest(spec)
 	if err != nil {
 		return nil, err
 	}
-	bo := byteOrder(spec)
 	p := &Program{
 		Name:       spec.Name,
 		Type:       uint32(spec.Type),
 		AttachType: uint32(spec.AttachType),
-		Insns:      len(raw) / insnSize,
-		InsnDigest: DigestInstructions(raw, bo),
+		Insns:      int(spec.Instructions.Size() / insnSize),
+		InsnDigest: d,
 	}
 
 	seen := map[string]bool{}

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/cilium/ebpf"
 
@@ -58,7 +59,7 @@ func Load(o *Object, params map[string]any, to any, opts *ebpf.CollectionOptions
 		sigDone <- sigResult{v, err}
 	}()
 
-	coll, attach, values, err := load(o, elfSum, params, opts)
+	coll, specs, values, err := load(o, elfSum, params, opts)
 	sig := <-sigDone
 	if err != nil {
 		return nil, err
@@ -68,7 +69,7 @@ func Load(o *Object, params map[string]any, to any, opts *ebpf.CollectionOptions
 	if report.manifest == nil {
 		report.Verdict = BadSig
 	}
-	if err := report.measure(coll.Programs, true, attach); err != nil {
+	if err := report.measure(coll.Programs, true, specs); err != nil {
 		coll.Close()
 		return nil, err
 	}
@@ -110,9 +111,10 @@ func trustedKeys(o *Object, policy *Policy) ([]crypto.PublicKey, error) {
 
 // load parses the object, applies the plan and the parameters, and loads
 // the collection with its sealed maps. It returns the collection, the
-// expected attach type each program was submitted with (the kernel does not
-// report it), and the value of every parameter.
-func load(o *Object, elfSum [32]byte, params map[string]any, opts *ebpf.CollectionOptions) (*ebpf.Collection, map[string]ebpf.AttachType, map[string][]byte, error) {
+// program specs it submitted (for what the kernel does not report: the
+// expected attach type, and the instructions before CO-RE relocation), and
+// the value of every parameter.
+func load(o *Object, elfSum [32]byte, params map[string]any, opts *ebpf.CollectionOptions) (*ebpf.Collection, map[string]*ebpf.ProgramSpec, map[string][]byte, error) {
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(o.ELF))
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("load %s: %w", o.Name, err)
@@ -146,11 +148,7 @@ func load(o *Object, elfSum [32]byte, params map[string]any, opts *ebpf.Collecti
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("load %s: %w", o.Name, err)
 	}
-	attach := make(map[string]ebpf.AttachType, len(spec.Programs))
-	for name, p := range spec.Programs {
-		attach[name] = p.AttachType
-	}
-	return coll, attach, values, nil
+	return coll, spec.Programs, values, nil
 }
 
 func newReport(o *Object, elfSum [32]byte, sig sigResult, values map[string][]byte, policy *Policy) *Report {
@@ -184,8 +182,9 @@ func newReport(o *Object, elfSum [32]byte, sig sigResult, values map[string][]by
 
 // measure compares every program with the manifest and sets the verdicts.
 // complete says progs is the whole loaded collection (not a subset handed
-// over to the caller); attach holds the expected attach types submitted.
-func (r *Report) measure(progs map[string]*ebpf.Program, complete bool, attach map[string]ebpf.AttachType) error {
+// over to the caller); specs are the program specs submitted (nil for a
+// recheck).
+func (r *Report) measure(progs map[string]*ebpf.Program, complete bool, specs map[string]*ebpf.ProgramSpec) error {
 	r.Programs = nil
 	r.Verdict = r.Signature.Verdict
 	if r.manifest == nil {
@@ -214,10 +213,18 @@ func (r *Report) measure(progs map[string]*ebpf.Program, complete bool, attach m
 			}
 			ms, matched := measure.Compare(want, kp)
 			ms = append(ms, measure.CheckParams(kp, r.paramsOf(want))...)
-			if at, ok := attach[want.Name]; ok && uint32(at) != want.AttachType {
-				ms = append(ms, measure.Mismatch{Field: "attach_type", Expected: fmt.Sprint(want.AttachType), Found: fmt.Sprint(uint32(at))})
+			ps := specs[want.Name]
+			if ps != nil && uint32(ps.AttachType) != want.AttachType {
+				ms = append(ms, measure.Mismatch{Field: "attach_type", Expected: fmt.Sprint(want.AttachType), Found: fmt.Sprint(uint32(ps.AttachType))})
+			}
+			partial := false
+			if matched == nil && onlyTag(ms) && len(want.Relocations) > 0 {
+				partial, ms = r.partial(want, ps, kp, ms)
 			}
 			pr.ID, pr.Tag, pr.TagAlgorithm, pr.Mismatches = kp.ID, kp.Tag, kp.TagAlgorithm, ms
+			if partial {
+				pr.Relocations = r.partials[want.Name].fixups
+			}
 			if matched != nil {
 				pr.Target = matched.Target
 			}
@@ -231,6 +238,9 @@ func (r *Report) measure(progs map[string]*ebpf.Program, complete bool, attach m
 			}
 		}
 		pr.Verdict = r.Signature.Verdict
+		if pr.Relocations != nil && pr.Verdict == OK {
+			pr.Verdict = Partial
+		}
 		if len(pr.Mismatches) > 0 {
 			pr.Verdict = BadSig
 		}
@@ -281,6 +291,7 @@ func Recheck(objs any, prev *Report) (*Report, error) {
 	r := &Report{
 		Object: prev.Object, ObjectSHA256: prev.ObjectSHA256, Accept: prev.Accept, MeasID: prev.MeasID,
 		Signature: prev.Signature, manifest: prev.manifest, params: prev.params, policy: prev.policy,
+		partials: prev.partials,
 	}
 	if err := r.measure(progs, false, nil); err != nil {
 		return nil, err
@@ -321,3 +332,57 @@ func programsOf(objs any) (map[string]*ebpf.Program, error) {
 // the programs or maps before they reach the kernel, with the object and
 // its signature untouched.
 var tamperHook func(*ebpf.CollectionSpec)
+
+// onlyTag reports whether the tag is the only mismatch.
+func onlyTag(ms []measure.Mismatch) bool {
+	return len(ms) == 1 && strings.HasPrefix(ms[0].Field, "tag(")
+}
+
+// partialResult is a program accepted as PARTIAL: its CO-RE relocations
+// were resolved for a kernel not in the signed set.
+type partialResult struct {
+	tag    string
+	fixups []measure.Fixup
+}
+
+// partial decides whether a program whose tag matches no signed digest is
+// the signed program with its CO-RE relocations resolved for this kernel:
+// its instructions before relocation must be the signed base, relocating
+// them in user space against this kernel's BTF must change only CO-RE
+// sites, and the result must have the kernel's tag. It returns true and no
+// mismatch then; otherwise the mismatches say what differs. A recheck
+// reuses the decision of the load.
+func (r *Report) partial(want *measure.Program, ps *ebpf.ProgramSpec, kp *measure.KernelProgram, ms []measure.Mismatch) (bool, []measure.Mismatch) {
+	if prev, ok := r.partials[want.Name]; ok {
+		if prev.tag == kp.Tag {
+			return true, nil
+		}
+		return false, ms
+	}
+	if ps == nil {
+		return false, ms
+	}
+	base, err := measure.ProgramDigest(ps)
+	if err != nil {
+		return false, append(ms, measure.Mismatch{Field: "co-re", Expected: "the signed instructions", Found: err.Error()})
+	}
+	if base.Digest != want.Digest {
+		return false, []measure.Mismatch{{Field: "co-re.base_digest", Expected: want.Digest, Found: base.Digest}}
+	}
+	d, fixups, err := measure.RelocateForKernel(ps)
+	if err != nil {
+		return false, append(ms, measure.Mismatch{Field: "co-re", Expected: "only CO-RE sites resolved for this kernel", Found: err.Error()})
+	}
+	tag := d.Tag
+	if kp.TagAlgorithm == measure.TagSHA1 {
+		tag = d.TagSHA1
+	}
+	if tag != kp.Tag {
+		return false, []measure.Mismatch{{Field: "tag(" + kp.TagAlgorithm + ")", Expected: ms[0].Expected + " or " + tag + " (relocated for this kernel)", Found: kp.Tag}}
+	}
+	if r.partials == nil {
+		r.partials = map[string]partialResult{}
+	}
+	r.partials[want.Name] = partialResult{tag: kp.Tag, fixups: fixups}
+	return true, nil
+}

@@ -104,6 +104,10 @@ type ProgramReport struct {
 	Mismatches []measure.Mismatch   `json:"mismatches,omitempty"`
 	Maps       []MapReport          `json:"maps,omitempty"`
 	Params     []measure.ParamValue `json:"params,omitempty"`
+	// Relocations lists, for a PARTIAL program, every CO-RE site resolved
+	// for this kernel: instruction index, relocation (kind, type, field)
+	// and the value written.
+	Relocations []measure.Fixup `json:"relocations,omitempty"`
 }
 
 // Report is the full result of a verified load, JSON-marshalable. Every
@@ -122,6 +126,7 @@ type Report struct {
 	manifest *measure.Manifest
 	params   map[string][]byte
 	policy   *Policy
+	partials map[string]partialResult
 }
 
 // JSON returns the report as indented JSON.
@@ -142,6 +147,9 @@ func (r *Report) String() string {
 		fmt.Fprintf(&b, "\n  %s: %s tag %s (%s)", p.Name, p.Verdict, p.Tag, p.TagAlgorithm)
 		for _, prm := range p.Params {
 			fmt.Fprintf(&b, " %s=%s", prm.Name, prm.Value)
+		}
+		for _, f := range p.Relocations {
+			fmt.Fprintf(&b, "\n    CO-RE insn %d %s: %s", f.Insn, f.Relocation.Relocation, f.Fixup)
 		}
 		for _, m := range p.Mismatches {
 			fmt.Fprintf(&b, "\n    %s", m)
@@ -190,6 +198,8 @@ func advice(r *Report) string {
 	switch {
 	case r.Signature.Verdict == Unsigned:
 		return `what to do: sign the object ("bpf2go-signed sign --key KEY ./..."), then rebuild; or accept UNSIGNED in the policy for development only`
+	case r.Verdict == Partial:
+		return `what to do: the programs are the signed ones with their CO-RE relocations resolved for this kernel, which the signature does not cover; generate and sign with -target-btf for this kernel's BTF (/sys/kernel/btf/vmlinux), or accept PARTIAL in the policy`
 	case r.Signature.Verdict == BadSig:
 		return `what to do: sign with a key whose public half is trusted (-trust PUB at generate time, or Policy.TrustedKeys), and check that the envelope belongs to this object`
 	default:
