@@ -171,30 +171,6 @@ func progVerify(words []string, opts options, w io.Writer) error {
 	return nil
 }
 
-// openMap opens the map named by "id N" or "pinned PATH".
-func openMap(words []string) (int, error) {
-	if len(words) != 2 {
-		return -1, fmt.Errorf("%w: name a map with id N or pinned PATH", errUsage)
-	}
-	switch words[0] {
-	case "id":
-		id, err := strconv.ParseUint(words[1], 10, 32)
-		if err != nil {
-			return -1, fmt.Errorf("%w: map id %q is not a number", errUsage, words[1])
-		}
-		return bpfsys.MapFDByID(uint32(id))
-	case "pinned":
-		m, err := ebpf.LoadPinnedMap(words[1], nil)
-		if err != nil {
-			return -1, fmt.Errorf("open pinned map: %w", err)
-		}
-		defer m.Close()
-		return unix.FcntlInt(uintptr(m.FD()), unix.F_DUPFD_CLOEXEC, 3)
-	default:
-		return -1, fmt.Errorf("%w: name a map with id N or pinned PATH, not %q", errUsage, words[0])
-	}
-}
-
 func mapShow(fd int, hashOnly bool, opts options, w io.Writer) error {
 	defer unix.Close(fd)
 	km, err := measure.KernelMapFD(fd, &measure.KernelOptions{Readback: opts.readback})

@@ -16,33 +16,33 @@ import (
 // openProgram opens the program named by "id N" or "pinned PATH". The
 // caller closes the returned fd.
 func openProgram(words []string) (int, error) {
+	return openObject("program", words, bpfsys.ProgFDByID)
+}
+
+// openMap opens the map named by "id N" or "pinned PATH".
+func openMap(words []string) (int, error) {
+	return openObject("map", words, bpfsys.MapFDByID)
+}
+
+func openObject(kind string, words []string, byID func(uint32) (int, error)) (int, error) {
 	if len(words) != 2 {
-		return -1, fmt.Errorf("%w: name a program with id N or pinned PATH", errUsage)
+		return -1, fmt.Errorf("%w: name a %s with id N or pinned PATH", errUsage, kind)
 	}
 	switch words[0] {
 	case "id":
 		id, err := strconv.ParseUint(words[1], 10, 32)
 		if err != nil {
-			return -1, fmt.Errorf("%w: program id %q is not a number", errUsage, words[1])
+			return -1, fmt.Errorf("%w: %s id %q is not a number", errUsage, kind, words[1])
 		}
-		fd, err := bpfsys.ProgFDByID(uint32(id))
+		fd, err := byID(uint32(id))
 		if err != nil {
-			return -1, fmt.Errorf("%w (is a program with that id loaded? list them with bpftool prog show)", err)
+			return -1, fmt.Errorf("%w (is a %s with that id loaded? bpf2go-signed prog show lists programs and their maps)", err, kind)
 		}
 		return fd, nil
 	case "pinned":
-		prog, err := ebpf.LoadPinnedProgram(words[1], nil)
-		if err != nil {
-			return -1, fmt.Errorf("open pinned program: %w", err)
-		}
-		fd, err := unix.FcntlInt(uintptr(prog.FD()), unix.F_DUPFD_CLOEXEC, 3)
-		prog.Close()
-		if err != nil {
-			return -1, fmt.Errorf("dup program fd: %w", err)
-		}
-		return fd, nil
+		return bpfsys.ObjGet(words[1])
 	default:
-		return -1, fmt.Errorf("%w: name a program with id N or pinned PATH, not %q", errUsage, words[0])
+		return -1, fmt.Errorf("%w: name a %s with id N or pinned PATH, not %q", errUsage, kind, words[0])
 	}
 }
 

@@ -208,3 +208,21 @@ func NextProgID(start uint32) (uint32, bool, error) {
 	}
 	return attr.nextID, true, nil
 }
+
+type objGetAttr struct {
+	pathname  Pointer
+	bpfFD     uint32
+	fileFlags uint32
+}
+
+// ObjGet opens a pinned BPF object (program, map or link) with
+// BPF_OBJ_GET. The caller closes the returned fd.
+func ObjGet(path string) (int, error) {
+	name := append([]byte(path), 0)
+	attr := objGetAttr{pathname: newPointer(name)}
+	fd, err := bpf(unix.BPF_OBJ_GET, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	if err != nil {
+		return -1, fmt.Errorf("open pinned %s: %w", path, err)
+	}
+	return int(fd), nil
+}
