@@ -299,6 +299,20 @@ func TestReleaseWorkflow(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Verified OK") {
 		t.Fatalf("cosign verify-blob-attestation: %v\n%s", err, out)
 	}
+	// The key pair from "bpf2go-signed keygen" works with cosign's
+	// sign-blob and verify-blob.
+	cmd = exec.Command("unshare", "--net", cosign, "sign-blob", "--key", "cosign.key", "--tlog-upload=false", "--yes",
+		"--output-signature", "blob.sig", "go.mod")
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), "COSIGN_PASSWORD=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cosign sign-blob with our key: %v\n%s", err, out)
+	}
+	cmd = exec.Command("unshare", "--net", cosign, "verify-blob", "--key", "cosign.pub", "--signature", "blob.sig", "--insecure-ignore-tlog", "go.mod")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Verified OK") {
+		t.Fatalf("cosign verify-blob with our key: %v\n%s", err, out)
+	}
+
 	flipRodataByte(t, filepath.Join(dir, "bpf_bpfel.o"))
 	cmd = exec.Command("unshare", args...)
 	cmd.Dir = dir
