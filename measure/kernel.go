@@ -1,6 +1,7 @@
 package measure
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -232,10 +233,49 @@ func readbackHash(fd int, info *bpfsys.MapInfo) (*Content, error) {
 	return &Content{Algorithm: alg, Hash: hex.EncodeToString(sum[:]), Source: SourceReadback}, nil
 }
 
-// readEntries reads every entry of a map through the kernel, one
-// BPF_MAP_GET_NEXT_KEY and one BPF_MAP_LOOKUP_ELEM per entry. Entries
-// deleted while iterating are skipped; a frozen map cannot change.
+// readEntries reads every entry of a map through the kernel: in batches
+// (BPF_MAP_LOOKUP_BATCH, Linux 5.6+) where the map type has them, else one
+// BPF_MAP_GET_NEXT_KEY and one BPF_MAP_LOOKUP_ELEM per entry. A frozen map
+// cannot change while it is read.
 func readEntries(fd int, info *bpfsys.MapInfo) ([]Entry, error) {
+	entries, err := readEntriesBatch(fd, info)
+	if errors.Is(err, bpfsys.ErrBatchUnsupported) {
+		return readEntriesByKey(fd, info)
+	}
+	return entries, err
+}
+
+func readEntriesBatch(fd int, info *bpfsys.MapInfo) ([]Entry, error) {
+	ks, vs := int(info.KeySize), int(info.ValueSize)
+	chunk := min(int(info.MaxEntries), max(1, readArrayChunk/(ks+vs)))
+	keys := make([]byte, ks*chunk)
+	values := make([]byte, vs*chunk)
+	token := max(ks, 8)
+	in, out := make([]byte, token), make([]byte, token)
+	var entries []Entry
+	for first := true; ; first = false {
+		var prev []byte
+		if !first {
+			prev = in
+		}
+		n, done, err := bpfsys.LookupBatch(fd, prev, out, keys, values, uint32(chunk))
+		if err != nil {
+			return nil, fmt.Errorf("read back: %w", err)
+		}
+		for i := 0; i < int(n); i++ {
+			entries = append(entries, Entry{bytes.Clone(keys[i*ks : (i+1)*ks]), bytes.Clone(values[i*vs : (i+1)*vs])})
+		}
+		if uint64(len(entries)) > uint64(info.MaxEntries) {
+			return nil, fmt.Errorf("read back: more than max_entries (%d) entries", info.MaxEntries)
+		}
+		if done {
+			return entries, nil
+		}
+		copy(in, out)
+	}
+}
+
+func readEntriesByKey(fd int, info *bpfsys.MapInfo) ([]Entry, error) {
 	var entries []Entry
 	var key []byte
 	for {
