@@ -64,6 +64,10 @@ type KernelOptions struct {
 	// Readback hashes frozen maps in user space from contents read back
 	// through the kernel even where the kernel can hash them itself.
 	Readback bool
+	// Maps are map descriptors the caller already holds (a loader's own
+	// maps). A map of the program whose kernel id is one of theirs is
+	// measured through that descriptor instead of being opened by id.
+	Maps []*ebpf.Map
 	// Expected, when set, is the program the kernel's is compared with:
 	// maps whose expected counterpart (same position and name) declares
 	// parameters are read back, their parameter values reported in
@@ -105,12 +109,23 @@ func KernelFD(fd int, opts *KernelOptions) (*KernelProgram, error) {
 		TagAlgorithm: alg,
 		Maps:         make([]KernelMap, 0, len(ids)),
 	}
+	held := map[uint32]heldMap{}
+	for _, m := range opts.Maps {
+		if info, err := bpfsys.MapDescriptor(m.FD()); err == nil {
+			held[info.ID] = heldMap{m.FD(), info}
+		}
+	}
 	for i, id := range ids {
 		var params []Param
 		if e := opts.Expected; e != nil && i < len(e.Maps) {
 			params = e.Maps[i].Params
 		}
-		km, err := kernelMapByID(id, opts, params)
+		var km *KernelMap
+		if h, ok := held[id]; ok {
+			km, err = kernelMap(h.fd, opts, params, h.info)
+		} else {
+			km, err = kernelMapByID(id, opts, params)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("program %s (id %d): %w", kp.Name, kp.ID, err)
 		}
@@ -119,13 +134,18 @@ func KernelFD(fd int, opts *KernelOptions) (*KernelProgram, error) {
 	return kp, nil
 }
 
+type heldMap struct {
+	fd   int
+	info *bpfsys.MapInfo
+}
+
 func kernelMapByID(id uint32, opts *KernelOptions, params []Param) (*KernelMap, error) {
 	fd, err := bpfsys.MapFDByID(id)
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(fd)
-	return kernelMap(fd, opts, params)
+	return kernelMap(fd, opts, params, nil)
 }
 
 // KernelMapFD measures the map behind a file descriptor: its descriptor,
@@ -136,14 +156,16 @@ func KernelMapFD(fd int, opts *KernelOptions) (*KernelMap, error) {
 	if opts == nil {
 		opts = &KernelOptions{}
 	}
-	return kernelMap(fd, opts, nil)
+	return kernelMap(fd, opts, nil, nil)
 }
 
-func kernelMap(fd int, opts *KernelOptions, params []Param) (*KernelMap, error) {
+// kernelMap measures the map behind fd. info, when known, is its
+// descriptor, fetched from the kernel just before.
+func kernelMap(fd int, opts *KernelOptions, params []Param, info *bpfsys.MapInfo) (*KernelMap, error) {
 	var kernelSum *[sha256.Size]byte
-	var info *bpfsys.MapInfo
 	frozen := false
-	if !opts.Readback && MapHashSupported() {
+	knownNotArray := info != nil && ebpf.MapType(info.Type) != ebpf.Array
+	if !opts.Readback && MapHashSupported() && !knownNotArray {
 		// For a frozen array, one call gives the descriptor and the hash.
 		// EPERM means an array that is not frozen, EINVAL another type.
 		withHash, sum, err := bpfsys.MapInfoWithHash(fd)

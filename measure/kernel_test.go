@@ -65,13 +65,17 @@ func TestBuildTimeEqualsKernel(t *testing.T) {
 				if prog == nil {
 					t.Fatalf("program %s not loaded", p.Name)
 				}
-				for _, opts := range []*measure.KernelOptions{nil, {Readback: true}} {
+				var held []*ebpf.Map
+				for _, m := range coll.Maps {
+					held = append(held, m)
+				}
+				for _, opts := range []*measure.KernelOptions{nil, {Readback: true}, {Maps: held}} {
 					kp, err := measure.Kernel(prog, opts)
 					if err != nil {
 						t.Fatal(err)
 					}
 					if err := measure.Verify(&p, kp); err != nil {
-						t.Errorf("readback=%v: %v", opts != nil, err)
+						t.Errorf("options %+v: %v", opts, err)
 					}
 					info, err := prog.Info()
 					if err != nil {
@@ -86,7 +90,7 @@ func TestBuildTimeEqualsKernel(t *testing.T) {
 						}
 						if m.Content != nil {
 							want := measure.SourceKernel
-							if opts != nil {
+							if opts != nil && opts.Readback {
 								want = measure.SourceReadback
 							}
 							if m.Content.Source != want {

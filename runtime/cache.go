@@ -72,19 +72,6 @@ func comparable(k crypto.PublicKey) (ok bool) {
 	return true
 }
 
-// verifyCached is attest.Verify, remembering successes.
-func verifyCached(o *Object, elfSum [32]byte, keys []crypto.PublicKey) (*attest.Verified, error) {
-	id := sigKey(o, elfSum, keys)
-	if v, ok := sigCache.Load(id); ok {
-		return v.(*attest.Verified), nil
-	}
-	v, err := attest.Verify(o.Envelope, o.ELF, keys)
-	if err == nil {
-		sigCache.Store(id, v)
-	}
-	return v, err
-}
-
 func planID(o *Object, elfSum [32]byte) [32]byte {
 	h := sha256.New()
 	h.Write(o.Plan)

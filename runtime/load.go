@@ -54,10 +54,18 @@ func Load(o *Object, params map[string]any, to any, opts *ebpf.CollectionOptions
 	// kernel verifies the programs.
 	elfSum := sha256.Sum256(o.ELF)
 	sigDone := make(chan sigResult, 1)
-	go func() {
-		v, err := verifyCached(o, elfSum, keys)
-		sigDone <- sigResult{v, err}
-	}()
+	id := sigKey(o, elfSum, keys)
+	if v, ok := sigCache.Load(id); ok {
+		sigDone <- sigResult{v.(*attest.Verified), nil}
+	} else {
+		go func() {
+			v, err := attest.Verify(o.Envelope, o.ELF, keys)
+			if err == nil {
+				sigCache.Store(id, v)
+			}
+			sigDone <- sigResult{v, err}
+		}()
+	}
 
 	coll, specs, values, err := load(o, elfSum, params, opts)
 	sig := <-sigDone
@@ -69,7 +77,7 @@ func Load(o *Object, params map[string]any, to any, opts *ebpf.CollectionOptions
 	if report.manifest == nil {
 		report.Verdict = BadSig
 	}
-	if err := report.measure(coll.Programs, true, specs); err != nil {
+	if err := report.measure(coll.Programs, true, specs, slices.Collect(maps.Values(coll.Maps))); err != nil {
 		coll.Close()
 		return nil, err
 	}
@@ -184,7 +192,7 @@ func newReport(o *Object, elfSum [32]byte, sig sigResult, values map[string][]by
 // complete says progs is the whole loaded collection (not a subset handed
 // over to the caller); specs are the program specs submitted (nil for a
 // recheck).
-func (r *Report) measure(progs map[string]*ebpf.Program, complete bool, specs map[string]*ebpf.ProgramSpec) error {
+func (r *Report) measure(progs map[string]*ebpf.Program, complete bool, specs map[string]*ebpf.ProgramSpec, held []*ebpf.Map) error {
 	r.Programs = nil
 	r.Verdict = r.Signature.Verdict
 	if r.manifest == nil {
@@ -207,7 +215,7 @@ func (r *Report) measure(progs map[string]*ebpf.Program, complete bool, specs ma
 				continue
 			}
 		} else {
-			kp, err := measure.Kernel(prog, &measure.KernelOptions{Expected: want})
+			kp, err := measure.Kernel(prog, &measure.KernelOptions{Expected: want, Maps: held})
 			if err != nil {
 				return fmt.Errorf("measure program %s: %w", want.Name, err)
 			}
@@ -284,7 +292,7 @@ func Recheck(objs any, prev *Report) (*Report, error) {
 	if prev == nil || prev.manifest == nil {
 		return nil, errors.New("recheck: no verified report to compare with")
 	}
-	progs, err := programsOf(objs)
+	progs, held, err := objectsOf(objs)
 	if err != nil {
 		return nil, fmt.Errorf("recheck: %w", err)
 	}
@@ -293,7 +301,7 @@ func Recheck(objs any, prev *Report) (*Report, error) {
 		Signature: prev.Signature, manifest: prev.manifest, params: prev.params, policy: prev.policy,
 		partials: prev.partials,
 	}
-	if err := r.measure(progs, false, nil); err != nil {
+	if err := r.measure(progs, false, nil, held); err != nil {
 		return nil, err
 	}
 	if !r.Accepted {
@@ -302,14 +310,15 @@ func Recheck(objs any, prev *Report) (*Report, error) {
 	return r, nil
 }
 
-// programsOf collects the *ebpf.Program fields tagged `ebpf:"name"` of a
-// pointer to a struct, descending into embedded structs.
-func programsOf(objs any) (map[string]*ebpf.Program, error) {
+// objectsOf collects the *ebpf.Program and *ebpf.Map fields tagged
+// `ebpf:"name"` of a pointer to a struct, descending into embedded structs.
+func objectsOf(objs any) (map[string]*ebpf.Program, []*ebpf.Map, error) {
 	v := reflect.ValueOf(objs)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return nil, fmt.Errorf("want a pointer to the struct filled by the verified load, got %T", objs)
+		return nil, nil, fmt.Errorf("want a pointer to the struct filled by the verified load, got %T", objs)
 	}
 	out := map[string]*ebpf.Program{}
+	var held []*ebpf.Map
 	var walk func(v reflect.Value)
 	walk = func(v reflect.Value) {
 		t := v.Type()
@@ -320,11 +329,13 @@ func programsOf(objs any) (map[string]*ebpf.Program, error) {
 				walk(fv)
 			case f.Type == reflect.TypeOf((*ebpf.Program)(nil)) && f.Tag.Get("ebpf") != "" && !fv.IsNil():
 				out[f.Tag.Get("ebpf")] = fv.Interface().(*ebpf.Program)
+			case f.Type == reflect.TypeOf((*ebpf.Map)(nil)) && !fv.IsNil():
+				held = append(held, fv.Interface().(*ebpf.Map))
 			}
 		}
 	}
 	walk(v.Elem())
-	return out, nil
+	return out, held, nil
 }
 
 // tamperHook is nil in production. Tests set it to change the spec after
