@@ -17,6 +17,7 @@ type Mismatch struct {
 	Found    string `json:"found"`
 }
 
+// String formats the mismatch as "field: expected X, found Y".
 func (m Mismatch) String() string {
 	return fmt.Sprintf("%s: expected %s, found %s", m.Field, m.Expected, m.Found)
 }
@@ -27,6 +28,7 @@ type MismatchError struct {
 	Mismatches []Mismatch
 }
 
+// Error lists every mismatch of the program.
 func (e *MismatchError) Error() string {
 	parts := make([]string, len(e.Mismatches))
 	for i, m := range e.Mismatches {

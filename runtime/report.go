@@ -169,6 +169,8 @@ type Error struct {
 	Cause error
 }
 
+// Error says what was refused and why, every mismatch with its expected
+// and found values, and what to do.
 func (e *Error) Error() string {
 	r := e.Report
 	var b strings.Builder
