@@ -74,9 +74,6 @@ func Load(o *Object, params map[string]any, to any, opts *ebpf.CollectionOptions
 	}
 
 	report := newReport(o, elfSum, sig, values, policy)
-	if report.manifest == nil {
-		report.Verdict = BadSig
-	}
 	if err := report.measure(coll.Programs, true, specs, slices.Collect(maps.Values(coll.Maps))); err != nil {
 		coll.Close()
 		return nil, err
