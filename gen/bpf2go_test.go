@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpf2go-signed/bpf2go-signed/gen"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
 )
 
 // buildTools builds bpf2go v0.22.0 (from the module cache, the version
@@ -141,4 +143,17 @@ func keys(m map[string][]byte) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestMeasureRefusesUnpredictable: programs measurement v1 cannot predict
+// are refused at generate time, naming the symbol.
+func TestMeasureRefusesUnpredictable(t *testing.T) {
+	obj, err := os.ReadFile(testutil.Testdata("kconfig_bpfel.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, err = gen.Measure(obj, sealmap.Config{}, nil)
+	if err == nil || !strings.Contains(err.Error(), `kconfig extern "LINUX_KERNEL_VERSION"`) || !strings.Contains(err.Error(), "plain bpf2go") {
+		t.Fatalf("Measure(kconfig) = %v", err)
+	}
 }

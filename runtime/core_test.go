@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
@@ -107,6 +108,22 @@ func TestCORE(t *testing.T) {
 		{"signed target, other types at load", []string{"/sys/kernel/btf/vmlinux"}, nil, func(t *testing.T) *ebpf.CollectionOptions {
 			return &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: fakeKernelTypes(t)}}
 		}, bpfsigned.BadSig, true},
+		{"instruction outside the CO-RE sites edited", nil, &bpfsigned.Policy{Accept: []bpfsigned.Verdict{bpfsigned.OK, bpfsigned.Partial}}, func(t *testing.T) *ebpf.CollectionOptions {
+			bpfsigned.SetTamperHook(func(spec *ebpf.CollectionSpec) {
+				// The program's return value: the last "mov r0, imm".
+				p := spec.Programs["corerel_probe"]
+				for i := len(p.Instructions) - 1; i >= 0; i-- {
+					ins := p.Instructions[i]
+					if ins.OpCode.Class().IsALU() && ins.OpCode.ALUOp() == asm.Mov && ins.OpCode.Source() == asm.ImmSource && ins.Dst == asm.R0 && btf.CORERelocationMetadata(&ins) == nil {
+						p.Instructions[i].Constant ^= 1
+						return
+					}
+				}
+				t.Fatal("no instruction to edit")
+			})
+			t.Cleanup(func() { bpfsigned.SetTamperHook(nil) })
+			return nil
+		}, bpfsigned.BadSig, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,7 +154,7 @@ func TestCORE(t *testing.T) {
 					t.Errorf("PARTIAL does not list the relocated sites: %+v", p.Relocations)
 				}
 			case bpfsigned.BadSig:
-				if len(p.Mismatches) == 0 || !strings.Contains(p.Mismatches[0].Expected, "relocated for this kernel") {
+				if len(p.Mismatches) == 0 || !(strings.Contains(p.Mismatches[0].Expected, "relocated for this kernel") || p.Mismatches[0].Field == "co-re.base_digest") {
 					t.Errorf("BADSIG mismatches %+v", p.Mismatches)
 				}
 			}

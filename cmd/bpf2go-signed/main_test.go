@@ -264,3 +264,30 @@ func TestMapShowAndHash(t *testing.T) {
 		t.Fatalf("map hash of a mutable map: exit %d, %q", code, stderr)
 	}
 }
+
+// TestSignKeepsTargets: re-signing an object whose envelope covers CO-RE
+// targets without giving them again is refused.
+func TestSignKeepsTargets(t *testing.T) {
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		t.Skipf("kernel BTF (CONFIG_DEBUG_INFO_BTF) not available: %v", err)
+	}
+	dir := t.TempDir()
+	obj, _ := os.ReadFile(testutil.Testdata("corerel_bpfel.o"))
+	path := filepath.Join(dir, "corerel_bpfel.o")
+	os.WriteFile(path, obj, 0o644)
+	t.Setenv("COSIGN_PASSWORD", "")
+	t.Chdir(dir)
+	if _, stderr, code := runCLI("keygen"); code != 0 {
+		t.Fatal(stderr)
+	}
+	if _, stderr, code := runCLI("sign", "--key", "cosign.key", "--target-btf", "/sys/kernel/btf/vmlinux", path); code != 0 {
+		t.Fatal(stderr)
+	}
+	_, stderr, code := runCLI("sign", "--key", "cosign.key", path)
+	if code != 1 || !strings.Contains(stderr, "pass --target-btf") {
+		t.Fatalf("re-sign without targets: exit %d, %q", code, stderr)
+	}
+	if _, stderr, code := runCLI("verify", "--key", "cosign.pub", path); code != 0 {
+		t.Fatalf("the first envelope must be intact: %s", stderr)
+	}
+}
