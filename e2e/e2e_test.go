@@ -336,3 +336,30 @@ func cosignBinary() string {
 	}
 	return p
 }
+
+// TestToolDirective: the generator runs through Go's tool directive
+// (`go tool bpf2go-signed`), as the README describes.
+func TestToolDirective(t *testing.T) {
+	testutil.RequireTool(t, "clang-19", "llvm-strip-19")
+	dir := userModule(t, "-trust cosign.pub")
+	env := []string{"COSIGN_PASSWORD=", "GOFLAGS=-mod=mod"}
+	main := filepath.Join(dir, "main.go")
+	src, err := os.ReadFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src = bytes.Replace(src, []byte("//go:generate go run github.com/bpf2go-signed/bpf2go-signed/cmd/bpf2go-signed "), []byte("//go:generate go tool bpf2go-signed "), 1)
+	if err := os.WriteFile(main, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// What "go get -tool" does, without asking the proxy for this
+	// unpublished module.
+	run(t, dir, env, "go", "mod", "edit", "-tool", "github.com/bpf2go-signed/bpf2go-signed/cmd/bpf2go-signed")
+	run(t, dir, env, "go", "mod", "tidy")
+	run(t, dir, env, "go", "tool", "bpf2go-signed", "keygen")
+	run(t, dir, env, "go", "generate", "./...")
+	run(t, dir, env, "go", "build", "-o", filepath.Join(dir, "filter"), ".")
+	if _, err := os.Stat(filepath.Join(dir, "bpf_bpfel_signed.go")); err != nil {
+		t.Fatal(err)
+	}
+}
