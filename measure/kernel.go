@@ -93,11 +93,12 @@ func KernelFD(fd int, opts *KernelOptions) (*KernelProgram, error) {
 	if opts == nil {
 		opts = &KernelOptions{}
 	}
-	alg, err := TagAlgorithm()
+	info, ids, err := bpfsys.ProgramInfo(fd)
 	if err != nil {
 		return nil, err
 	}
-	info, ids, err := bpfsys.ProgramInfo(fd)
+	tag := hex.EncodeToString(info.Tag[:])
+	alg, err := tagAlgorithmFor(tag, opts.Expected)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +106,7 @@ func KernelFD(fd int, opts *KernelOptions) (*KernelProgram, error) {
 		ID:           info.ID,
 		Name:         bpfsys.CString(info.Name[:]),
 		Type:         info.Type,
-		Tag:          hex.EncodeToString(info.Tag[:]),
+		Tag:          tag,
 		TagAlgorithm: alg,
 		Maps:         make([]KernelMap, 0, len(ids)),
 	}
@@ -463,6 +464,24 @@ func probeWriteProbe() bool {
 	var k, v uint32
 	untouched := !writable.Iterate().Next(&k, &v)
 	return errors.Is(errF, unix.EPERM) && (errors.Is(errW, unix.EINVAL) || errors.Is(errW, unix.EFAULT)) && untouched
+}
+
+// tagAlgorithmFor names the algorithm of a kernel tag. When the tag is the
+// SHA-256 or the SHA-1 tag of one of the expected digests, that tells (the
+// two cannot coincide but by a 64-bit accident); otherwise the kernel is
+// probed.
+func tagAlgorithmFor(tag string, expected *Program) (string, error) {
+	if expected != nil {
+		for _, d := range expected.Digests() {
+			switch tag {
+			case d.Tag:
+				return TagSHA256, nil
+			case d.TagSHA1:
+				return TagSHA1, nil
+			}
+		}
+	}
+	return TagAlgorithm()
 }
 
 var tagProbe = sync.OnceValues(probeTagAlgorithm)
