@@ -161,37 +161,21 @@ var kernelOwnedStructs = []string{
 
 // unfreezable returns what in typ prevents freezing, or "".
 func unfreezable(typ btf.Type, seen map[btf.Type]bool) string {
+	typ = btf.UnderlyingType(typ) // through typedefs, qualifiers and type tags
 	if seen[typ] {
 		return ""
 	}
 	seen[typ] = true
+	var members []btf.Member
 	switch t := typ.(type) {
 	case *btf.Struct:
 		if slices.Contains(kernelOwnedStructs, t.Name) {
 			return "a struct " + t.Name
 		}
-		for _, m := range t.Members {
-			if what := unfreezable(m.Type, seen); what != "" {
-				return what
-			}
-		}
+		members = t.Members
 	case *btf.Union:
-		for _, m := range t.Members {
-			if what := unfreezable(m.Type, seen); what != "" {
-				return what
-			}
-		}
+		members = t.Members
 	case *btf.Array:
-		return unfreezable(t.Type, seen)
-	case *btf.Typedef:
-		return unfreezable(t.Type, seen)
-	case *btf.Volatile:
-		return unfreezable(t.Type, seen)
-	case *btf.Const:
-		return unfreezable(t.Type, seen)
-	case *btf.Restrict:
-		return unfreezable(t.Type, seen)
-	case *btf.TypeTag:
 		return unfreezable(t.Type, seen)
 	case *btf.Pointer:
 		// Only the pointer's own tags matter: __kptr and friends.
@@ -204,6 +188,11 @@ func unfreezable(typ btf.Type, seen map[btf.Type]bool) string {
 				return "a kernel pointer (" + tag.Value + ")"
 			}
 			target = tag.Type
+		}
+	}
+	for _, m := range members {
+		if what := unfreezable(m.Type, seen); what != "" {
+			return what
 		}
 	}
 	return ""

@@ -215,27 +215,11 @@ func TestSealedTamper(t *testing.T) {
 		}, map[string][]byte{"mode": u32(0)}, "maps[0](config).content.hash"},
 
 		{"parameter other than reported", func(t *testing.T) *ebpf.Collection {
-			spec := sealedSpec(t)
-			if err := spec.Variables["mode"].Set(uint32(1)); err != nil {
-				t.Fatal(err)
-			}
-			coll, err := sealmap.LoadCollection(spec, plan, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return coll
+			return loadWithVariable(t, plan, "mode", 1)
 		}, map[string][]byte{"mode": u32(0)}, "params.mode"},
 
 		{"undeclared read-only variable", func(t *testing.T) *ebpf.Collection {
-			spec := sealedSpec(t)
-			if err := spec.Variables["max_len"].Set(uint32(9000)); err != nil {
-				t.Fatal(err)
-			}
-			coll, err := sealmap.LoadCollection(spec, plan, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return coll
+			return loadWithVariable(t, plan, "max_len", 9000)
 		}, map[string][]byte{"mode": u32(0)}, "maps[2](.rodata).content.hash"},
 
 		{"not sealed at load", func(t *testing.T) *ebpf.Collection {
@@ -266,6 +250,21 @@ func TestSealedTamper(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loadWithVariable loads the sealed object with one read-only variable set
+// to value.
+func loadWithVariable(t *testing.T, plan *sealmap.Plan, name string, value uint32) *ebpf.Collection {
+	t.Helper()
+	spec := sealedSpec(t)
+	if err := spec.Variables[name].Set(value); err != nil {
+		t.Fatal(err)
+	}
+	coll, err := sealmap.LoadCollection(spec, plan, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return coll
 }
 
 // TestSealedWriteRefused: a program that writes a map it declares sealed
