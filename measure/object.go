@@ -4,7 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"hash"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -105,6 +108,9 @@ type specContext struct {
 	sealed  []string
 	params  map[string][]Param // by section name
 	targets []Target
+	// contents caches the content hash of each sealed map: programs
+	// sharing a map hash it once.
+	contents map[string]*Content
 }
 
 func (ctx *specContext) byteOrder() binary.ByteOrder { return SpecByteOrder(ctx.coll) }
@@ -201,6 +207,11 @@ func (ctx *specContext) mapFromSpec(ms *ebpf.MapSpec) (*Map, error) {
 	if !m.Sealed {
 		return m, nil
 	}
+	if c, ok := ctx.contents[ms.Name]; ok {
+		content := *c
+		m.Content = &content
+		return m, nil
+	}
 	contents, err := specContents(ctx.coll, ms, ctx.byteOrder())
 	if err != nil {
 		return nil, fmt.Errorf("map %s: %w", ms.Name, err)
@@ -216,6 +227,11 @@ func (ctx *specContext) mapFromSpec(ms *ebpf.MapSpec) (*Map, error) {
 		return nil, fmt.Errorf("map %s: %w", ms.Name, err)
 	}
 	m.Content = &Content{Algorithm: alg, Hash: hex.EncodeToString(sum[:]), Source: SourceELF}
+	if ctx.contents == nil {
+		ctx.contents = map[string]*Content{}
+	}
+	content := *m.Content
+	ctx.contents[ms.Name] = &content
 	return m, nil
 }
 
@@ -300,13 +316,31 @@ func HashContents(bo binary.ByteOrder, typ ebpf.MapType, keySize, valueSize, max
 	return sum, AlgKV, err
 }
 
+// MaxArrayContents is the largest array, in bytes hashed (each value
+// padded to a multiple of 8 times max_entries), that [HashArray] measures:
+// 1 GiB. Larger arrays are refused with [ErrTooLarge]: a sealed input of
+// more than a gigabyte is not a configuration, and hashing it would cost
+// seconds at every build and every start.
+const MaxArrayContents = 1 << 30
+
+// ErrTooLarge is wrapped when an input is larger than this project
+// measures or reads.
+var ErrTooLarge = errors.New("too large")
+
 // HashArray computes [AlgArray]: the value of every index from 0 to
 // maxEntries-1, each zero-padded to a multiple of 8 bytes, concatenated and
 // hashed with SHA-256. Indexes absent from entries are zero. bo is the byte
 // order of the indexes in the keys.
+//
+// The zero regions are hashed as a stream: memory use is bounded by the
+// entries given, whatever maxEntries says. Arrays larger than
+// [MaxArrayContents] are refused.
 func HashArray(bo binary.ByteOrder, valueSize, maxEntries uint32, entries []Entry) ([sha256.Size]byte, error) {
 	elem := (uint64(valueSize) + 7) &^ 7
-	buf := make([]byte, elem*uint64(maxEntries))
+	if total := elem * uint64(maxEntries); total > MaxArrayContents {
+		return [sha256.Size]byte{}, fmt.Errorf("%w: an array of %d × %d-byte values holds %s, more than the %s measurement v1 hashes", ErrTooLarge, maxEntries, valueSize, byteCount(total), byteCount(MaxArrayContents))
+	}
+	byIndex := make(map[uint32][]byte, len(entries))
 	for _, e := range entries {
 		if len(e.Key) != 4 {
 			return [sha256.Size]byte{}, fmt.Errorf("array key of %d bytes, want 4", len(e.Key))
@@ -318,9 +352,52 @@ func HashArray(bo binary.ByteOrder, valueSize, maxEntries uint32, entries []Entr
 		if uint32(len(e.Value)) != valueSize {
 			return [sha256.Size]byte{}, fmt.Errorf("array value of %d bytes, want %d", len(e.Value), valueSize)
 		}
-		copy(buf[uint64(idx)*elem:], e.Value)
+		byIndex[idx] = e.Value // the last write wins, as in the kernel
 	}
-	return sha256.Sum256(buf), nil
+	indexes := slices.Sorted(maps.Keys(byIndex))
+	h := sha256.New()
+	pad := make([]byte, elem-uint64(valueSize))
+	next := uint64(0) // the first index not hashed yet
+	for _, idx := range indexes {
+		hashZeros(h, (uint64(idx)-next)*elem)
+		h.Write(byIndex[idx])
+		h.Write(pad)
+		next = uint64(idx) + 1
+	}
+	hashZeros(h, (uint64(maxEntries)-next)*elem)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum, nil
+}
+
+// zeroBlock is what hashZeros feeds the hash, n bytes at a time.
+var zeroBlock [64 << 10]byte
+
+// hashZeros writes n zero bytes to h without allocating them.
+func hashZeros(h hash.Hash, n uint64) {
+	for n > 0 {
+		k := min(n, uint64(len(zeroBlock)))
+		h.Write(zeroBlock[:k])
+		n -= k
+	}
+}
+
+// byteCount formats a size for error messages: "768 MiB", "4.0 PiB".
+func byteCount(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	v := float64(n) / float64(div)
+	if v == float64(uint64(v)) {
+		return fmt.Sprintf("%d %ciB", uint64(v), "KMGTPE"[exp])
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
 }
 
 const kvDomain = "bpf2go-signed kv-sha256 v1\x00"
