@@ -65,7 +65,7 @@ func loadExtras(ctx context.Context, c *Config) (*extras, error) {
 	}
 	e.targets = targets
 	for name, path := range c.SealContents {
-		raw, err := os.ReadFile(path)
+		raw, err := ReadFile(path, MaxJSONFile)
 		if err != nil {
 			return nil, fmt.Errorf("-seal-contents %s: %w", name, err)
 		}
@@ -126,7 +126,7 @@ type loaderData struct {
 // it, writes the envelope (signed, or a placeholder) and the plan next to
 // it, and renders the verifying loader.
 func (c *Config) writeSigned(ctx context.Context, objFile, stem, outputStem string, tgt bpfgen.Target, cons constraint.Expr, e *extras, log io.Writer) error {
-	obj, err := os.ReadFile(objFile)
+	obj, err := ReadFile(objFile, MaxObjectSize)
 	if err != nil {
 		return err
 	}
@@ -200,7 +200,7 @@ func MeasurePlan(obj, planJSON []byte, targets []measure.Target) (*measure.Manif
 }
 
 func measureWith(obj []byte, targets []measure.Target, plan func(*ebpf.CollectionSpec) (*sealmap.Plan, error)) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
+	spec, err := LoadSpec(obj)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -243,7 +243,7 @@ func signOrKeep(ctx context.Context, s *signing.Signer, st *attest.Statement, en
 	if err != nil {
 		return nil, err
 	}
-	if old, err := os.ReadFile(envFile); err == nil {
+	if old, err := ReadFile(envFile, MaxJSONFile); err == nil {
 		if v, err := attest.Verify(old, obj, []crypto.PublicKey{s.Public()}); err == nil {
 			if again, err := v.Statement.Marshal(); err == nil && bytes.Equal(again, payload) {
 				return old, nil

@@ -22,6 +22,11 @@ import (
 // ErrBadContents is wrapped by every error of [ParseContents].
 var ErrBadContents = errors.New("bad contents file")
 
+// MaxContents is the most bytes of keys and values a contents file may
+// describe: 256 MiB. The map's key and value sizes come from the object,
+// so a short file could otherwise ask for gigabytes.
+const MaxContents = 256 << 20
+
 // contentsFile is the JSON format of a contents file; see docs/sealing.md.
 type contentsFile struct {
 	Entries []contentsEntry `json:"entries"`
@@ -56,6 +61,9 @@ func ParseContents(data []byte, ms *ebpf.MapSpec, bo binary.ByteOrder) ([]measur
 	}
 	if uint64(len(f.Entries)) > uint64(ms.MaxEntries) {
 		return nil, fmt.Errorf("%w: %d entries, but map %s holds at most %d (max_entries)", ErrBadContents, len(f.Entries), ms.Name, ms.MaxEntries)
+	}
+	if total := uint64(len(f.Entries)) * (uint64(ms.KeySize) + uint64(ms.ValueSize)); total > MaxContents {
+		return nil, fmt.Errorf("%w: %w: %d entries of %d+%d bytes for map %s, more than the %d bytes of contents read", ErrBadContents, measure.ErrTooLarge, len(f.Entries), ms.KeySize, ms.ValueSize, ms.Name, uint64(MaxContents))
 	}
 	out := make([]measure.Entry, 0, len(f.Entries))
 	seen := map[string]int{}

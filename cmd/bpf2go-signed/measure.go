@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"text/tabwriter"
 
 	"github.com/cilium/ebpf"
@@ -30,12 +29,12 @@ type objectReport struct {
 
 // loadObject reads a BPF ELF object and checks that this host can load it.
 func loadObject(path string) (*ebpf.CollectionSpec, []byte, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := gen.ReadFile(path, gen.MaxObjectSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, fmt.Errorf("%s: no such file", path)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, err // names the file
 	}
 	f, err := elf.NewFile(bytes.NewReader(raw))
 	switch {
@@ -50,8 +49,11 @@ func loadObject(path string) (*ebpf.CollectionSpec, []byte, error) {
 	if got, want := f.ByteOrder, measure.NativeOrder; got != want {
 		return nil, nil, fmt.Errorf("%s: %s object, but this host loads %s objects: measure the %s object bpf2go built", path, orderName(got), orderName(want), targetName(want))
 	}
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(raw))
+	spec, err := gen.LoadSpec(raw)
 	if err != nil {
+		if errors.Is(err, measure.ErrTooLarge) {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, nil, fmt.Errorf("%s: truncated or corrupt BPF object: %w", path, err)
 		}
@@ -85,12 +87,14 @@ func measureObject(path string, opts options, w io.Writer) error {
 	// The object's sealing plan: the one bpf2go-signed wrote next to it,
 	// or the one its __sealed annotations declare.
 	var plan *sealmap.Plan
-	if planJSON, err := os.ReadFile(path + gen.PlanSuffix); err == nil {
+	planJSON, err := gen.ReadFile(path+gen.PlanSuffix, gen.MaxJSONFile)
+	switch {
+	case err == nil:
 		plan, err = sealmap.DecodePlan(planJSON, spec)
-		if err != nil {
-			return fmt.Errorf("measure object %s: %w", path, err)
-		}
-	} else if plan, err = sealmap.Resolve(spec, sealmap.Config{}); err != nil {
+	case errors.Is(err, fs.ErrNotExist):
+		plan, err = sealmap.Resolve(spec, sealmap.Config{})
+	}
+	if err != nil {
 		return fmt.Errorf("measure object %s: %w", path, err)
 	}
 	targets, err := measure.LoadTargets(opts.targetBTF)
