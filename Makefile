@@ -15,7 +15,8 @@ STRIP ?= llvm-strip-19
 FUZZTIME ?= 10s
 # package:target pairs of the fuzz targets (every parser of untrusted input)
 FUZZ_TARGETS = ./attest:FuzzVerify ./measure:FuzzManifest ./sealmap:FuzzContents \
-	./sealmap:FuzzPlan ./cmd/bpf2go-signed:FuzzMeasureObject
+	./sealmap:FuzzPlan ./cmd/bpf2go-signed:FuzzMeasureObject \
+	./cmd/bpf2go-signed:FuzzMeasureMapSizes
 
 .PHONY: test deps vet testdata bench build demo fuzz race
 

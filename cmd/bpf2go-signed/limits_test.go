@@ -1,0 +1,160 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/bpf2go-signed/bpf2go-signed/gen"
+	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
+	"github.com/bpf2go-signed/bpf2go-signed/measure"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
+)
+
+// TestMain lets tests run this package's command in a child process: with
+// BPF2GO_SIGNED_CHILD=cli the test binary is bpf2go-signed, with
+// BPF2GO_SIGNED_CHILD=alloc it allocates and touches the given number of
+// MiB (the control for memory limits).
+func TestMain(m *testing.M) {
+	switch os.Getenv("BPF2GO_SIGNED_CHILD") {
+	case "cli":
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	case "alloc":
+		var mib int
+		fmt.Sscan(os.Args[1], &mib)
+		b := make([]byte, mib<<20)
+		for i := range b {
+			b[i] = 1
+		}
+		runtime.KeepAlive(b)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// childLimit runs this test binary in mode with args under a data segment
+// limit (RLIMIT_DATA, "ulimit -d": the heap a process may commit) of
+// limitMiB, and returns its output, exit status and peak resident size.
+func childLimit(t *testing.T, limitMiB int, mode string, args ...string) (stdout, stderr string, code int, maxRSSMiB int64) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := fmt.Sprintf(`ulimit -d %d && exec "$0" "$@"`, limitMiB<<10)
+	cmd := exec.Command("sh", append([]string{"-c", script, exe}, args...)...)
+	cmd.Env = append(os.Environ(), "BPF2GO_SIGNED_CHILD="+mode, "GOMEMLIMIT="+fmt.Sprint(limitMiB/2)+"MiB")
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return out.String(), errb.String(), cmd.ProcessState.ExitCode(), ru.Maxrss >> 10
+}
+
+// TestHostileObjectsUnderMemoryLimit measures hostile objects in a child
+// process whose heap is limited to 192 MiB: each gives exit status 1 and
+// one line naming what is too large, never "out of memory". A valid
+// object with a 768 MiB sealed array is hashed as a stream within the
+// limit. A control shows that the limit does stop a 768 MiB allocation.
+func TestHostileObjectsUnderMemoryLimit(t *testing.T) {
+	const limit = 192
+	// The Go runtime dies in more than one way when the kernel refuses it
+	// memory ("out of memory", or a fault); any death will do.
+	if _, stderr, code, _ := childLimit(t, limit, "alloc", "768"); code == 0 {
+		t.Fatalf("control: allocating 768 MiB under a %d MiB limit succeeded (%q); the limit does not work here", limit, stderr)
+	}
+	tests := []struct {
+		object, want string
+	}{
+		{"hugemap_bpfel.o", "map huge: too large: an array of 4294967295 × 1048576-byte values holds 4.0 PiB, more than the 1 GiB measurement v1 hashes"},
+		{"hugebss_bpfel.o", "too large: section .bss declares 4294967280 zero bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.object, func(t *testing.T) {
+			path := testutil.Testdata(tt.object)
+			stdout, stderr, code, rss := childLimit(t, limit, "cli", "measure", "object", path)
+			if code != 1 || stdout != "" || strings.Contains(stderr, "fatal error") || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tt.want) {
+				t.Fatalf("exit %d, stdout %q, stderr %q: want status 1 and one line saying %q", code, stdout, stderr, tt.want)
+			}
+			t.Logf("%s (peak RSS %d MiB)", strings.TrimSpace(stderr), rss)
+		})
+	}
+	t.Run("bigmap_bpfel.o", func(t *testing.T) {
+		stdout, stderr, code, rss := childLimit(t, limit, "cli", "measure", "object", testutil.Testdata("bigmap_bpfel.o"), "-j")
+		if code != 0 || !strings.Contains(stdout, `"sealed":true`) {
+			t.Fatalf("exit %d, stderr %q, stdout %.200q", code, stderr, stdout)
+		}
+		if rss > limit {
+			t.Errorf("peak RSS %d MiB over the %d MiB limit", rss, limit)
+		}
+		t.Logf("768 MiB sealed array measured with a peak RSS of %d MiB", rss)
+	})
+}
+
+// FuzzMeasureMapSizes gives the sealed maps of a real object hostile
+// descriptors (type, key size, value size, max entries) and contents
+// counts, and measures it as the generator and "sign" do. Every input
+// ends in a manifest or an error, never a panic, and no input makes the
+// measurement allocate more than 64 MiB: sizes come from the object, and
+// only the bytes it really holds may be allocated.
+func FuzzMeasureMapSizes(f *testing.F) {
+	obj, err := os.ReadFile(testutil.Testdata("sealed_bpfel.o"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(uint32(ebpf.Array), uint32(4), uint32(10), uint32(4), uint16(2), uint32(ebpf.Hash), uint32(2), uint32(4), uint32(16), uint16(2))
+	f.Add(uint32(ebpf.Array), uint32(4), uint32(1<<20), uint32(0xffffffff), uint16(3), uint32(ebpf.Hash), uint32(0xffffffff), uint32(0xffffffff), uint32(0xffffffff), uint16(1000))
+	f.Add(uint32(ebpf.Array), uint32(4), uint32(0), uint32(0), uint16(0), uint32(ebpf.LPMTrie), uint32(8), uint32(8), uint32(1), uint16(5))
+	f.Add(uint32(ebpf.Array), uint32(4), uint32(8), uint32(1<<27), uint16(1), uint32(ebpf.Array), uint32(4), uint32(1<<30), uint32(1<<20), uint16(7))
+	f.Fuzz(func(t *testing.T, t1, k1, v1, n1 uint32, c1 uint16, t2, k2, v2, n2 uint32, c2 uint16) {
+		spec, err := gen.LoadSpec(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		contents := map[string][]byte{}
+		for _, m := range []struct {
+			name                 string
+			typ, key, value, max uint32
+			count                uint16
+		}{{"config", t1, k1, v1, n1, c1}, {"ports", t2, k2, v2, n2, c2}} {
+			ms := spec.Maps[m.name]
+			ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries = ebpf.MapType(m.typ%40), m.key, m.value, m.max
+			ms.Key, ms.Value = nil, nil // the BTF no longer describes them
+			var b strings.Builder
+			b.WriteString(`{"entries":[`)
+			for i := 0; i < int(m.count); i++ {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, `{"key":%d,"value":%d}`, i, i)
+			}
+			b.WriteString(`]}`)
+			contents[m.name] = []byte(b.String())
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		plan, err := sealmap.Resolve(spec, sealmap.Config{Seal: []string{"ports"}, Contents: contents})
+		if err == nil {
+			_, err = gen.ManifestOf(spec, plan, nil)
+		}
+		runtime.ReadMemStats(&after)
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+			t.Fatalf("measuring allocated %d MiB (err %v)", grew>>20, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Fatalf("multi-line error: %q", err)
+		}
+		_ = measure.ErrTooLarge
+	})
+}
