@@ -97,6 +97,12 @@ func Load(ctx context.Context, ref string, password []byte) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("private key: %w", err)
 	}
+	return LoadPEM(ref, raw, password)
+}
+
+// LoadPEM returns the signer for a PEM private key already read from the
+// file ref (see [ParsePrivateKey]).
+func LoadPEM(ref string, raw, password []byte) (*Signer, error) {
 	priv, err := ParsePrivateKey(raw, password)
 	if err != nil {
 		return nil, fmt.Errorf("private key %s: %w", ref, err)

@@ -10,15 +10,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"golang.org/x/term"
-	"golang.org/x/tools/go/packages"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
 	"github.com/bpf2go-signed/bpf2go-signed/gen"
+	"github.com/bpf2go-signed/bpf2go-signed/internal/safefs"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
 	"github.com/bpf2go-signed/bpf2go-signed/signing"
@@ -38,49 +38,118 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// keygenPassword returns the password for a new private key: from
+// COSIGN_PASSWORD, or asked twice on the terminal. Tests replace it.
+var keygenPassword = func() ([]byte, error) {
+	if password := signing.Password(); password != nil {
+		return password, nil
+	}
+	if !term.IsTerminal(int(os.Stdin.Fd())) {
+		return nil, fmt.Errorf("set %s to the password for the private key (an empty value is allowed)", signing.PasswordEnv)
+	}
+	pw, err := cryptoutils.GetPasswordFromStdIn(true)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{}, pw...), nil
+}
+
 // keygen writes cosign.key and cosign.pub like "cosign generate-key-pair".
+// Both files are created after the password is read, with O_EXCL and
+// O_NOFOLLOW (the private key with mode 0600): a file or link that appears
+// under either name meanwhile is never written through. --force replaces
+// existing regular files (never links) through a rename.
 func keygen(args []string, stdout io.Writer) error {
 	fs := newFlags("keygen")
 	prefix := fs.String("output-key-prefix", "cosign", "name of the key files, without extension")
+	force := fs.Bool("force", false, "replace existing key files (regular files only)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
 		return fmt.Errorf("%w: keygen takes no arguments", errUsage)
 	}
-	privPath, pubPath := *prefix+".key", *prefix+".pub"
-	for _, p := range []string{privPath, pubPath} {
-		if _, err := os.Stat(p); err == nil {
-			return fmt.Errorf("keygen: %s exists; remove it or choose --output-key-prefix", p)
-		}
+	dir, err := safefs.OpenDir(filepath.Dir(*prefix))
+	if err != nil {
+		return fmt.Errorf("keygen: %w", err)
 	}
-	password := signing.Password()
-	if password == nil {
-		if !term.IsTerminal(int(os.Stdin.Fd())) {
-			return fmt.Errorf("keygen: set %s to the password for the private key (an empty value is allowed)", signing.PasswordEnv)
-		}
-		pw, err := cryptoutils.GetPasswordFromStdIn(true)
-		if err != nil {
+	defer dir.Close()
+	base := filepath.Base(*prefix)
+	privName, pubName := base+".key", base+".pub"
+	privPath, pubPath := *prefix+".key", *prefix+".pub"
+	// Early answers before the prompt; the creation below decides.
+	for _, n := range []string{privName, pubName} {
+		if err := checkKeyTarget(dir, n, *force); err != nil {
 			return fmt.Errorf("keygen: %w", err)
 		}
-		password = append([]byte{}, pw...)
+	}
+	password, err := keygenPassword()
+	if err != nil {
+		return fmt.Errorf("keygen: %w", err)
 	}
 	priv, pub, err := signing.GenerateKeyPair(password)
 	if err != nil {
 		return fmt.Errorf("keygen: %w", err)
 	}
-	if err := os.WriteFile(privPath, priv, 0o600); err != nil {
-		return fmt.Errorf("keygen: %w", err)
-	}
-	if err := os.WriteFile(pubPath, pub, 0o644); err != nil {
-		return fmt.Errorf("keygen: %w", err)
+	if *force {
+		for _, f := range []struct {
+			name string
+			data []byte
+			perm os.FileMode
+		}{{privName, priv, 0o600}, {pubName, pub, 0o644}} {
+			if err := dir.WriteFile(f.name, f.data, f.perm); err != nil {
+				return fmt.Errorf("keygen: %w", err)
+			}
+		}
+	} else {
+		if err := dir.CreateExclusive(privName, priv, 0o600); err != nil {
+			return fmt.Errorf("keygen: %w", existsHint(err, privPath))
+		}
+		if err := dir.CreateExclusive(pubName, pub, 0o644); err != nil {
+			dir.Remove(privName) // created above by this call
+			return fmt.Errorf("keygen: %w", existsHint(err, pubPath))
+		}
 	}
 	fmt.Fprintf(stdout, "Private key written to %s\nPublic key written to %s\n", privPath, pubPath)
 	return nil
 }
 
-// sign signs standalone objects (arguments ending in .o) and every object
-// bpf2go-signed generated in the packages the other arguments name.
+// checkKeyTarget refuses, before the prompt, a name that exists (without
+// --force) or that is not a regular file (with it).
+func checkKeyTarget(dir *safefs.Dir, name string, force bool) error {
+	path := filepath.Join(dir.Path(), name)
+	mode, err := dir.Lstat(name)
+	switch {
+	case isNotExist(err):
+		return nil
+	case err != nil:
+		return err
+	case !force:
+		return existsHint(fs.ErrExist, path)
+	case mode == syscall.S_IFLNK:
+		return fmt.Errorf("%s %w; --force replaces regular files only", path, safefs.ErrSymlink)
+	case mode != syscall.S_IFREG:
+		return fmt.Errorf("%s %w; --force replaces regular files only", path, safefs.ErrNotRegular)
+	}
+	return nil
+}
+
+// existsHint says what to do when a key file name is taken.
+func existsHint(err error, path string) error {
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s exists (a file or a link): remove it, pass --force to replace a regular file, or choose --output-key-prefix", path)
+	}
+	return err
+}
+
+// maxKeyFile is the largest private key file read.
+const maxKeyFile = 1 << 20
+
+// sign signs standalone objects (arguments ending in .o) and the objects
+// that verifying loaders generated by bpf2go-signed embed in the packages
+// the other arguments name. Every file it reads or writes must be a
+// regular file reached without a symbolic link; envelopes are written to
+// a temporary file and renamed into place.
 func sign(args []string, stdout io.Writer) error {
 	fs := newFlags("sign")
 	key := fs.String("key", "", "private key file or KMS URI")
@@ -97,80 +166,77 @@ func sign(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("sign: %w", err)
 	}
-	signer, err := signing.Load(ctx, *key, signing.Password())
+	signer, err := loadSigner(ctx, *key)
 	if err != nil {
 		return fmt.Errorf("sign: %w", err)
 	}
-	var objects, patterns []string
-	for _, a := range fs.Args() {
-		if strings.HasSuffix(a, ".o") {
-			objects = append(objects, a)
-		} else {
-			patterns = append(patterns, a)
+	var inputs []signInput
+	defer func() {
+		closed := map[*safefs.Dir]bool{}
+		for _, in := range inputs {
+			if !closed[in.dir] {
+				closed[in.dir] = true
+				in.dir.Close()
+			}
 		}
+	}()
+	var patterns []string
+	for _, a := range fs.Args() {
+		if !strings.HasSuffix(a, ".o") {
+			patterns = append(patterns, a)
+			continue
+		}
+		in, err := fileInput(a)
+		if err != nil {
+			return fmt.Errorf("sign %s: %w", a, err)
+		}
+		inputs = append(inputs, in)
 	}
 	if len(patterns) > 0 {
 		found, err := generatedObjects(patterns)
 		if err != nil {
 			return fmt.Errorf("sign: %w", err)
 		}
-		objects = append(objects, found...)
+		inputs = append(inputs, found...)
 	}
-	for _, obj := range objects {
-		if err := signObject(ctx, signer, obj, targets); err != nil {
-			return fmt.Errorf("sign %s: %w", obj, err)
+	seen := map[string]bool{}
+	for _, in := range inputs {
+		if seen[in.path()] {
+			continue
 		}
-		fmt.Fprintf(stdout, "signed %s -> %s%s\n", obj, obj, attest.Suffix)
+		seen[in.path()] = true
+		if err := signObject(ctx, signer, in, targets); err != nil {
+			return fmt.Errorf("sign %s: %w", in.path(), err)
+		}
+		fmt.Fprintf(stdout, "signed %s -> %s%s\n", in.path(), in.path(), attest.Suffix)
 	}
 	return nil
 }
 
-// generatedObjects finds, in the directories of the packages matched by
-// patterns, every object that has a sealing plan written by bpf2go-signed.
-func generatedObjects(patterns []string) ([]string, error) {
-	pkgs, err := packages.Load(&packages.Config{Mode: packages.NeedName | packages.NeedFiles | packages.NeedEmbedFiles}, patterns...)
+// loadSigner loads a KMS key, or a key file that must be a regular file
+// reached without a symbolic link in its last component.
+func loadSigner(ctx context.Context, ref string) (*signing.Signer, error) {
+	if signing.IsKMS(ref) {
+		return signing.Load(ctx, ref, signing.Password())
+	}
+	raw, err := safefs.ReadFile(ref, maxKeyFile)
 	if err != nil {
-		return nil, fmt.Errorf("resolve %s: %w", strings.Join(patterns, " "), err)
+		return nil, fmt.Errorf("private key: %w", err)
 	}
-	var dirs []string
-	for _, p := range pkgs {
-		for _, e := range p.Errors {
-			return nil, fmt.Errorf("package %s: %s", p.PkgPath, e.Msg)
-		}
-		for _, f := range slices.Concat(p.GoFiles, p.IgnoredFiles, p.EmbedFiles) {
-			if d := filepath.Dir(f); !slices.Contains(dirs, d) {
-				dirs = append(dirs, d)
-			}
-		}
-	}
-	var objects []string
-	for _, d := range dirs {
-		plans, err := filepath.Glob(filepath.Join(d, "*.o"+gen.PlanSuffix))
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range plans {
-			objects = append(objects, strings.TrimSuffix(p, gen.PlanSuffix))
-		}
-	}
-	if len(objects) == 0 {
-		return nil, fmt.Errorf("no object generated by bpf2go-signed in %s (run go generate first)", strings.Join(patterns, " "))
-	}
-	slices.Sort(objects)
-	return objects, nil
+	return signing.LoadPEM(ref, raw, signing.Password())
 }
 
 // signObject measures an object (with its sealing plan when bpf2go-signed
 // generated it) and writes its signed envelope next to it.
-func signObject(ctx context.Context, signer *signing.Signer, path string, targets []measure.Target) error {
-	obj, err := os.ReadFile(path)
+func signObject(ctx context.Context, signer *signing.Signer, in signInput, targets []measure.Target) error {
+	obj, err := in.dir.ReadFile(in.name, gen.MaxObjectSize)
 	if err != nil {
 		return err
 	}
 	var m *measure.Manifest
-	plan, err := os.ReadFile(path + gen.PlanSuffix)
+	plan, err := in.dir.ReadFile(in.name+gen.PlanSuffix, gen.MaxJSONFile)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case isNotExist(err) && !in.planRequired:
 		m, _, _, err = gen.Measure(obj, sealmap.Config{}, targets)
 	case err == nil:
 		m, _, _, err = gen.MeasurePlan(obj, plan, targets)
@@ -178,18 +244,25 @@ func signObject(ctx context.Context, signer *signing.Signer, path string, target
 	if err != nil {
 		return err
 	}
-	if err := keepsTargets(path, m); err != nil {
+	if err := keepsTargets(in, m); err != nil {
 		return err
 	}
-	return writeEnvelope(ctx, signer, path, obj, attest.NewStatement(filepath.Base(path), obj, m))
+	env, err := signer.Sign(ctx, attest.NewStatement(in.name, obj, m))
+	if err != nil {
+		return err
+	}
+	return in.dir.WriteFile(in.name+attest.Suffix, env, 0o644)
 }
 
 // keepsTargets refuses to re-sign an object whose existing envelope
 // covers CO-RE targets that the new measurement lacks.
-func keepsTargets(path string, m *measure.Manifest) error {
-	old, err := os.ReadFile(path + attest.Suffix)
-	if err != nil {
+func keepsTargets(in signInput, m *measure.Manifest) error {
+	old, err := in.dir.ReadFile(in.name+attest.Suffix, gen.MaxJSONFile)
+	if isNotExist(err) {
 		return nil
+	}
+	if err != nil {
+		return err
 	}
 	_, st, err := attest.Parse(old)
 	if err != nil {
@@ -210,14 +283,6 @@ func keepsTargets(path string, m *measure.Manifest) error {
 		}
 	}
 	return nil
-}
-
-func writeEnvelope(ctx context.Context, signer *signing.Signer, path string, obj []byte, st *attest.Statement) error {
-	env, err := signer.Sign(ctx, st)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path+attest.Suffix, env, 0o644)
 }
 
 // verify checks the envelope next to an object with a public key.
