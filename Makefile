@@ -16,7 +16,7 @@ FUZZTIME ?= 10s
 # package:target pairs of the fuzz targets (every parser of untrusted input)
 FUZZ_TARGETS = ./attest:FuzzVerify ./measure:FuzzManifest ./sealmap:FuzzContents \
 	./sealmap:FuzzPlan ./cmd/bpf2go-signed:FuzzMeasureObject \
-	./cmd/bpf2go-signed:FuzzMeasureMapSizes
+	./cmd/bpf2go-signed:FuzzMeasureMapSizes ./cmd/bpf2go-signed:FuzzSignInputs
 
 .PHONY: test deps vet testdata bench build demo fuzz race
 

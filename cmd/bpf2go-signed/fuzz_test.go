@@ -3,8 +3,12 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bpf2go-signed/bpf2go-signed/attest"
+	"github.com/bpf2go-signed/bpf2go-signed/gen"
 
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 )
@@ -38,6 +42,44 @@ func FuzzMeasureObject(f *testing.F) {
 			}
 		default:
 			t.Fatalf("exit status %d: %s", code, stderr)
+		}
+	})
+}
+
+// FuzzSignInputs feeds Go source to the discovery of what "sign" signs:
+// never a panic, one-line errors, and every object found is a plain
+// NAME.o in the loader's directory whose envelope and plan the loader
+// embeds. Memory stays bounded by the source.
+func FuzzSignInputs(f *testing.F) {
+	real, err := os.ReadFile(filepath.Join(testutil.Root(), "examples", "xdp", "filter_bpfel_signed.go"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(real)
+	f.Add([]byte(generatedHeader + "\npackage p\n\n//go:embed a.o.intoto.json a.o.seal.json\nvar x []byte\n"))
+	f.Add([]byte(generatedHeader + "\npackage p\n\n//go:embed \"../up.o.intoto.json\" `../up.o.seal.json`\nvar x []byte\n"))
+	f.Add([]byte(generatedHeader + "\npackage p\n\n//go:embed *.o.intoto.json\nvar x embed.FS\n"))
+	f.Add([]byte("package p\n\n//go:embed a.o.intoto.json a.o.seal.json\nvar x []byte\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		objs, err := signedObjects(src)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error %q", err)
+			}
+			return
+		}
+		patterns, _, _ := embedPatterns(src)
+		for _, o := range objs {
+			if !plainName(o) || !strings.HasSuffix(o, ".o") || filepath.Base(o) != o {
+				t.Fatalf("object %q is not a plain NAME.o", o)
+			}
+			if !slices.Contains(patterns, o+attest.Suffix) || !slices.Contains(patterns, o+gen.PlanSuffix) {
+				t.Fatalf("object %q without its envelope and plan in %q", o, patterns)
+			}
+		}
+		again, _ := signedObjects(src)
+		if !slices.Equal(objs, again) {
+			t.Fatalf("not deterministic: %q then %q", objs, again)
 		}
 	})
 }
