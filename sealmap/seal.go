@@ -3,6 +3,7 @@ package sealmap
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -159,6 +160,27 @@ func LoadCollection(spec *ebpf.CollectionSpec, plan *Plan, opts *ebpf.Collection
 			return nil, fmt.Errorf("%w %s: a sealed map cannot be replaced through MapReplacements", ErrCannotSeal, name)
 		}
 	}
+	pins, err := openPins(spec, plan, &o)
+	if err != nil {
+		return nil, err
+	}
+	defer closePins(pins) // the collection holds its own copies
+	reused := map[string]bool{}
+	for _, p := range pins {
+		ms := spec.Maps[p.name]
+		if p.reused == nil {
+			// Created unpinned, pinned once frozen: the pin never shows a
+			// map that is still being filled.
+			ms.Pinning = ebpf.PinNone
+			defer func() { ms.Pinning = ebpf.PinByName }()
+			continue
+		}
+		reused[p.name] = true
+		repl := make(map[string]*ebpf.Map, len(o.MapReplacements)+1)
+		maps.Copy(repl, o.MapReplacements)
+		repl[p.name] = p.reused
+		o.MapReplacements = repl
+	}
 	coll, err := ebpf.NewCollectionWithOptions(spec, o)
 	if err != nil {
 		return nil, explainSealedWrite(spec, plan.Sealed, err)
@@ -169,10 +191,18 @@ func LoadCollection(spec *ebpf.CollectionSpec, plan *Plan, opts *ebpf.Collection
 			coll.Close()
 			return nil, fmt.Errorf("%w %s: the loaded collection has no such map", ErrCannotSeal, name)
 		}
+		if reused[name] {
+			continue // verified frozen, with the sealed contents
+		}
 		if err := freezeOnly(name, m); err != nil {
 			coll.Close()
 			return nil, err
 		}
+	}
+	if err := pinFresh(coll, pins); err != nil {
+		unpinFresh(coll, pins)
+		coll.Close()
+		return nil, err
 	}
 	return coll, nil
 }
