@@ -36,7 +36,7 @@ type extras struct {
 func loadExtras(ctx context.Context, c *Config) (*extras, error) {
 	e := &extras{contents: map[string][]byte{}}
 	for _, path := range c.Trust {
-		raw, err := os.ReadFile(path)
+		raw, err := ReadFile(path, signing.MaxKeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("-trust: %w", err)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -65,8 +66,12 @@ func LoadTargets(paths []string) ([]Target, error) {
 	return out, nil
 }
 
+// MaxTargetBTF is the largest target BTF file read: 64 MiB (a kernel's
+// BTF is a few megabytes).
+const MaxTargetBTF = 64 << 20
+
 func loadTarget(path string) (*Target, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := readTargetBTF(path)
 	if err != nil {
 		return nil, fmt.Errorf("target BTF: %w", err)
 	}
@@ -82,6 +87,31 @@ func loadTarget(path string) (*Target, error) {
 		}
 	}
 	return &Target{Name: name, SHA256: hex.EncodeToString(sum[:]), Spec: spec}, nil
+}
+
+// readTargetBTF reads a BTF file of at most MaxTargetBTF bytes. sysfs
+// reports the size of /sys/kernel/btf/* like a regular file's.
+func readTargetBTF(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	if st.Size() > MaxTargetBTF {
+		return nil, fmt.Errorf("%s: %w: %d bytes, more than the %d read", path, ErrTooLarge, st.Size(), MaxTargetBTF)
+	}
+	raw, err := io.ReadAll(io.LimitReader(f, MaxTargetBTF+1))
+	if err == nil && len(raw) > MaxTargetBTF {
+		err = fmt.Errorf("%s: %w: more than %d bytes", path, ErrTooLarge, MaxTargetBTF)
+	}
+	return raw, err
 }
 
 func kernelRelease() (string, error) {

@@ -54,6 +54,7 @@ func signModule(t *testing.T) (mod, pkg string) {
 		write(name+gen.PlanSuffix, plan.Encode())
 		write(name+attest.Suffix, env)
 	}
+	write("filter.c", []byte("//go:build ignore\n\n#include <linux/bpf.h>\n"))
 	object("filter_bpfel.o", "xdp_bpfel.o")
 	object("filter_bpfeb.o", "socket_bpfeb.o")
 	object("stray_bpfel.o", "shared_bpfel.o")

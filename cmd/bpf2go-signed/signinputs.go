@@ -199,7 +199,14 @@ func generatedObjects(patterns []string) ([]signInput, error) {
 // packageObjects returns the objects the generated loaders of one
 // package embed.
 func packageObjects(p *packages.Package, roots map[string]*safefs.Dir) ([]signInput, error) {
-	files := slices.Concat(p.GoFiles, p.IgnoredFiles)
+	// IgnoredFiles holds the Go files other build constraints select (the
+	// loaders of other targets) and also non-Go files: keep Go sources.
+	var files []string
+	for _, f := range slices.Concat(p.GoFiles, p.IgnoredFiles) {
+		if strings.HasSuffix(f, ".go") && filepath.Dir(f) == p.Dir {
+			files = append(files, f)
+		}
+	}
 	var loaders []string
 	for _, f := range files {
 		if base := filepath.Base(f); strings.Contains(base, "_signed") && strings.HasSuffix(base, ".go") && filepath.Dir(f) == p.Dir {
