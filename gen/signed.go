@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"errors"
 	"fmt"
 	"go/build/constraint"
 	"go/format"
 	"go/token"
 	"io"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"strings"
 
@@ -18,6 +19,7 @@ import (
 	bpfgen "github.com/cilium/ebpf/cmd/bpf2go/gen"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
+	"github.com/bpf2go-signed/bpf2go-signed/internal/safefs"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
 	"github.com/bpf2go-signed/bpf2go-signed/signing"
@@ -243,7 +245,7 @@ func signOrKeep(ctx context.Context, s *signing.Signer, st *attest.Statement, en
 	if err != nil {
 		return nil, err
 	}
-	if old, err := ReadFile(envFile, MaxJSONFile); err == nil {
+	if old, err := safefs.ReadFile(envFile, MaxJSONFile); err == nil {
 		if v, err := attest.Verify(old, obj, []crypto.PublicKey{s.Public()}); err == nil {
 			if again, err := v.Statement.Marshal(); err == nil && bytes.Equal(again, payload) {
 				return old, nil
@@ -253,12 +255,18 @@ func signOrKeep(ctx context.Context, s *signing.Signer, st *attest.Statement, en
 	return s.Sign(ctx, st)
 }
 
-// writeIfChanged writes data unless the file already holds it.
+// writeIfChanged writes data unless the file already holds it. An output
+// that is a symbolic link or a special file is refused, never written
+// through, and a new file is renamed into place (see package safefs).
 func writeIfChanged(path string, data []byte) error {
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+	old, err := safefs.ReadFile(path, int64(len(data)))
+	switch {
+	case err == nil && bytes.Equal(old, data):
 		return nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, safefs.ErrTooLarge):
+		return err
 	}
-	return os.WriteFile(path, data, 0o644)
+	return safefs.WriteFile(path, data, 0o644)
 }
 
 // paramFields returns the Go fields of the parameters struct.

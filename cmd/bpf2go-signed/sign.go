@@ -199,16 +199,34 @@ func sign(args []string, stdout io.Writer) error {
 		}
 		inputs = append(inputs, found...)
 	}
+	// Every object is read, measured and checked before any envelope is
+	// written: a refusal leaves the tree as it was.
+	type prepared struct {
+		in signInput
+		st *attest.Statement
+	}
+	var todo []prepared
 	seen := map[string]bool{}
 	for _, in := range inputs {
 		if seen[in.path()] {
 			continue
 		}
 		seen[in.path()] = true
-		if err := signObject(ctx, signer, in, targets); err != nil {
+		st, err := prepareObject(in, targets)
+		if err != nil {
 			return fmt.Errorf("sign %s: %w", in.path(), err)
 		}
-		fmt.Fprintf(stdout, "signed %s -> %s%s\n", in.path(), in.path(), attest.Suffix)
+		todo = append(todo, prepared{in, st})
+	}
+	for _, p := range todo {
+		env, err := signer.Sign(ctx, p.st)
+		if err == nil {
+			err = p.in.dir.WriteFile(p.in.name+attest.Suffix, env, 0o644)
+		}
+		if err != nil {
+			return fmt.Errorf("sign %s: %w", p.in.path(), err)
+		}
+		fmt.Fprintf(stdout, "signed %s -> %s%s\n", p.in.path(), p.in.path(), attest.Suffix)
 	}
 	return nil
 }
@@ -226,12 +244,13 @@ func loadSigner(ctx context.Context, ref string) (*signing.Signer, error) {
 	return signing.LoadPEM(ref, raw, signing.Password())
 }
 
-// signObject measures an object (with its sealing plan when bpf2go-signed
-// generated it) and writes its signed envelope next to it.
-func signObject(ctx context.Context, signer *signing.Signer, in signInput, targets []measure.Target) error {
+// prepareObject measures an object (with its sealing plan when
+// bpf2go-signed generated it), checks that its envelope can be replaced,
+// and returns the statement to sign.
+func prepareObject(in signInput, targets []measure.Target) (*attest.Statement, error) {
 	obj, err := in.dir.ReadFile(in.name, gen.MaxObjectSize)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var m *measure.Manifest
 	plan, err := in.dir.ReadFile(in.name+gen.PlanSuffix, gen.MaxJSONFile)
@@ -239,21 +258,17 @@ func signObject(ctx context.Context, signer *signing.Signer, in signInput, targe
 	case isNotExist(err) && !in.planRequired:
 		m, _, _, err = gen.Measure(obj, sealmap.Config{}, targets)
 	case isNotExist(err):
-		return fmt.Errorf("its sealing plan %s%s is missing, but the generated loader embeds it: run go generate", in.name, gen.PlanSuffix)
+		return nil, fmt.Errorf("its sealing plan %s%s is missing, but the generated loader embeds it: run go generate", in.name, gen.PlanSuffix)
 	case err == nil:
 		m, _, _, err = gen.MeasurePlan(obj, plan, targets)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := keepsTargets(in, m); err != nil {
-		return err
+		return nil, err
 	}
-	env, err := signer.Sign(ctx, attest.NewStatement(in.name, obj, m))
-	if err != nil {
-		return err
-	}
-	return in.dir.WriteFile(in.name+attest.Suffix, env, 0o644)
+	return attest.NewStatement(in.name, obj, m), nil
 }
 
 // keepsTargets refuses to re-sign an object whose existing envelope

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -204,6 +206,7 @@ func TestSignRefusesLinks(t *testing.T) {
 			}
 			mod, pkg := signModule(t)
 			tt.plant(t, mod, pkg)
+			before := envelopes(t, pkg)
 			t.Chdir(mod)
 			args := append([]string{"sign"}, tt.args...)
 			if tt.args[0] != "--key" {
@@ -225,6 +228,9 @@ func TestSignRefusesLinks(t *testing.T) {
 			if b, _ := os.ReadFile(victim); string(b) != "precious" {
 				t.Errorf("the file outside the module was written: %q", b)
 			}
+			if after := envelopes(t, pkg); after != before {
+				t.Errorf("a refused run changed envelopes:\n%s\nthen\n%s", before, after)
+			}
 			for _, name := range []string{"created", "plan"} {
 				if _, err := os.Lstat(filepath.Join(outside, name)); !errors.Is(err, fs.ErrNotExist) {
 					t.Errorf("%s was created outside the module", name)
@@ -240,4 +246,18 @@ func link(t *testing.T, target, name string) {
 	if err := os.Symlink(target, name); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// envelopes describes the regular envelope files of a package directory.
+func envelopes(t *testing.T, pkg string) string {
+	t.Helper()
+	var b strings.Builder
+	ents, _ := os.ReadDir(pkg)
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), attest.Suffix) && e.Type().IsRegular() {
+			data, _ := os.ReadFile(filepath.Join(pkg, e.Name()))
+			fmt.Fprintf(&b, "%s %x\n", e.Name(), sha256.Sum256(data))
+		}
+	}
+	return b.String()
 }
