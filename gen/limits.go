@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"debug/elf"
 	"fmt"
-	"io"
-	"os"
-	"syscall"
 
 	"github.com/cilium/ebpf"
 
+	"github.com/bpf2go-signed/bpf2go-signed/internal/safefs"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 )
 
@@ -30,34 +28,9 @@ const (
 	MaxJSONFile = 64 << 20
 )
 
-// ReadFile reads a build input that is at most max bytes: it refuses
-// anything but a regular file (a FIFO or a device could block or never
-// end) and larger files, with one line naming the file.
-func ReadFile(path string, max int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file (%s)", path, st.Mode().Type())
-	}
-	if st.Size() > max {
-		return nil, fmt.Errorf("%s: %w: %d bytes, more than the %d read", path, measure.ErrTooLarge, st.Size(), max)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: %w: grew past %d bytes while read", path, measure.ErrTooLarge, max)
-	}
-	return b, nil
-}
+// ReadFile reads a build input named by the operator: a regular file of
+// at most max bytes (see [safefs.ReadRegular]).
+func ReadFile(path string, max int64) ([]byte, error) { return safefs.ReadRegular(path, max) }
 
 // CheckObject refuses objects whose size or zero-filled sections exceed
 // [MaxObjectSize] and [MaxZeroSection], before cilium/ebpf reads them.

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +15,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/bpf2go-signed/bpf2go-signed/internal/safefs"
 )
 
 // Target is kernel BTF that CO-RE relocations are resolved against at
@@ -71,7 +72,7 @@ func LoadTargets(paths []string) ([]Target, error) {
 const MaxTargetBTF = 64 << 20
 
 func loadTarget(path string) (*Target, error) {
-	raw, err := readTargetBTF(path)
+	raw, err := safefs.ReadRegular(path, MaxTargetBTF)
 	if err != nil {
 		return nil, fmt.Errorf("target BTF: %w", err)
 	}
@@ -87,31 +88,6 @@ func loadTarget(path string) (*Target, error) {
 		}
 	}
 	return &Target{Name: name, SHA256: hex.EncodeToString(sum[:]), Spec: spec}, nil
-}
-
-// readTargetBTF reads a BTF file of at most MaxTargetBTF bytes. sysfs
-// reports the size of /sys/kernel/btf/* like a regular file's.
-func readTargetBTF(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	if st.Size() > MaxTargetBTF {
-		return nil, fmt.Errorf("%s: %w: %d bytes, more than the %d read", path, ErrTooLarge, st.Size(), MaxTargetBTF)
-	}
-	raw, err := io.ReadAll(io.LimitReader(f, MaxTargetBTF+1))
-	if err == nil && len(raw) > MaxTargetBTF {
-		err = fmt.Errorf("%s: %w: more than %d bytes", path, ErrTooLarge, MaxTargetBTF)
-	}
-	return raw, err
 }
 
 func kernelRelease() (string, error) {

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"maps"
@@ -15,6 +14,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/bpf2go-signed/bpf2go-signed/internal/safefs"
 )
 
 // Collection computes the expected measurement of every program in spec, as
@@ -324,8 +325,8 @@ func HashContents(bo binary.ByteOrder, typ ebpf.MapType, keySize, valueSize, max
 const MaxArrayContents = 1 << 30
 
 // ErrTooLarge is wrapped when an input is larger than this project
-// measures or reads.
-var ErrTooLarge = errors.New("too large")
+// measures or reads (the same error as the build-side file readers').
+var ErrTooLarge = safefs.ErrTooLarge
 
 // HashArray computes [AlgArray]: the value of every index from 0 to
 // maxEntries-1, each zero-padded to a multiple of 8 bytes, concatenated and

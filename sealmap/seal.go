@@ -143,6 +143,13 @@ var ErrSealedWrite = errors.New("program writes a sealed map")
 // measurement that follows reads the frozen state and the contents back
 // from the kernel, so a write before the freeze is caught.
 //
+// A declared sealed map pinned by name (LIBBPF_PIN_BY_NAME, with
+// opts.Maps.PinPath) is reused only when the map at the pin is frozen,
+// has the spec's descriptor with BPF_F_RDONLY_PROG and holds the spec's
+// contents (same content hash); otherwise the load is refused with an
+// error wrapping [ErrPinned] that names the pin. A missing pin is created
+// once the new map is frozen. See docs/sealing.md.
+//
 // Replacing a sealed map through opts is refused. When the verifier
 // refuses a program because it writes a sealed map, the error wraps
 // [ErrSealedWrite] and names the sealed maps the program references. On

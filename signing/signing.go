@@ -19,7 +19,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -29,6 +28,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature/options"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
+	"github.com/bpf2go-signed/bpf2go-signed/internal/safefs"
 )
 
 // PasswordEnv is the environment variable holding the password of an
@@ -94,7 +94,7 @@ func Load(ctx context.Context, ref string, password []byte) (*Signer, error) {
 		}
 		return &Signer{s: sv, pub: pub, ref: ref}, nil
 	}
-	raw, err := readKeyFile(ref)
+	raw, err := safefs.ReadRegular(ref, MaxKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("private key: %w", err)
 	}
@@ -104,27 +104,6 @@ func Load(ctx context.Context, ref string, password []byte) (*Signer, error) {
 // MaxKeyFile is the largest key file read: 1 MiB (a PEM key is a few
 // kilobytes).
 const MaxKeyFile = 1 << 20
-
-// readKeyFile reads a regular file of at most [MaxKeyFile] bytes.
-func readKeyFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	raw, err := io.ReadAll(io.LimitReader(f, MaxKeyFile+1))
-	if err == nil && len(raw) > MaxKeyFile {
-		err = fmt.Errorf("%s: more than %d bytes, not a key file", path, MaxKeyFile)
-	}
-	return raw, err
-}
 
 // LoadPEM returns the signer for a PEM private key already read from the
 // file ref (see [ParsePrivateKey]).

@@ -4,8 +4,11 @@
 // renamed into place, so a link or a special file planted where an
 // output belongs is refused instead of written through.
 //
-// It is for build-side tools (sign, keygen); shipped binaries do not link
-// it.
+// [ReadRegular] is the bounded reader for paths an operator names on a
+// command line, where links are the operator's choice.
+//
+// It is for build-side readers and writers (sign, keygen, the generator,
+// target BTF); it uses only the standard library and x/sys.
 package safefs
 
 import (
@@ -161,17 +164,7 @@ func (d *Dir) ReadFile(name string, max int64) ([]byte, error) {
 	if err := kindErr(path, st.Mode&unix.S_IFMT); err != nil {
 		return nil, err
 	}
-	if st.Size > max {
-		return nil, fmt.Errorf("%s: %w: %d bytes, more than the %d read", path, ErrTooLarge, st.Size, max)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: %w: grew past %d bytes while read", path, ErrTooLarge, max)
-	}
-	return b, nil
+	return readBounded(f, path, st.Size, max)
 }
 
 // WriteFile replaces name in d with data: it refuses when name exists and
@@ -260,6 +253,41 @@ func (d *Dir) Remove(name string) error {
 		return err
 	}
 	return unix.Unlinkat(d.fd, name, 0)
+}
+
+// ReadRegular reads the file at path, at most max bytes, following links
+// (the operator named it) but refusing anything that is not a regular file
+// once opened: a FIFO or a device could block or never end. Larger files
+// give an error wrapping [ErrTooLarge] that names the path.
+func ReadRegular(path string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s %w (%s)", path, ErrNotRegular, st.Mode().Type())
+	}
+	return readBounded(f, path, st.Size(), max)
+}
+
+// readBounded reads f, whose size was size, refusing more than max bytes.
+func readBounded(f *os.File, path string, size, max int64) ([]byte, error) {
+	if size > max {
+		return nil, fmt.Errorf("%s: %w: %d bytes, more than the %d read", path, ErrTooLarge, size, max)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: %w: grew past %d bytes while read", path, ErrTooLarge, max)
+	}
+	return b, nil
 }
 
 // ReadFile reads the regular file at path, at most max bytes, refusing a

@@ -177,3 +177,21 @@ func TestCreateExclusive(t *testing.T) {
 		t.Errorf("wrote through a link: %q", b)
 	}
 }
+
+// TestReadRegular: an operator-named path may be a link, but must lead to
+// a regular file of bounded size; FIFOs and devices are refused without
+// blocking or reading forever.
+func TestReadRegular(t *testing.T) {
+	dir, _ := tree(t)
+	if b, err := safefs.ReadRegular(filepath.Join(dir, "link"), 100); err != nil || string(b) != "contents" {
+		t.Fatalf("through a link: %q %v", b, err)
+	}
+	for _, p := range []string{filepath.Join(dir, "fifo"), "/dev/zero", dir} {
+		if _, err := safefs.ReadRegular(p, 100); !errors.Is(err, safefs.ErrNotRegular) {
+			t.Errorf("%s: %v, want ErrNotRegular", p, err)
+		}
+	}
+	if _, err := safefs.ReadRegular(filepath.Join(dir, "file"), 3); !errors.Is(err, safefs.ErrTooLarge) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("over the limit: %v", err)
+	}
+}
