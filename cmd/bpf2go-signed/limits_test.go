@@ -41,7 +41,10 @@ func TestMain(m *testing.M) {
 
 // childLimit runs this test binary in mode with args under a data segment
 // limit (RLIMIT_DATA, "ulimit -d": the heap a process may commit) of
-// limitMiB, and returns its output, exit status and peak resident size.
+// limitMiB, with GOMEMLIMIT at half of it, and returns its output, exit
+// status and peak resident size. "ulimit -v" (RLIMIT_AS) is not used: the
+// Go runtime reserves address space it never commits, and under an
+// address-space limit it fails at random points unrelated to the input.
 func childLimit(t *testing.T, limitMiB int, mode string, args ...string) (stdout, stderr string, code int, maxRSSMiB int64) {
 	t.Helper()
 	exe, err := os.Executable()
