@@ -92,3 +92,34 @@ func TestHashArrayBounded(t *testing.T) {
 		t.Errorf("hashing a 256 MiB array allocated %d bytes; the zero regions must be streamed", grew)
 	}
 }
+
+// BenchmarkHashArray compares the streamed build-time array hash with the
+// definition written as one buffer (the baseline, same run): sparse
+// arrays, one value per 64 KiB.
+func BenchmarkHashArray(b *testing.B) {
+	for _, size := range []struct {
+		name  string
+		bytes uint32
+	}{{"1MiB", 1 << 20}, {"64MiB", 64 << 20}} {
+		const valueSize = 64
+		n := size.bytes / valueSize
+		var entries []measure.Entry
+		for i := uint32(0); i < n; i += 1024 {
+			entries = append(entries, measure.Entry{Key: binary.NativeEndian.AppendUint32(nil, i), Value: make([]byte, valueSize)})
+		}
+		b.Run(size.name+"/streamed", func(b *testing.B) {
+			b.SetBytes(int64(size.bytes))
+			for b.Loop() {
+				if _, err := measure.HashArray(binary.NativeEndian, valueSize, n, entries); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(size.name+"/in-memory", func(b *testing.B) {
+			b.SetBytes(int64(size.bytes))
+			for b.Loop() {
+				naiveArrayHash(valueSize, n, entries)
+			}
+		})
+	}
+}
