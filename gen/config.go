@@ -260,3 +260,8 @@ func Parse(args []string, env Env, out io.Writer) (*Config, error) {
 	}
 	return c, nil
 }
+
+// Usage writes the generator's usage and options to w, as -h prints them.
+func Usage(w io.Writer) {
+	_, _ = Parse([]string{"-h"}, func(string) (string, bool) { return "", false }, w)
+}

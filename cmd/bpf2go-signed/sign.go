@@ -33,6 +33,9 @@ func newFlags(name string) *flag.FlagSet {
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return &helpRequested{fs: fs}
+		}
 		return fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
 	}
 	return nil
@@ -61,7 +64,7 @@ var keygenPassword = func() ([]byte, error) {
 // existing regular files (never links) through a rename.
 func keygen(args []string, stdout io.Writer) error {
 	fs := newFlags("keygen")
-	prefix := fs.String("output-key-prefix", "cosign", "name of the key files, without extension")
+	prefix := fs.String("output-key-prefix", "cosign", "write the key files `PREFIX`.key and PREFIX.pub")
 	force := fs.Bool("force", false, "replace existing key files (regular files only)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -152,9 +155,9 @@ const maxKeyFile = signing.MaxKeyFile
 // a temporary file and renamed into place.
 func sign(args []string, stdout io.Writer) error {
 	fs := newFlags("sign")
-	key := fs.String("key", "", "private key file or KMS URI")
+	key := fs.String("key", "", "sign with this `KEY`: a private key file or a KMS URI")
 	var targetBTF stringList
-	fs.Var(&targetBTF, "target-btf", "kernel BTF to resolve CO-RE relocations against, repeatable")
+	fs.Var(&targetBTF, "target-btf", "resolve CO-RE relocations against this kernel BTF `PATH` (a file or a directory of them; repeatable)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -306,7 +309,7 @@ func keepsTargets(in signInput, m *measure.Manifest) error {
 func verify(args []string, stdout io.Writer) error {
 	fs := newFlags("verify")
 	var keys stringList
-	fs.Var(&keys, "key", "trusted public key (PEM), repeatable")
+	fs.Var(&keys, "key", "trusted public key `PUB` (PEM; repeatable)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -339,7 +342,7 @@ func verify(args []string, stdout io.Writer) error {
 		return fmt.Errorf("verify %s: %w", path, err)
 	}
 	m := v.Statement.Predicate
-	fmt.Fprintf(stdout, "Verified OK: %s, signed by %s, measurement %s (%d programs)\n", path, keys[v.KeyIndex], m.MeasID, len(m.Programs))
+	fmt.Fprintf(stdout, "Verified OK: %s, signed by %s, measurement %s (%s)\n", path, keys[v.KeyIndex], m.MeasID, plural(len(m.Programs), "program"))
 	return nil
 }
 
