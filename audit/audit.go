@@ -7,12 +7,15 @@ package audit
 
 import (
 	"crypto"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -29,12 +32,22 @@ var ErrNoKeys = errors.New("no public key (*.pub) in the trust directory")
 
 // Manifest is one verified envelope of a trust directory.
 type Manifest struct {
-	// File is the envelope's file name.
-	File string
-	// ObjectChecked says the object was next to the envelope and its
-	// sha256 matched the signed subject.
-	ObjectChecked bool
-	Manifest      *measure.Manifest
+	// File is the envelope's path relative to the trust directory.
+	File string `json:"file"`
+	// Object is the path, relative to the trust directory, of the object
+	// whose sha256 is the envelope's subject, or "" when none is there.
+	Object string `json:"object,omitempty"`
+	// ObjectChecked says such an object was found and verified.
+	ObjectChecked bool `json:"object_checked"`
+	// ByteOrder is the byte order of the signed object: "little-endian",
+	// "big-endian", or "" when neither the object nor the subject's name
+	// (bpf2go's <stem>_bpfel.o / <stem>_bpfeb.o) says.
+	ByteOrder string            `json:"byte_order,omitempty"`
+	Manifest  *measure.Manifest `json:"-"`
+
+	objPath string
+	spec    *ebpf.CollectionSpec
+	specErr error
 }
 
 type candidate struct {
@@ -50,19 +63,57 @@ type nameType struct {
 // Trust is what an audit compares with: the manifests of a trust directory
 // whose signature verified with one of its keys.
 type Trust struct {
-	Manifests []*Manifest
+	// Dir is the trust directory.
+	Dir string `json:"dir"`
+	// Keys is the number of public keys found.
+	Keys int `json:"keys"`
+	// Envelopes is the number of envelopes found, trusted or not.
+	Envelopes int `json:"envelopes"`
+	// Manifests are the trusted envelopes for objects of this host's byte
+	// order: the ones programs are matched with.
+	Manifests []*Manifest `json:"manifests"`
+	// OtherByteOrder lists trusted envelopes of objects for the other byte
+	// order, which no program on this host can be.
+	OtherByteOrder []string `json:"other_byte_order,omitempty"`
 	// Skipped lists envelopes that were not trusted, and why.
-	Skipped []string
-	byTag   map[string][]candidate
-	byName  map[nameType][]candidate
+	Skipped []string `json:"skipped,omitempty"`
+	// Warnings say what in the directory is likely a mistake: no envelope
+	// at all, or objects no envelope is about.
+	Warnings []string `json:"warnings,omitempty"`
+	byTag    map[string][]candidate
+	byName   map[nameType][]candidate
 }
 
-// LoadTrustDir reads every *.pub key and every *.intoto.json envelope of
-// dir. An envelope whose object (the file name without .intoto.json) is in
-// dir is verified against it; otherwise only its signature and statement
-// are. Envelopes that do not verify are listed in Skipped.
+// LoadTrustDir reads every public key (*.pub), signed envelope
+// (*.intoto.json) and BPF object (*.o) under dir, in any subdirectory. An
+// envelope is verified with the keys, and against the object whose sha256
+// its subject names when such an object is anywhere under dir (file names
+// play no part, so envelopes of the same name in different subdirectories
+// are fine); otherwise only its signature and statement are verified.
+// Envelopes that do not verify are listed in Skipped; envelopes of objects
+// for the other byte order than this host's in OtherByteOrder.
 func LoadTrustDir(dir string) (*Trust, error) {
-	pubs, _ := filepath.Glob(filepath.Join(dir, "*.pub"))
+	var pubs, envs, objs []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() && d.Type()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		switch name := d.Name(); {
+		case strings.HasSuffix(name, ".pub"):
+			pubs = append(pubs, path)
+		case strings.HasSuffix(name, attest.Suffix):
+			envs = append(envs, path)
+		case strings.HasSuffix(name, ".o"):
+			objs = append(objs, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("trust directory: %w", err)
+	}
 	var keys []crypto.PublicKey
 	for _, p := range pubs {
 		raw, err := os.ReadFile(p)
@@ -78,31 +129,138 @@ func LoadTrustDir(dir string) (*Trust, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("%s: %w", dir, ErrNoKeys)
 	}
-	envs, _ := filepath.Glob(filepath.Join(dir, "*"+attest.Suffix))
-	slices.Sort(envs)
-	t := &Trust{byTag: map[string][]candidate{}, byName: map[nameType][]candidate{}}
+	// Objects by sha256, read once.
+	objects := map[string]string{}
+	for _, o := range objs {
+		raw, err := os.ReadFile(o)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(raw)
+		if _, dup := objects[hex.EncodeToString(sum[:])]; !dup {
+			objects[hex.EncodeToString(sum[:])] = o
+		}
+	}
+	t := &Trust{Dir: dir, Keys: len(keys), Envelopes: len(envs), byTag: map[string][]candidate{}, byName: map[nameType][]candidate{}}
+	rel := func(p string) string {
+		if r, err := filepath.Rel(dir, p); err == nil {
+			return r
+		}
+		return p
+	}
+	used := map[string]bool{}
+	host := orderName(measure.NativeOrder)
 	for _, e := range envs {
 		raw, err := os.ReadFile(e)
 		if err != nil {
 			return nil, err
 		}
-		m := &Manifest{File: filepath.Base(e)}
-		var v *attest.Verified
-		if obj, err := os.ReadFile(strings.TrimSuffix(e, attest.Suffix)); err == nil {
-			v, err = attest.Verify(raw, obj, keys)
-			if err != nil {
-				t.Skipped = append(t.Skipped, fmt.Sprintf("%s: %v", m.File, err))
-				continue
-			}
-			m.ObjectChecked = true
-		} else if v, err = attest.VerifySignature(raw, keys); err != nil {
+		m := &Manifest{File: rel(e)}
+		v, err := attest.VerifySignature(raw, keys)
+		if err != nil {
 			t.Skipped = append(t.Skipped, fmt.Sprintf("%s: %v", m.File, err))
 			continue
 		}
+		subject := v.Statement.Subject[0]
+		if o, ok := objects[subject.Digest["sha256"]]; ok {
+			obj, err := os.ReadFile(o)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := attest.Verify(raw, obj, keys); err != nil {
+				t.Skipped = append(t.Skipped, fmt.Sprintf("%s: %v", m.File, err))
+				continue
+			}
+			m.Object, m.objPath, m.ObjectChecked = rel(o), o, true
+			m.ByteOrder = elfByteOrder(obj)
+			used[o] = true
+		} else {
+			m.ByteOrder = nameByteOrder(subject.Name)
+		}
 		m.Manifest = v.Statement.Predicate
+		if m.ByteOrder != "" && m.ByteOrder != host {
+			t.OtherByteOrder = append(t.OtherByteOrder, m.File)
+			continue
+		}
 		t.add(m)
 	}
+	switch {
+	case len(envs) == 0:
+		t.Warnings = append(t.Warnings, fmt.Sprintf("no signed envelope (*%s) under %s: every program is UNSIGNED; copy the FILE.o%s files that bpf2go-signed sign wrote (and, for PARTIAL verdicts on CO-RE programs, their objects) into it", attest.Suffix, dir, attest.Suffix))
+	case len(t.Manifests) == 0 && len(t.OtherByteOrder) > 0:
+		t.Warnings = append(t.Warnings, fmt.Sprintf("every trusted envelope under %s is for %s objects, this host loads %s ones: copy the envelopes of the %s objects", dir, otherOrder(host), host, targetName(host)))
+	case len(t.Manifests) == 0:
+		t.Warnings = append(t.Warnings, fmt.Sprintf("no envelope under %s verifies with its %d key(s): every program is UNSIGNED", dir, len(keys)))
+	}
+	for _, o := range objs {
+		if !used[o] {
+			t.Warnings = append(t.Warnings, fmt.Sprintf("%s: no trusted envelope is about this object (its sha256 is no envelope's subject); sign it again or remove it", rel(o)))
+		}
+	}
 	return t, nil
+}
+
+func orderName(bo binary.ByteOrder) string {
+	if bo == binary.BigEndian {
+		return "big-endian"
+	}
+	return "little-endian"
+}
+
+func otherOrder(o string) string {
+	if o == "big-endian" {
+		return "little-endian"
+	}
+	return "big-endian"
+}
+
+func targetName(o string) string {
+	if o == "big-endian" {
+		return "bpfeb"
+	}
+	return "bpfel"
+}
+
+// elfByteOrder is the byte order an ELF object's header declares, or "".
+func elfByteOrder(obj []byte) string {
+	if len(obj) < 6 || string(obj[:4]) != elf.ELFMAG {
+		return ""
+	}
+	switch elf.Data(obj[elf.EI_DATA]) {
+	case elf.ELFDATA2LSB:
+		return "little-endian"
+	case elf.ELFDATA2MSB:
+		return "big-endian"
+	}
+	return ""
+}
+
+// nameByteOrder reads the byte order from bpf2go's object names
+// (<stem>_bpfel.o, <stem>_x86_bpfel.o, <stem>_bpfeb.o), or "". The name is
+// part of the signed statement.
+func nameByteOrder(name string) string {
+	switch base := strings.TrimSuffix(filepath.Base(name), ".o"); {
+	case strings.HasSuffix(base, "bpfel"):
+		return "little-endian"
+	case strings.HasSuffix(base, "bpfeb"):
+		return "big-endian"
+	}
+	return ""
+}
+
+// programSpec returns the program called name from the manifest's object,
+// or nil when the object is not in the trust directory.
+func (m *Manifest) programSpec(name string) *ebpf.ProgramSpec {
+	if m.objPath == "" {
+		return nil
+	}
+	if m.spec == nil && m.specErr == nil {
+		m.spec, m.specErr = ebpf.LoadCollectionSpec(m.objPath)
+	}
+	if m.spec == nil {
+		return nil
+	}
+	return m.spec.Programs[name]
 }
 
 func (t *Trust) add(m *Manifest) {
@@ -131,12 +289,23 @@ type Result struct {
 	MeasID     string               `json:"meas_id,omitempty"`
 	Mismatches []measure.Mismatch   `json:"mismatches,omitempty"`
 	Params     []measure.ParamValue `json:"params,omitempty"`
+	// Relocations lists, for a PARTIAL program, every CO-RE site resolved
+	// for this kernel, as the loader's report does.
+	Relocations []measure.Fixup `json:"relocations,omitempty"`
+	// Hint says how a BADSIG could become a verdict, when it is known.
+	Hint string `json:"hint,omitempty"`
 }
 
-// Passed reports whether the verdict is OK.
+// Passed reports whether the verdict is OK, the only verdict the loader's
+// default policy accepts.
 func (r *Result) Passed() bool { return r.Verdict == bpfsigned.OK }
 
-// Program gives the verdict on the program behind fd.
+// Program gives the verdict on the program behind fd: OK when its
+// measurement matches a signed one; PARTIAL when it is a signed program
+// whose CO-RE relocations were resolved for this kernel (decided as the
+// loader does, which needs the signed object in the trust directory);
+// BADSIG when it differs from the signed program of its name and type;
+// UNSIGNED when no envelope names it.
 func (t *Trust) Program(fd int) (*Result, error) {
 	alg, err := measure.TagAlgorithm()
 	if err != nil {
@@ -154,19 +323,37 @@ func (t *Trust) Program(fd int) (*Result, error) {
 	r.Tag = hex.EncodeToString(info.Tag[:])
 	cands := t.byTag[alg+":"+r.Tag]
 	if len(cands) == 0 {
-		if named := t.byName[nameType{r.Name, info.Type}]; len(named) > 0 {
-			// A signed program of this name and type, with other
-			// instructions.
-			kp, err := measure.KernelFD(fd, &measure.KernelOptions{Expected: named[0].p})
+		named := t.byName[nameType{r.Name, info.Type}]
+		if len(named) == 0 {
+			r.Verdict = bpfsigned.Unsigned
+			return r, nil
+		}
+		// A signed program of this name and type, with other
+		// instructions: the signed one relocated for this kernel
+		// (PARTIAL), or another program (BADSIG).
+		for i, c := range named {
+			kp, err := measure.KernelFD(fd, &measure.KernelOptions{Expected: c.p})
 			if err != nil {
 				return nil, err
 			}
-			r.Verdict = bpfsigned.BadSig
-			r.describe(named[0])
-			r.Mismatches, _ = measure.Compare(named[0].p, kp)
-			return r, nil
+			ms, _ := measure.Compare(c.p, kp)
+			fixups, ms := bpfsigned.MatchPartial(c.p, c.m.programSpec(c.p.Name), kp, ms)
+			if fixups != nil || i == 0 {
+				r.describe(c)
+				r.Mismatches, r.Relocations, r.Params = ms, fixups, nil
+				for _, m := range kp.Maps {
+					r.Params = append(r.Params, m.Params...)
+				}
+			}
+			if fixups != nil {
+				r.Verdict = bpfsigned.Partial
+				return r, nil
+			}
 		}
-		r.Verdict = bpfsigned.Unsigned
+		r.Verdict = bpfsigned.BadSig
+		if c := named[0]; len(c.p.Relocations) > 0 && c.m.objPath == "" {
+			r.Hint = fmt.Sprintf("the signed program has CO-RE relocations: put its object (whose sha256 is the subject of %s) in the trust directory to check whether it is the signed program relocated for this kernel (PARTIAL)", c.m.File)
+		}
 		return r, nil
 	}
 	for i, c := range cands {

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -21,6 +23,7 @@ import (
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
 	"github.com/bpf2go-signed/bpf2go-signed/audit"
+	"github.com/bpf2go-signed/bpf2go-signed/gen"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
@@ -90,6 +93,12 @@ var cli = sync.OnceValues(func() (string, error) {
 
 func runCLI(t testing.TB, args ...string) ([]byte, int) {
 	t.Helper()
+	out, _, code := runCLIErr(t, args...)
+	return out, code
+}
+
+func runCLIErr(t testing.TB, args ...string) ([]byte, string, int) {
+	t.Helper()
 	bin, err := cli()
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +113,7 @@ func runCLI(t testing.TB, args ...string) ([]byte, int) {
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	return stdout.Bytes(), code
+	return stdout.Bytes(), stderr.String(), code
 }
 
 // TestAuditFromAnotherProcess loads programs here and audits them with the
@@ -173,17 +182,19 @@ func TestAuditFromAnotherProcess(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out, code := runCLI(t, append([]string{"prog", "verify", "--trust", dir, "-j"}, tt.args...)...)
-			var res []struct {
-				ID         uint32 `json:"id"`
-				Name       string `json:"name"`
-				Tag        string `json:"tag"`
-				Verdict    string `json:"verdict"`
-				Mismatches []struct{ Field string }
+			var res struct {
+				Programs []struct {
+					ID         uint32 `json:"id"`
+					Name       string `json:"name"`
+					Tag        string `json:"tag"`
+					Verdict    string `json:"verdict"`
+					Mismatches []struct{ Field string }
+				}
 			}
-			if err := json.Unmarshal(out, &res); err != nil || len(res) != 1 {
+			if err := json.Unmarshal(out, &res); err != nil || len(res.Programs) != 1 {
 				t.Fatalf("output %q: %v", out, err)
 			}
-			r := res[0]
+			r := res.Programs[0]
 			if r.Verdict != string(tt.verdict) || code != tt.code || r.ID == 0 || r.Name == "" || len(r.Tag) != 16 {
 				t.Fatalf("got %+v (exit %d), want verdict %s exit %d", r, code, tt.verdict, tt.code)
 			}
@@ -201,12 +212,12 @@ func TestAuditFromAnotherProcess(t *testing.T) {
 
 	// --all lists every program on the host, ours among them.
 	out, code := runCLI(t, "prog", "verify", "--all", "--trust", dir, "-j")
-	var all []audit.Result
+	var all struct{ Programs []audit.Result }
 	if err := json.Unmarshal(out, &all); err != nil {
 		t.Fatalf("--all output %q: %v", out, err)
 	}
 	seen := map[uint32]bpfsigned.Verdict{}
-	for _, r := range all {
+	for _, r := range all.Programs {
 		seen[r.ID] = r.Verdict
 	}
 	if seen[progID(t, good.Programs["port_filter"])] != bpfsigned.OK || seen[progID(t, modified.Programs["port_filter"])] != bpfsigned.BadSig || code != 1 {
@@ -286,7 +297,220 @@ func TestTrustDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(trust.Manifests) != 0 || len(trust.Skipped) != 2 {
-		t.Fatalf("manifests %d, skipped %v", len(trust.Manifests), trust.Skipped)
+	// The envelope signed by another key is skipped. The example's
+	// envelope is still trusted: its subject is no longer in the
+	// directory, so the changed object is named in a warning.
+	if len(trust.Manifests) != 1 || trust.Manifests[0].ObjectChecked || len(trust.Skipped) != 1 || !strings.Contains(trust.Skipped[0], "x.o.intoto.json") {
+		t.Fatalf("manifests %+v, skipped %v", trust.Manifests, trust.Skipped)
+	}
+	if len(trust.Warnings) != 1 || !strings.Contains(trust.Warnings[0], "filter_bpfel.o: no trusted envelope is about this object") {
+		t.Errorf("warnings %q", trust.Warnings)
+	}
+}
+
+// copyFile copies src to dst, making dst's directory.
+func copyFile(t testing.TB, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// signInto measures and signs an object with key and writes the object and
+// its envelope (named name) into dir.
+func signInto(t testing.TB, s *signing.Signer, obj []byte, name, dir string, targets []measure.Target) {
+	t.Helper()
+	m, _, _, err := gen.Measure(obj, sealmap.Config{}, targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := s.Sign(context.Background(), attest.NewStatement(name, obj, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, name), obj, 0o644)
+	os.WriteFile(filepath.Join(dir, name+attest.Suffix), env, 0o644)
+}
+
+// TestTrustDirLayout: the trust directory is walked recursively and
+// envelopes are matched to objects by the signed subject digest, so
+// envelopes of the same name in different subdirectories (every cilium
+// example's ident is "bpf") are all trusted, each with its own object;
+// envelopes of big-endian objects are set aside on a little-endian host;
+// a directory without envelopes says so.
+func TestTrustDirLayout(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	s, _ := signing.FromPrivateKey(key)
+	pub, _ := attest.MarshalPublicKey(key.Public())
+	dir := t.TempDir()
+	copyFile(t, filepath.Join(exampleDir, "demo.pub"), filepath.Join(dir, "keys", "demo.pub"))
+	os.WriteFile(filepath.Join(dir, "keys", "release.pub"), pub, 0o644)
+	for _, sub := range []string{"socket", "xdp", "tracepoint"} {
+		obj, err := os.ReadFile(testutil.Testdata(sub + "_bpfel.o"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		signInto(t, s, obj, "bpf_bpfel.o", filepath.Join(dir, "examples", sub), nil)
+	}
+	// A big-endian object and its envelope.
+	be, _ := os.ReadFile(testutil.Testdata("socket_bpfeb.o"))
+	signInto(t, s, be, "bpf_bpfeb.o", filepath.Join(dir, "examples", "socket"), nil)
+	// The example's envelope alone, without its object.
+	copyFile(t, filepath.Join(exampleDir, "filter_bpfel.o.intoto.json"), filepath.Join(dir, "xdp", "filter_bpfel.o.intoto.json"))
+
+	trust, err := audit.LoadTrustDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if trust.Keys != 2 || trust.Envelopes != 5 || len(trust.Skipped) != 0 || len(trust.Warnings) != 0 {
+		t.Fatalf("keys %d envelopes %d skipped %q warnings %q", trust.Keys, trust.Envelopes, trust.Skipped, trust.Warnings)
+	}
+	host := "little-endian"
+	if measure.NativeOrder == binary.BigEndian {
+		host = "big-endian"
+	}
+	objects := map[string]bool{}
+	for _, m := range trust.Manifests {
+		if m.ByteOrder != host {
+			t.Errorf("%s: byte order %q on a %s host", m.File, m.ByteOrder, host)
+		}
+		if m.File == filepath.Join("xdp", "filter_bpfel.o.intoto.json") {
+			if m.ObjectChecked {
+				t.Errorf("%s: object checked, but it is not in the directory", m.File)
+			}
+			continue
+		}
+		if !m.ObjectChecked || filepath.Dir(m.Object) != filepath.Dir(m.File) {
+			t.Errorf("%s: matched with object %q", m.File, m.Object)
+		}
+		objects[m.Object] = true
+	}
+	if host == "little-endian" {
+		if len(trust.Manifests) != 4 || len(objects) != 3 {
+			t.Errorf("manifests %d (objects %v), want 4 with 3 objects", len(trust.Manifests), objects)
+		}
+		if len(trust.OtherByteOrder) != 1 || !strings.Contains(trust.OtherByteOrder[0], "bpf_bpfeb.o") {
+			t.Errorf("other byte order: %q", trust.OtherByteOrder)
+		}
+	}
+
+	// No envelopes: a warning, in the CLI's JSON too, and on stderr.
+	empty := t.TempDir()
+	os.WriteFile(filepath.Join(empty, "release.pub"), pub, 0o644)
+	trust, err = audit.LoadTrustDir(empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if trust.Envelopes != 0 || len(trust.Warnings) != 1 || !strings.Contains(trust.Warnings[0], "no signed envelope") {
+		t.Errorf("empty trust directory: envelopes %d warnings %q", trust.Envelopes, trust.Warnings)
+	}
+	testutil.RequireBPF(t)
+	out, stderr, _ := runCLIErr(t, "prog", "verify", "--all", "--trust", empty, "-j")
+	var rep struct {
+		Trust struct {
+			Envelopes *int     `json:"envelopes"`
+			Warnings  []string `json:"warnings"`
+		} `json:"trust"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil || rep.Trust.Envelopes == nil || *rep.Trust.Envelopes != 0 || len(rep.Trust.Warnings) != 1 {
+		t.Errorf("JSON does not report the empty trust directory: %s (%v)", out, err)
+	}
+	if !strings.Contains(stderr, "warning: no signed envelope") {
+		t.Errorf("stderr does not warn: %q", stderr)
+	}
+}
+
+// TestAuditPartial: a CO-RE program signed without a target for this
+// kernel, loaded by the verified loader (PARTIAL) and audited with the
+// object and its envelope in the trust directory: the same verdict and the
+// same CO-RE sites; with the envelope alone, BADSIG with a hint. An
+// envelope of the same program's big-endian build is never the match.
+func TestAuditPartial(t *testing.T) {
+	testutil.RequireBPF(t)
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		t.Skipf("kernel BTF (CONFIG_DEBUG_INFO_BTF) not available: %v", err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	s, _ := signing.FromPrivateKey(key)
+	pub, _ := attest.MarshalPublicKey(key.Public())
+	obj, err := os.ReadFile(testutil.Testdata("corerel_bpfel.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "cosign.pub"), pub, 0o644)
+	signInto(t, s, obj, "corerel_bpfel.o", filepath.Join(dir, "corerel"), nil)
+
+	// The loader's verdict.
+	env, _ := os.ReadFile(filepath.Join(dir, "corerel", "corerel_bpfel.o"+attest.Suffix))
+	_, plan, _, err := gen.Measure(obj, sealmap.Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &bpfsigned.Object{Name: "corerel_bpfel.o", ELF: obj, Envelope: env, Plan: plan.Encode(), TrustedKeys: []string{string(pub)}}
+	var objs struct {
+		Probe *ebpf.Program `ebpf:"corerel_probe"`
+	}
+	rep, err := bpfsigned.Load(o, nil, &objs, nil, &bpfsigned.Policy{Accept: []bpfsigned.Verdict{bpfsigned.OK, bpfsigned.Partial}})
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	defer objs.Probe.Close()
+	if rep.Verdict != bpfsigned.Partial {
+		t.Fatalf("the loader's verdict is %s, this test needs PARTIAL:\n%s", rep.Verdict, rep)
+	}
+	id := strconv.Itoa(int(progID(t, objs.Probe)))
+
+	type result struct {
+		Verdict     string
+		Manifest    string
+		Hint        string
+		Relocations []measure.Fixup
+	}
+	verify := func(args ...string) (result, int) {
+		t.Helper()
+		out, code := runCLI(t, append([]string{"prog", "verify", "id", id, "--trust", dir, "-j"}, args...)...)
+		var res struct{ Programs []result }
+		if err := json.Unmarshal(out, &res); err != nil || len(res.Programs) != 1 {
+			t.Fatalf("output %q: %v", out, err)
+		}
+		return res.Programs[0], code
+	}
+	r, code := verify()
+	if r.Verdict != "PARTIAL" || code != 1 {
+		t.Fatalf("audit: %+v exit %d, want PARTIAL refused by the default --accept OK", r, code)
+	}
+	if fmt.Sprint(r.Relocations) != fmt.Sprint(rep.Programs[0].Relocations) {
+		t.Errorf("audit lists CO-RE sites %v, the loader %v", r.Relocations, rep.Programs[0].Relocations)
+	}
+	if r, code := verify("--accept", "OK,PARTIAL"); r.Verdict != "PARTIAL" || code != 0 {
+		t.Errorf("--accept OK,PARTIAL: %+v exit %d", r, code)
+	}
+
+	// A big-endian build's envelope next to it is never the match.
+	be := append([]byte{}, obj...)
+	be[5] = 2 // ELFDATA2MSB: only the header is read to tell the byte order
+	m, _, _, _ := gen.Measure(obj, sealmap.Config{}, nil)
+	beEnv, _ := s.Sign(context.Background(), attest.NewStatement("corerel_bpfeb.o", be, m))
+	os.WriteFile(filepath.Join(dir, "corerel", "corerel_bpfeb.o"), be, 0o644)
+	os.WriteFile(filepath.Join(dir, "corerel", "corerel_bpfeb.o"+attest.Suffix), beEnv, 0o644)
+	if r, _ := verify(); r.Verdict != "PARTIAL" || strings.Contains(r.Manifest, "bpfeb") {
+		t.Errorf("with a big-endian envelope present: %+v", r)
+	}
+
+	// The envelope alone: BADSIG, saying the object is needed.
+	os.Remove(filepath.Join(dir, "corerel", "corerel_bpfel.o"))
+	if r, code := verify("--accept", "OK,PARTIAL"); r.Verdict != "BADSIG" || code != 1 || !strings.Contains(r.Hint, "put its object") {
+		t.Errorf("envelope alone: %+v exit %d", r, code)
 	}
 }

@@ -96,9 +96,9 @@ func BenchmarkAudit(b *testing.B) {
 		b.Run(fmt.Sprintf("N=%d/bpf2go-signed", n), func(b *testing.B) {
 			for b.Loop() {
 				out, err := exec.Command(bin, "prog", "verify", "--all", "--trust", dir, "-j").Output()
-				var res []json.RawMessage
-				if json.Unmarshal(out, &res); len(res) < n {
-					b.Fatalf("%d results: %v", len(res), err)
+				var res struct{ Programs []json.RawMessage }
+				if json.Unmarshal(out, &res); len(res.Programs) < n {
+					b.Fatalf("%d results: %v", len(res.Programs), err)
 				}
 			}
 		})

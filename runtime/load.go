@@ -353,13 +353,8 @@ type partialResult struct {
 	fixups []measure.Fixup
 }
 
-// partial decides whether a program whose tag matches no signed digest is
-// the signed program with its CO-RE relocations resolved for this kernel:
-// its instructions before relocation must be the signed base, relocating
-// them in user space against this kernel's BTF must change only CO-RE
-// sites, and the result must have the kernel's tag. It returns true and no
-// mismatch then; otherwise the mismatches say what differs. A recheck
-// reuses the decision of the load.
+// partial is [MatchPartial] for a load, whose recheck reuses the
+// decision of the load.
 func (r *Report) partial(want *measure.Program, ps *ebpf.ProgramSpec, kp *measure.KernelProgram, ms []measure.Mismatch) (bool, []measure.Mismatch) {
 	if prev, ok := r.partials[want.Name]; ok {
 		if prev.tag == kp.Tag {
@@ -367,30 +362,51 @@ func (r *Report) partial(want *measure.Program, ps *ebpf.ProgramSpec, kp *measur
 		}
 		return false, ms
 	}
-	if ps == nil {
+	fixups, ms := MatchPartial(want, ps, kp, ms)
+	if fixups == nil {
 		return false, ms
-	}
-	base, err := measure.ProgramDigest(ps)
-	if err != nil {
-		return false, append(ms, measure.Mismatch{Field: "co-re", Expected: "the signed instructions", Found: err.Error()})
-	}
-	if base.Digest != want.Digest {
-		return false, []measure.Mismatch{{Field: "co-re.base_digest", Expected: want.Digest, Found: base.Digest}}
-	}
-	d, fixups, err := measure.RelocateForKernel(ps)
-	if err != nil {
-		return false, append(ms, measure.Mismatch{Field: "co-re", Expected: "only CO-RE sites resolved for this kernel", Found: err.Error()})
-	}
-	tag := d.Tag
-	if kp.TagAlgorithm == measure.TagSHA1 {
-		tag = d.TagSHA1
-	}
-	if tag != kp.Tag {
-		return false, []measure.Mismatch{{Field: "tag(" + kp.TagAlgorithm + ")", Expected: ms[0].Expected + " or " + tag + " (relocated for this kernel)", Found: kp.Tag}}
 	}
 	if r.partials == nil {
 		r.partials = map[string]partialResult{}
 	}
 	r.partials[want.Name] = partialResult{tag: kp.Tag, fixups: fixups}
 	return true, nil
+}
+
+// MatchPartial decides whether a loaded program kp, whose tag matches no
+// signed digest of want (ms is the comparison's single tag mismatch), is
+// the signed program with its CO-RE relocations resolved for this kernel:
+// the instructions of ps (the program as the object holds it) before
+// relocation must be the signed base, relocating them in user space
+// against this kernel's BTF must change only CO-RE sites, and the result
+// must have the kernel's tag. It returns the resolved sites (non-nil)
+// and no mismatch then; otherwise nil and the mismatches that say what
+// differs. The loader and the auditor ("prog verify") both decide PARTIAL
+// with it.
+func MatchPartial(want *measure.Program, ps *ebpf.ProgramSpec, kp *measure.KernelProgram, ms []measure.Mismatch) ([]measure.Fixup, []measure.Mismatch) {
+	if ps == nil || !onlyTag(ms) || len(want.Relocations) == 0 {
+		return nil, ms
+	}
+	base, err := measure.ProgramDigest(ps)
+	if err != nil {
+		return nil, append(ms, measure.Mismatch{Field: "co-re", Expected: "the signed instructions", Found: err.Error()})
+	}
+	if base.Digest != want.Digest {
+		return nil, []measure.Mismatch{{Field: "co-re.base_digest", Expected: want.Digest, Found: base.Digest}}
+	}
+	d, fixups, err := measure.RelocateForKernel(ps)
+	if err != nil {
+		return nil, append(ms, measure.Mismatch{Field: "co-re", Expected: "only CO-RE sites resolved for this kernel", Found: err.Error()})
+	}
+	tag := d.Tag
+	if kp.TagAlgorithm == measure.TagSHA1 {
+		tag = d.TagSHA1
+	}
+	if tag != kp.Tag {
+		return nil, []measure.Mismatch{{Field: "tag(" + kp.TagAlgorithm + ")", Expected: ms[0].Expected + " or " + tag + " (relocated for this kernel)", Found: kp.Tag}}
+	}
+	if fixups == nil {
+		fixups = []measure.Fixup{}
+	}
+	return fixups, nil
 }

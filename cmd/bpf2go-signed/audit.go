@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/cilium/ebpf"
@@ -14,6 +15,7 @@ import (
 	"github.com/bpf2go-signed/bpf2go-signed/audit"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
+	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
 )
 
 // progInfo is one line of "prog show".
@@ -107,24 +109,40 @@ func forEachProg(fn func(fd int) error) error {
 	}
 }
 
-// errNotAllPassed: prog verify found programs whose verdict is not OK.
+// errNotAllPassed: prog verify found programs whose verdict is not accepted.
 var errNotAllPassed = errors.New("not every program passed")
 
-func progVerify(words []string, opts options, w io.Writer) error {
+// verifyReport is the JSON output of "prog verify".
+type verifyReport struct {
+	// Trust is what the trust directory holds, with its warnings.
+	Trust *audit.Trust `json:"trust"`
+	// Accept are the verdicts that pass.
+	Accept   []bpfsigned.Verdict `json:"accept"`
+	Programs []audit.Result      `json:"programs"`
+}
+
+func progVerify(words []string, opts options, w, stderr io.Writer) error {
 	if opts.trust == "" {
 		return fmt.Errorf("%w: prog verify needs --trust DIR", errUsage)
 	}
 	if opts.all == (len(words) > 0) {
 		return fmt.Errorf("%w: prog verify takes id N, pinned PATH or --all", errUsage)
 	}
+	accept, err := parseAccept(opts.accept)
+	if err != nil {
+		return err
+	}
 	trust, err := audit.LoadTrustDir(opts.trust)
 	if err != nil {
 		return fmt.Errorf("prog verify: %w", err)
 	}
 	for _, s := range trust.Skipped {
-		fmt.Fprintf(os.Stderr, "bpf2go-signed: prog verify: not trusted: %s\n", s)
+		fmt.Fprintf(stderr, "bpf2go-signed: prog verify: not trusted: %s\n", s)
 	}
-	var results []audit.Result
+	for _, s := range trust.Warnings {
+		fmt.Fprintf(stderr, "bpf2go-signed: prog verify: warning: %s\n", s)
+	}
+	results := []audit.Result{}
 	if opts.all {
 		if results, err = trust.All(); err != nil {
 			return fmt.Errorf("prog verify: %w", err)
@@ -145,7 +163,7 @@ func progVerify(words []string, opts options, w io.Writer) error {
 		if results == nil {
 			results = []audit.Result{}
 		}
-		if err := writeJSON(w, results, opts.pretty); err != nil {
+		if err := writeJSON(w, verifyReport{Trust: trust, Accept: accept, Programs: results}, opts.pretty); err != nil {
 			return err
 		}
 	} else {
@@ -156,19 +174,48 @@ func progVerify(words []string, opts options, w io.Writer) error {
 			for _, m := range r.Mismatches {
 				fmt.Fprintf(tw, "\t\t\t\t\t%s\n", m)
 			}
+			for _, f := range r.Relocations {
+				fmt.Fprintf(tw, "\t\t\t\t\tCO-RE insn %d  %s  %s\n", f.Insn, f.Relocation.Relocation, f.Fixup)
+			}
+			if r.Hint != "" {
+				fmt.Fprintf(tw, "\t\t\t\t\thint: %s\n", r.Hint)
+			}
 		}
 		tw.Flush()
 	}
 	failed := 0
 	for _, r := range results {
-		if !r.Passed() {
+		if !slices.Contains(accept, r.Verdict) {
 			failed++
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("prog verify: %d of %d programs are not OK: %w", failed, len(results), errNotAllPassed)
+		return fmt.Errorf("prog verify: %d of %s have a verdict outside %s: %w", failed, plural(len(results), "program"), joinVerdicts(accept), errNotAllPassed)
 	}
 	return nil
+}
+
+// parseAccept reads --accept: verdicts separated by commas.
+func parseAccept(s string) ([]bpfsigned.Verdict, error) {
+	var out []bpfsigned.Verdict
+	for _, v := range strings.Split(s, ",") {
+		v := bpfsigned.Verdict(strings.ToUpper(strings.TrimSpace(v)))
+		switch v {
+		case bpfsigned.OK, bpfsigned.Partial, bpfsigned.Unsigned, bpfsigned.BadSig:
+			out = append(out, v)
+		default:
+			return nil, fmt.Errorf("%w: --accept %q: want verdicts among OK,PARTIAL,UNSIGNED,BADSIG", errUsage, s)
+		}
+	}
+	return out, nil
+}
+
+func joinVerdicts(vs []bpfsigned.Verdict) string {
+	var s []string
+	for _, v := range vs {
+		s = append(s, string(v))
+	}
+	return strings.Join(s, ",")
 }
 
 func mapShow(fd int, hashOnly bool, opts options, w io.Writer) error {

@@ -23,7 +23,7 @@ type command struct {
 	summary, detail string
 	examples        []string
 	// run parses args with the command's own FlagSet and runs it.
-	run func(c *command, args []string, stdout io.Writer) error
+	run func(c *command, args []string, stdout, stderr io.Writer) error
 }
 
 // group is the first word of several commands, such as "prog".
@@ -82,7 +82,7 @@ frozen map.`,
 	},
 	{
 		name:     "prog verify",
-		synopsis: "(id N | pinned PATH | --all) --trust DIR [-j|-p]",
+		synopsis: "(id N | pinned PATH | --all) --trust DIR [--accept VERDICTS] [-j|-p]",
 		summary:  "give loaded programs a verdict against signed envelopes",
 		detail: `DIR holds public keys (*.pub) and signed envelopes (*.intoto.json), in any
 subdirectory; the objects themselves may sit next to their envelopes.
@@ -93,7 +93,11 @@ considered. Verdicts: OK (matches a signed measurement), PARTIAL (matches
 except at CO-RE or kernel-resolved sites whose values this kernel
 yields), UNSIGNED (no envelope covers it), BADSIG (it differs from the
 envelope that names it, or the signature is not trusted).
-Exit status 0 only when every program is OK or PARTIAL.`,
+Exit status 0 only when every verdict is one --accept names (OK by default,
+as the loader's default policy). A PARTIAL verdict needs the signed object
+in the trust directory, as the loader has it: it relocates the object's
+program for this kernel and compares the kernel's tag; with the envelope
+alone such a program is BADSIG, with a hint.`,
 		examples: []string{
 			"bpf2go-signed prog verify id 42 --trust /etc/bpf2go-signed",
 			"bpf2go-signed prog verify --all --trust /etc/bpf2go-signed -p",
@@ -130,7 +134,7 @@ the password in $COSIGN_PASSWORD (asked for on a terminal when unset).`,
 			"COSIGN_PASSWORD=... bpf2go-signed keygen",
 			"bpf2go-signed keygen --output-key-prefix release",
 		},
-		run: func(c *command, args []string, stdout io.Writer) error { return keygen(args, stdout) },
+		run: func(c *command, args []string, stdout, _ io.Writer) error { return keygen(args, stdout) },
 	},
 	{
 		name:     "sign",
@@ -145,7 +149,7 @@ one acceptable digest per target.`,
 			"bpf2go-signed sign --key cosign.key ./...",
 			"bpf2go-signed sign --key cosign.key --target-btf btf/ internal/probe/bpf_bpfel.o",
 		},
-		run: func(c *command, args []string, stdout io.Writer) error { return sign(args, stdout) },
+		run: func(c *command, args []string, stdout, _ io.Writer) error { return sign(args, stdout) },
 	},
 	{
 		name:     "verify",
@@ -154,7 +158,7 @@ one acceptable digest per target.`,
 		examples: []string{
 			"bpf2go-signed verify --key cosign.pub bpf_bpfel.o",
 		},
-		run: func(c *command, args []string, stdout io.Writer) error { return verify(args, stdout) },
+		run: func(c *command, args []string, stdout, _ io.Writer) error { return verify(args, stdout) },
 	},
 }
 
@@ -382,7 +386,7 @@ func outputFlags(fs *flag.FlagSet, o *options) {
 // options are the bpftool-style options shared by subcommands.
 type options struct {
 	json, pretty, readback, all bool
-	trust                       string
+	trust, accept               string
 	targetBTF                   stringList
 }
 
@@ -397,7 +401,7 @@ func (o *options) parse(c *command, args []string, define func(fs *flag.FlagSet)
 	return words, err
 }
 
-func runMeasureObject(c *command, args []string, stdout io.Writer) error {
+func runMeasureObject(c *command, args []string, stdout, stderr io.Writer) error {
 	var o options
 	words, err := o.parse(c, args, func(fs *flag.FlagSet) {
 		fs.Var(&o.targetBTF, "target-btf", "resolve CO-RE and kernel-resolved sites against this kernel BTF `PATH` (a file, or a directory of them; repeatable): one digest per target")
@@ -411,7 +415,7 @@ func runMeasureObject(c *command, args []string, stdout io.Writer) error {
 	return measureObject(words[0], o, stdout)
 }
 
-func runProgShow(c *command, args []string, stdout io.Writer) error {
+func runProgShow(c *command, args []string, stdout, stderr io.Writer) error {
 	var o options
 	words, err := o.parse(c, args, nil)
 	if err != nil {
@@ -426,7 +430,7 @@ func readbackFlag(o *options) func(fs *flag.FlagSet) {
 	}
 }
 
-func runProgMeasure(c *command, args []string, stdout io.Writer) error {
+func runProgMeasure(c *command, args []string, stdout, stderr io.Writer) error {
 	var o options
 	words, err := o.parse(c, args, readbackFlag(&o))
 	if err != nil {
@@ -439,19 +443,20 @@ func runProgMeasure(c *command, args []string, stdout io.Writer) error {
 	return progMeasure(fd, o, stdout)
 }
 
-func runProgVerify(c *command, args []string, stdout io.Writer) error {
+func runProgVerify(c *command, args []string, stdout, stderr io.Writer) error {
 	var o options
 	words, err := o.parse(c, args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&o.all, "all", false, "every loaded program")
+		fs.StringVar(&o.accept, "accept", "OK", "the `VERDICTS` that pass, comma-separated, like the loader's policy (OK,PARTIAL accepts CO-RE programs relocated for an unsigned kernel)")
 		fs.StringVar(&o.trust, "trust", "", "the trust directory `DIR`: public keys (*.pub) and envelopes (*.intoto.json), searched recursively")
 	})
 	if err != nil {
 		return err
 	}
-	return progVerify(words, o, stdout)
+	return progVerify(words, o, stdout, stderr)
 }
 
-func runMapShow(c *command, args []string, stdout io.Writer) error {
+func runMapShow(c *command, args []string, stdout, stderr io.Writer) error {
 	var o options
 	words, err := o.parse(c, args, readbackFlag(&o))
 	if err != nil {

@@ -59,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if cmd == nil {
 			err = generate(args, stdout)
 		} else {
-			err = cmd.run(cmd, rest, stdout)
+			err = cmd.run(cmd, rest, stdout, stderr)
 		}
 	}
 	var help *helpRequested
