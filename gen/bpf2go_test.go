@@ -2,6 +2,7 @@ package gen_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,8 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpf2go-signed/bpf2go-signed/attest"
 	"github.com/bpf2go-signed/bpf2go-signed/gen"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
+	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
 )
 
@@ -155,5 +158,50 @@ func TestMeasureRefusesUnpredictable(t *testing.T) {
 	_, _, _, err = gen.Measure(obj, sealmap.Config{}, nil)
 	if err == nil || !strings.Contains(err.Error(), `kconfig extern "LINUX_KERNEL_VERSION"`) || !strings.Contains(err.Error(), "plain bpf2go") {
 		t.Fatalf("Measure(kconfig) = %v", err)
+	}
+}
+
+// TestTargetBTFDefaultTargets: -target-btf with bpf2go's default targets
+// (bpfel,bpfeb) and a little-endian kernel's BTF: the bpfel object gets a
+// per-target digest, the bpfeb object none, and the generator says so
+// instead of failing.
+func TestTargetBTFDefaultTargets(t *testing.T) {
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		t.Skipf("kernel BTF (CONFIG_DEBUG_INFO_BTF) not available: %v", err)
+	}
+	if measure.NativeOrder != binary.LittleEndian {
+		t.Skip("the test reads this host's BTF as the little-endian target")
+	}
+	_, signed := buildTools(t)
+	dir := t.TempDir()
+	src, err := os.ReadFile(testutil.Testdata("corerel.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "corerel.c"), src, 0o644)
+	cmd := exec.Command(signed, "-cc", "clang-19", "-target-btf", "/sys/kernel/btf/vmlinux", "bpf", "corerel.c", "--", multiarchInclude(), "-I"+filepath.Join(testutil.Root(), "include"))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOPACKAGE=main")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("generate: %v\n%s", err, out)
+	}
+	if !bytes.Contains(out, []byte("bpf_bpfeb.o: no per-target digest for ")) || bytes.Contains(out, []byte("bpf_bpfel.o: no per-target")) {
+		t.Errorf("the generator does not say which object got no per-target digest:\n%s", out)
+	}
+	for obj, want := range map[string]int{"bpf_bpfel.o": 1, "bpf_bpfeb.o": 0} {
+		raw, err := os.ReadFile(filepath.Join(dir, obj+".intoto.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, st, err := attest.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range st.Predicate.Programs {
+			if len(p.Alternatives) != want {
+				t.Errorf("%s program %s: %d per-target digests, want %d", obj, p.Name, len(p.Alternatives), want)
+			}
+		}
 	}
 }

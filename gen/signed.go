@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"go/build/constraint"
@@ -136,6 +137,9 @@ func (c *Config) writeSigned(ctx context.Context, objFile, stem, outputStem stri
 	if err != nil {
 		return fmt.Errorf("%s: %w", filepath.Base(objFile), err)
 	}
+	if note := TargetNote(filepath.Base(objFile), spec, manifest, e.targets); note != "" {
+		fmt.Fprintf(log, "bpf2go-signed: note: %s\n", note)
+	}
 	st := attest.NewStatement(filepath.Base(objFile), obj, manifest)
 
 	envFile := objFile + attest.Suffix
@@ -222,8 +226,58 @@ func ManifestOf(spec *ebpf.CollectionSpec, plan *sealmap.Plan, targets []measure
 		return nil, err
 	}
 	opts := plan.MeasureOptions()
-	opts.Targets = targets
+	opts.Targets, _ = TargetsFor(spec, targets)
 	return measure.CollectionWithOptions(measured, opts)
+}
+
+// TargetsFor splits CO-RE targets into those of the object's byte order,
+// which measuring resolves relocations against (one digest each), and the
+// others, which cannot describe a kernel that loads this object: with
+// bpf2go's default targets (bpfel,bpfeb) and a little-endian -target-btf,
+// the bpfeb object gets no per-target digest.
+func TargetsFor(spec *ebpf.CollectionSpec, targets []measure.Target) (usable, other []measure.Target) {
+	bo := measure.SpecByteOrder(spec)
+	for _, t := range targets {
+		if t.ByteOrder == nil || t.ByteOrder == bo {
+			usable = append(usable, t)
+		} else {
+			other = append(other, t)
+		}
+	}
+	return usable, other
+}
+
+// HasRelocations reports whether any program of m has CO-RE sites, whose
+// digest depends on the target kernel.
+func HasRelocations(m *measure.Manifest) bool {
+	for _, p := range m.Programs {
+		if len(p.Relocations) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// TargetNote says which targets an object got no per-target digest for,
+// or "" when every target applies or the object has no CO-RE site.
+func TargetNote(object string, spec *ebpf.CollectionSpec, m *measure.Manifest, targets []measure.Target) string {
+	_, other := TargetsFor(spec, targets)
+	if len(other) == 0 || !HasRelocations(m) {
+		return ""
+	}
+	var names []string
+	for _, t := range other {
+		names = append(names, t.Name)
+	}
+	return fmt.Sprintf("%s: no per-target digest for %s: the BTF is %s, the object %s (kernels of that byte order load the %s object instead)",
+		object, strings.Join(names, ", "), measure.OrderName(other[0].ByteOrder), measure.OrderName(measure.SpecByteOrder(spec)), otherTarget(measure.SpecByteOrder(spec)))
+}
+
+func otherTarget(bo binary.ByteOrder) string {
+	if bo == binary.BigEndian {
+		return "bpfel"
+	}
+	return "bpfeb"
 }
 
 func measurePlan(spec *ebpf.CollectionSpec, plan *sealmap.Plan, targets []measure.Target) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {

@@ -3,6 +3,8 @@ package measure
 import (
 	"bytes"
 	"crypto/sha256"
+	"debug/elf"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,6 +30,9 @@ type Target struct {
 	// SHA256 is the hex SHA-256 of the BTF file.
 	SHA256 string
 	Spec   *btf.Spec
+	// ByteOrder is the BTF's byte order: CO-RE relocations of an object
+	// resolve only against BTF of the object's byte order.
+	ByteOrder binary.ByteOrder
 }
 
 // Label is how the target is named in a manifest.
@@ -87,7 +92,41 @@ func loadTarget(path string) (*Target, error) {
 			name = rel
 		}
 	}
-	return &Target{Name: name, SHA256: hex.EncodeToString(sum[:]), Spec: spec}, nil
+	bo, err := btfByteOrder(raw)
+	if err != nil {
+		return nil, fmt.Errorf("target BTF %s: %w", path, err)
+	}
+	return &Target{Name: name, SHA256: hex.EncodeToString(sum[:]), Spec: spec, ByteOrder: bo}, nil
+}
+
+// btfByteOrder reads the byte order of raw BTF (from its magic) or of an
+// ELF file holding it (from the ELF header).
+func btfByteOrder(raw []byte) (binary.ByteOrder, error) {
+	switch {
+	case len(raw) >= 6 && string(raw[:4]) == elf.ELFMAG:
+		switch elf.Data(raw[elf.EI_DATA]) {
+		case elf.ELFDATA2LSB:
+			return binary.LittleEndian, nil
+		case elf.ELFDATA2MSB:
+			return binary.BigEndian, nil
+		}
+	case len(raw) >= 2 && binary.LittleEndian.Uint16(raw) == btfMagic:
+		return binary.LittleEndian, nil
+	case len(raw) >= 2 && binary.BigEndian.Uint16(raw) == btfMagic:
+		return binary.BigEndian, nil
+	}
+	return nil, errors.New("cannot tell the byte order: neither BTF nor ELF")
+}
+
+// btfMagic starts a BTF header, in the BTF's byte order.
+const btfMagic = 0xeb9f
+
+// OrderName names a byte order: "little-endian" or "big-endian".
+func OrderName(bo binary.ByteOrder) string {
+	if bo == binary.BigEndian {
+		return "big-endian"
+	}
+	return "little-endian"
 }
 
 func kernelRelease() (string, error) {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/cilium/ebpf"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"golang.org/x/term"
 
@@ -205,8 +206,9 @@ func sign(args []string, stdout io.Writer) error {
 	// Every object is read, measured and checked before any envelope is
 	// written: a refusal leaves the tree as it was.
 	type prepared struct {
-		in signInput
-		st *attest.Statement
+		in   signInput
+		st   *attest.Statement
+		note string
 	}
 	var todo []prepared
 	seen := map[string]bool{}
@@ -215,11 +217,11 @@ func sign(args []string, stdout io.Writer) error {
 			continue
 		}
 		seen[in.path()] = true
-		st, err := prepareObject(in, targets)
+		st, note, err := prepareObject(in, targets)
 		if err != nil {
 			return fmt.Errorf("sign %s: %w", in.path(), err)
 		}
-		todo = append(todo, prepared{in, st})
+		todo = append(todo, prepared{in, st, note})
 	}
 	for _, p := range todo {
 		env, err := signer.Sign(ctx, p.st)
@@ -228,6 +230,9 @@ func sign(args []string, stdout io.Writer) error {
 		}
 		if err != nil {
 			return fmt.Errorf("sign %s: %w", p.in.path(), err)
+		}
+		if p.note != "" {
+			fmt.Fprintf(stdout, "note: %s\n", p.note)
 		}
 		fmt.Fprintf(stdout, "signed %s -> %s%s\n", p.in.path(), p.in.path(), attest.Suffix)
 	}
@@ -249,29 +254,31 @@ func loadSigner(ctx context.Context, ref string) (*signing.Signer, error) {
 
 // prepareObject measures an object (with its sealing plan when
 // bpf2go-signed generated it), checks that its envelope can be replaced,
-// and returns the statement to sign.
-func prepareObject(in signInput, targets []measure.Target) (*attest.Statement, error) {
+// and returns the statement to sign, with a note naming the CO-RE targets
+// that gave no digest (those of the other byte order).
+func prepareObject(in signInput, targets []measure.Target) (*attest.Statement, string, error) {
 	obj, err := in.dir.ReadFile(in.name, gen.MaxObjectSize)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var m *measure.Manifest
+	var spec *ebpf.CollectionSpec
 	plan, err := in.dir.ReadFile(in.name+gen.PlanSuffix, gen.MaxJSONFile)
 	switch {
 	case isNotExist(err) && !in.planRequired:
-		m, _, _, err = gen.Measure(obj, sealmap.Config{}, targets)
+		m, _, spec, err = gen.Measure(obj, sealmap.Config{}, targets)
 	case isNotExist(err):
-		return nil, fmt.Errorf("its sealing plan %s%s is missing, but the generated loader embeds it: run go generate", in.name, gen.PlanSuffix)
+		return nil, "", fmt.Errorf("its sealing plan %s%s is missing, but the generated loader embeds it: run go generate", in.name, gen.PlanSuffix)
 	case err == nil:
-		m, _, _, err = gen.MeasurePlan(obj, plan, targets)
+		m, _, spec, err = gen.MeasurePlan(obj, plan, targets)
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := keepsTargets(in, m); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return attest.NewStatement(in.name, obj, m), nil
+	return attest.NewStatement(in.name, obj, m), gen.TargetNote(in.path(), spec, m, targets), nil
 }
 
 // keepsTargets refuses to re-sign an object whose existing envelope
