@@ -4,9 +4,12 @@
 // envelopes (package attest). It is for build machines and release
 // pipelines; shipped binaries verify with package attest alone.
 //
-// KMS providers (awskms://, gcpkms://, azurekms://, hashivault://) are
-// linked only when the binary is built with the matching tag: kms_aws,
-// kms_gcp, kms_azure, kms_hashivault (or kms_all).
+// No cloud KMS provider is linked: a KMS URI <scheme>://<key> is served by
+// the sigstore KMS plugin sigstore-kms-<scheme> on the PATH (sigstore's
+// cliplugin protocol). The nested module
+// github.com/bpf2go-signed/bpf2go-signed/kms builds those plugins for
+// awskms://, gcpkms://, azurekms:// and hashivault://, so that the cloud
+// SDKs stay out of the go.mod of every module that uses the generator.
 package signing
 
 import (
@@ -30,6 +33,10 @@ import (
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/safefs"
 )
+
+// KMSModule is the module whose commands are the KMS plugins for
+// awskms://, gcpkms://, azurekms:// and hashivault:// keys.
+const KMSModule = "github.com/bpf2go-signed/bpf2go-signed/kms"
 
 // PasswordEnv is the environment variable holding the password of an
 // encrypted private key, as for cosign.
@@ -82,8 +89,13 @@ func Password() []byte {
 func Load(ctx context.Context, ref string, password []byte) (*Signer, error) {
 	if IsKMS(ref) {
 		sv, err := kms.Get(ctx, ref, attest.Hash)
+		var notFound *kms.ProviderNotFoundError
+		if errors.As(err, &notFound) {
+			scheme, _, _ := strings.Cut(ref, "://")
+			return nil, fmt.Errorf("KMS key %s: no sigstore KMS plugin sigstore-kms-%s on the PATH: install it, e.g. go install %s/cmd/sigstore-kms-%s@latest for the cloud KMSes (see README, Cloud KMS keys)", ref, scheme, KMSModule, scheme)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("KMS key %s: %w (is the binary built with the provider's tag, e.g. -tags kms_aws?)", ref, err)
+			return nil, fmt.Errorf("KMS key %s: %w", ref, err)
 		}
 		pub, err := sv.PublicKey(options.WithContext(ctx))
 		if err != nil {
