@@ -182,6 +182,9 @@ func TestKeyLoadingErrors(t *testing.T) {
 			if tt.want != nil && !errors.Is(err, tt.want) {
 				t.Fatalf("error %v, want %v", err, tt.want)
 			}
+			if strings.Contains(tt.ref, "://") && !strings.Contains(err.Error(), "sigstore-kms-nosuchkms on the PATH") {
+				t.Errorf("a KMS URI without provider or plugin does not name the plugin to install: %v", err)
+			}
 			t.Log(err)
 		})
 	}
