@@ -12,7 +12,7 @@ import (
 )
 
 // maxToolRequirements bounds what adding the generator as a tool adds to
-// a user's go.mod (docs/dependencies.md lists them).
+// a user's go.mod (README.md, "Dependencies", lists them).
 const maxToolRequirements = 20
 
 // heavy are module path prefixes a code generator must not bring into a
