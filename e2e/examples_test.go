@@ -127,8 +127,9 @@ func TestExamples(t *testing.T) {
 		{name: "struct_ops", source: "tcp_cc.c", flags: []string{"-no-global-types"}, verdict: "OK", needs: haveKernelType("tcp_congestion_ops")},
 		{name: "BPF_KSYSCALL", source: "ksyscall.c", flags: []string{"-target", "amd64"}, needs: onAMD64,
 			refused: `kconfig extern "LINUX_HAS_SYSCALL_WRAPPER"`},
-		{name: "kfunc", source: "kfunc.c",
-			refused: `kfunc call "bpf_iter_num_new"`},
+		// kfunc calls are resolved by BTF id, like CO-RE sites.
+		{name: "kfunc, -target-btf", source: "kfunc.c", signedFlags: []string{"-target-btf", btfPath}, verdict: "OK", needs: haveKernelFunc("bpf_iter_num_new")},
+		{name: "kfunc, no target", source: "kfunc.c", verdict: "PARTIAL", needs: haveKernelFunc("bpf_iter_num_new")},
 	}
 	keyDir := t.TempDir()
 	env := []string{"COSIGN_PASSWORD=", "GOFLAGS=-mod=mod"}
@@ -290,14 +291,26 @@ func haveTCX() error {
 // haveKernelType probes the kernel's BTF for a struct_ops type.
 func haveKernelType(name string) func() error {
 	return func() error {
-		spec, err := btf.LoadKernelSpec()
-		if err != nil {
-			return err
-		}
 		var s *btf.Struct
-		if err := spec.TypeByName(name, &s); err != nil {
-			return errors.New("the kernel has no " + name + ": " + err.Error())
-		}
-		return nil
+		return haveKernelBTF(name, &s)
 	}
+}
+
+// haveKernelFunc probes the kernel's BTF for a kfunc.
+func haveKernelFunc(name string) func() error {
+	return func() error {
+		var f *btf.Func
+		return haveKernelBTF(name, &f)
+	}
+}
+
+func haveKernelBTF(name string, typ any) error {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return err
+	}
+	if err := spec.TypeByName(name, typ); err != nil {
+		return errors.New("the kernel has no " + name + ": " + err.Error())
+	}
+	return nil
 }

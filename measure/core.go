@@ -150,20 +150,75 @@ type Fixup struct {
 	Fixup string `json:"fixup"`
 }
 
-// relocations lists the CO-RE sites of a program.
+// relocations lists the sites of a program that the loader resolves
+// against the kernel's BTF: CO-RE relocations and kfunc calls.
 func relocations(spec *ebpf.ProgramSpec) []Relocation {
 	var out []Relocation
 	iter := spec.Instructions.Iterate()
 	for iter.Next() {
 		if r := btf.CORERelocationMetadata(iter.Ins); r != nil {
 			out = append(out, Relocation{Insn: int(iter.Offset), Relocation: r.String()})
+		} else if iter.Ins.IsKfuncCall() {
+			out = append(out, Relocation{Insn: int(iter.Offset), Relocation: kfuncSite(iter.Ins)})
 		}
 	}
 	return out
 }
 
-// Relocate resolves the CO-RE relocations of spec against targets, the
-// way cilium/ebpf does at load time, and returns the submitted
+// kfuncSite describes a kfunc call site: the kernel resolves the call by
+// the BTF id of the function, which each kernel numbers its own way.
+func kfuncSite(ins *asm.Instruction) string { return "kfunc " + ins.Reference() }
+
+// resolveKfuncs sets the BTF id (and, for a kfunc of a module, the index
+// of the module's BTF in the program's fd array) of every kfunc call in
+// insns, as cilium/ebpf does when it loads a program: the function is
+// looked up by name in targets[0] (vmlinux), then in the other targets
+// (modules); each call of a module's kfunc takes the next fd array index,
+// from 1. It returns the fixups in instruction order.
+func resolveKfuncs(name string, insns asm.Instructions, targets []*btf.Spec) ([]Fixup, error) {
+	var fixups []Fixup
+	module := 0
+	iter := insns.Iterate()
+	for iter.Next() {
+		ins := iter.Ins
+		if !ins.IsKfuncCall() || btf.CORERelocationMetadata(ins) != nil {
+			continue
+		}
+		fn := ins.Reference()
+		var id btf.TypeID
+		found := -1
+		for i, t := range targets {
+			var f *btf.Func
+			if err := t.TypeByName(fn, &f); err != nil {
+				continue
+			}
+			tid, err := t.TypeID(f)
+			if err != nil {
+				return nil, fmt.Errorf("program %s: kfunc %s: %w", name, fn, err)
+			}
+			id, found = tid, i
+			break
+		}
+		if found < 0 {
+			return nil, fmt.Errorf("program %s: kfunc %s is not in the target's BTF (a kfunc of a module needs the module's BTF)", name, fn)
+		}
+		idx := 0
+		if found > 0 {
+			module++
+			idx = module
+		}
+		ins.Constant = int64(id)
+		ins.Offset = int16(idx)
+		fixups = append(fixups, Fixup{
+			Relocation: Relocation{Insn: int(iter.Offset), Relocation: kfuncSite(ins)},
+			Fixup:      fmt.Sprintf("btf id %d, fd array index %d", id, idx),
+		})
+	}
+	return fixups, nil
+}
+
+// Relocate resolves the CO-RE relocations and kfunc calls of spec against
+// targets, the way cilium/ebpf does at load time, and returns the submitted
 // instructions (map immediates zeroed), their digest and the fixups.
 // spec is not modified.
 func Relocate(spec *ebpf.ProgramSpec, targets []*btf.Spec) ([]byte, InsnDigest, []Fixup, error) {
@@ -193,6 +248,14 @@ func Relocate(spec *ebpf.ProgramSpec, targets []*btf.Spec) ([]byte, InsnDigest, 
 			}
 			fixups[i].Fixup = fs[i].String()
 		}
+	}
+	kfuncs, err := resolveKfuncs(spec.Name, insns, targets)
+	if err != nil {
+		return nil, InsnDigest{}, nil, err
+	}
+	if len(kfuncs) > 0 {
+		fixups = append(fixups, kfuncs...)
+		slices.SortFunc(fixups, func(a, b Fixup) int { return a.Insn - b.Insn })
 	}
 	cp := *spec
 	cp.Instructions = insns

@@ -145,7 +145,8 @@ func (ctx *specContext) program(spec *ebpf.ProgramSpec) (*Program, error) {
 		ins := iter.Ins
 		switch {
 		case ins.IsKfuncCall():
-			p.Unsupported = append(p.Unsupported, fmt.Sprintf("kfunc call %q at instruction %d", ins.Reference(), iter.Offset))
+			// A site resolved against the kernel's BTF, like CO-RE:
+			// listed in Relocations below.
 		case ins.IsLoadFromMap():
 			name := ins.Reference()
 			if name == "" {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/cilium/ebpf"
@@ -136,7 +137,11 @@ func printObject(w io.Writer, rep *objectReport) error {
 			fmt.Fprintf(tw, "  tag\t%s  tag_sha1 %s\n", d.Tag, d.TagSHA1)
 		}
 		for _, r := range p.Relocations {
-			fmt.Fprintf(tw, "  CO-RE\tinsn %d  %s\n", r.Insn, r.Relocation)
+			kind := "CO-RE"
+			if strings.HasPrefix(r.Relocation, "kfunc ") {
+				kind = "kernel"
+			}
+			fmt.Fprintf(tw, "  %s\tinsn %d  %s\n", kind, r.Insn, r.Relocation)
 		}
 		for i, m := range p.Maps {
 			fmt.Fprintf(tw, "  map %d\t%s  %s  key %d  value %d  max_entries %d  flags %#x", i, m.Name, ebpf.MapType(m.Type), m.KeySize, m.ValueSize, m.MaxEntries, m.Flags)
