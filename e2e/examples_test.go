@@ -15,6 +15,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
+	"golang.org/x/sys/unix"
 
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 )
@@ -125,11 +126,16 @@ func TestExamples(t *testing.T) {
 		{name: "sockops CO-RE, -target-btf", source: "tcprtt_sockops.c", flags: []string{"-type", "rtt_event"}, signedFlags: []string{"-target-btf", btfPath}, verdict: "OK"},
 		{name: "sockops CO-RE, no target", source: "tcprtt_sockops.c", flags: []string{"-type", "rtt_event"}, verdict: "PARTIAL"},
 		{name: "struct_ops", source: "tcp_cc.c", flags: []string{"-no-global-types"}, verdict: "OK", needs: haveKernelType("tcp_congestion_ops")},
-		{name: "BPF_KSYSCALL", source: "ksyscall.c", flags: []string{"-target", "amd64"}, needs: onAMD64,
-			refused: `kconfig extern "LINUX_HAS_SYSCALL_WRAPPER"`},
+		// BPF_KSYSCALL reads the kconfig extern LINUX_HAS_SYSCALL_WRAPPER
+		// and pt_regs through CO-RE.
+		{name: "BPF_KSYSCALL, -target-btf", source: "ksyscall.c", flags: []string{"-target", "amd64"}, signedFlags: []string{"-target-btf", btfPath}, verdict: "OK", needs: both(onAMD64, haveTracefs)},
+		{name: "BPF_KSYSCALL, no target", source: "ksyscall.c", flags: []string{"-target", "amd64"}, verdict: "PARTIAL", needs: both(onAMD64, haveTracefs)},
 		// kfunc calls are resolved by BTF id, like CO-RE sites.
 		{name: "kfunc, -target-btf", source: "kfunc.c", signedFlags: []string{"-target-btf", btfPath}, verdict: "OK", needs: haveKernelFunc("bpf_iter_num_new")},
 		{name: "kfunc, no target", source: "kfunc.c", verdict: "PARTIAL", needs: haveKernelFunc("bpf_iter_num_new")},
+		// A __ksym address changes with every boot: PARTIAL, even with
+		// -target-btf.
+		{name: "ksym", source: "ksym.c", signedFlags: []string{"-target-btf", btfPath}, verdict: "PARTIAL"},
 	}
 	keyDir := t.TempDir()
 	env := []string{"COSIGN_PASSWORD=", "GOFLAGS=-mod=mod"}
@@ -208,7 +214,7 @@ func TestExamples(t *testing.T) {
 				switch {
 				case ex.verdict == "PARTIAL" && len(p.Relocations) == 0:
 					t.Errorf("program %s is PARTIAL without listing its CO-RE sites", p.Name)
-				case len(ex.signedFlags) > 0 && !strings.Contains(p.Target, "btf-sha256:"):
+				case len(ex.signedFlags) > 0 && ex.verdict == "OK" && !strings.Contains(p.Target, "btf-sha256:"):
 					t.Errorf("program %s matched %q, not the -target-btf digest", p.Name, p.Target)
 				}
 			}
@@ -275,6 +281,28 @@ func onAMD64() error {
 		return errors.New("the example is built with -target amd64")
 	}
 	return nil
+}
+
+func both(a, b func() error) func() error {
+	return func() error {
+		if err := a(); err != nil {
+			return err
+		}
+		return b()
+	}
+}
+
+// haveTracefs: cilium/ebpf derives the kconfig extern
+// LINUX_HAS_SYSCALL_WRAPPER through a kprobe event in tracefs, and refuses
+// the load when neither tracefs nor debugfs is mounted.
+func haveTracefs() error {
+	for _, p := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
+		var st unix.Statfs_t
+		if unix.Statfs(p, &st) == nil && (st.Type == unix.TRACEFS_MAGIC || st.Type == unix.DEBUGFS_MAGIC) {
+			return nil
+		}
+	}
+	return errors.New("neither tracefs nor debugfs is mounted: cilium/ebpf cannot fill LINUX_HAS_SYSCALL_WRAPPER")
 }
 
 // haveTCX probes for tcx programs (Linux 6.6+).

@@ -148,16 +148,26 @@ func keys(m map[string][]byte) []string {
 	return out
 }
 
-// TestMeasureRefusesUnpredictable: programs measurement v1 cannot predict
-// are refused at generate time, naming the symbol.
-func TestMeasureRefusesUnpredictable(t *testing.T) {
-	obj, err := os.ReadFile(testutil.Testdata("kconfig_bpfel.o"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _, _, err = gen.Measure(obj, sealmap.Config{}, nil)
-	if err == nil || !strings.Contains(err.Error(), `kconfig extern "LINUX_KERNEL_VERSION"`) || !strings.Contains(err.Error(), "plain bpf2go") {
-		t.Fatalf("Measure(kconfig) = %v", err)
+// TestMeasureKernelFacts: programs that read kconfig externs, load
+// __ksym addresses or call kfuncs are measured (their kernel-dependent
+// sites listed), not refused.
+func TestMeasureKernelFacts(t *testing.T) {
+	for obj, site := range map[string]string{"kconfig_bpfel.o": "", "ksym_bpfel.o": "ksym schedule", "kfunc_bpfel.o": "kfunc bpf_iter_num_new"} {
+		raw, err := os.ReadFile(testutil.Testdata(obj))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _, _, err := gen.Measure(raw, sealmap.Config{}, nil)
+		if err != nil {
+			t.Fatalf("Measure(%s) = %v", obj, err)
+		}
+		p := m.Programs[0]
+		if site != "" && (len(p.Relocations) == 0 || p.Relocations[0].Relocation != site) {
+			t.Errorf("%s: sites %v, want %s first", obj, p.Relocations, site)
+		}
+		if site == "" && !p.Maps[0].IsKconfig() {
+			t.Errorf("%s: maps %v, want .kconfig first", obj, p.Maps)
+		}
 	}
 }
 

@@ -149,6 +149,9 @@ func compareMap(i int, want *Map, got *KernelMap) []Mismatch {
 	case got.Content.Hash != want.Content.Hash:
 		add("content.hash", want.Content.Hash, got.Content.Hash+" ("+got.Content.Source+")")
 	}
+	if want.IsKconfig() {
+		ms = append(ms, checkKconfig(prefix, want, got)...)
+	}
 	return ms
 }
 
@@ -175,6 +178,11 @@ func CheckParams(found *KernelProgram, want map[string][]byte) []Mismatch {
 	var ms []Mismatch
 	seen := map[string]bool{}
 	for _, m := range found.Maps {
+		if m.Name == KernelName(KconfigMap) {
+			// Facts of the kernel, not set by the loader: Compare checks
+			// them.
+			continue
+		}
 		for _, p := range m.Params {
 			seen[p.Name] = true
 			w, ok := want[p.Name]

@@ -1,6 +1,7 @@
 package measure
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"debug/elf"
@@ -13,6 +14,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -160,9 +163,83 @@ func relocations(spec *ebpf.ProgramSpec) []Relocation {
 			out = append(out, Relocation{Insn: int(iter.Offset), Relocation: r.String()})
 		} else if iter.Ins.IsKfuncCall() {
 			out = append(out, Relocation{Insn: int(iter.Offset), Relocation: kfuncSite(iter.Ins)})
+		} else if isKsymLoad(iter.Ins) {
+			out = append(out, Relocation{Insn: int(iter.Offset), Relocation: ksymSite(iter.Ins)})
 		}
 	}
 	return out
+}
+
+// isKsymLoad reports whether ins loads the address of a __ksym variable,
+// which the loader writes from /proc/kallsyms.
+func isKsymLoad(ins *asm.Instruction) bool {
+	return ins.OpCode == asm.LoadImmOp(asm.DWord) && ins.Src == asm.R0 && ins.Reference() != "" &&
+		!ins.IsLoadFromMap() && btf.CORERelocationMetadata(ins) == nil
+}
+
+// ksymSite describes a __ksym address site: its value is the symbol's
+// address in the running kernel, different on every boot (KASLR).
+func ksymSite(ins *asm.Instruction) string { return "ksym " + ins.Reference() }
+
+// ErrKsymNoTarget is returned by [Relocate] for programs that load __ksym
+// addresses: they are facts of the running kernel (each boot places
+// symbols elsewhere), not of a kernel's BTF, so no per-target digest
+// exists; such programs are PARTIAL, their sites checked against
+// /proc/kallsyms.
+var ErrKsymNoTarget = errors.New("__ksym addresses are known only on the running kernel")
+
+// resolveKsyms writes the address of every __ksym a program loads, from
+// addrs, as cilium/ebpf does when it loads it.
+func resolveKsyms(name string, insns asm.Instructions, addrs map[string]uint64) ([]Fixup, error) {
+	var fixups []Fixup
+	iter := insns.Iterate()
+	for iter.Next() {
+		ins := iter.Ins
+		if !isKsymLoad(ins) {
+			continue
+		}
+		if addrs == nil {
+			return nil, fmt.Errorf("program %s: ksym %s: %w", name, ins.Reference(), ErrKsymNoTarget)
+		}
+		addr, ok := addrs[ins.Reference()]
+		if !ok || addr == 0 {
+			return nil, fmt.Errorf("program %s: ksym %s is not in /proc/kallsyms (or its address is hidden: kptr_restrict)", name, ins.Reference())
+		}
+		ins.Constant = int64(addr)
+		fixups = append(fixups, Fixup{Relocation: Relocation{Insn: int(iter.Offset), Relocation: ksymSite(ins)}, Fixup: fmt.Sprintf("address %#x", addr)})
+	}
+	return fixups, nil
+}
+
+// kallsymsAddrs reads the addresses of names from /proc/kallsyms; a name
+// found twice is an error, as for cilium/ebpf and libbpf.
+func kallsymsAddrs(names []string) (map[string]uint64, error) {
+	f, err := os.Open("/proc/kallsyms")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	out := map[string]uint64{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 3 || !want[fields[2]] {
+			continue
+		}
+		addr, err := strconv.ParseUint(fields[0], 16, 64)
+		if err != nil {
+			return nil, fmt.Errorf("/proc/kallsyms: %w", err)
+		}
+		if _, dup := out[fields[2]]; dup {
+			return nil, fmt.Errorf("ksym %s appears twice in /proc/kallsyms", fields[2])
+		}
+		out[fields[2]] = addr
+	}
+	return out, sc.Err()
 }
 
 // kfuncSite describes a kfunc call site: the kernel resolves the call by
@@ -222,6 +299,12 @@ func resolveKfuncs(name string, insns asm.Instructions, targets []*btf.Spec) ([]
 // instructions (map immediates zeroed), their digest and the fixups.
 // spec is not modified.
 func Relocate(spec *ebpf.ProgramSpec, targets []*btf.Spec) ([]byte, InsnDigest, []Fixup, error) {
+	return relocate(spec, targets, nil)
+}
+
+// relocate is [Relocate] with the addresses of __ksym variables (nil: not
+// known, an error for programs that load any).
+func relocate(spec *ebpf.ProgramSpec, targets []*btf.Spec, ksyms map[string]uint64) ([]byte, InsnDigest, []Fixup, error) {
 	insns := make(asm.Instructions, len(spec.Instructions))
 	copy(insns, spec.Instructions)
 	var relos []*btf.CORERelocation
@@ -253,6 +336,11 @@ func Relocate(spec *ebpf.ProgramSpec, targets []*btf.Spec) ([]byte, InsnDigest, 
 	if err != nil {
 		return nil, InsnDigest{}, nil, err
 	}
+	ksymFixups, err := resolveKsyms(spec.Name, insns, ksyms)
+	if err != nil {
+		return nil, InsnDigest{}, nil, err
+	}
+	kfuncs = append(kfuncs, ksymFixups...)
 	if len(kfuncs) > 0 {
 		fixups = append(fixups, kfuncs...)
 		slices.SortFunc(fixups, func(a, b Fixup) int { return a.Insn - b.Insn })
@@ -294,7 +382,19 @@ func RelocateForKernel(spec *ebpf.ProgramSpec) (InsnDigest, []Fixup, error) {
 		}
 		targets = append(targets, s)
 	}
-	relocated, d, fixups, err := Relocate(spec, targets)
+	var ksyms map[string]uint64
+	var names []string
+	for _, ins := range spec.Instructions {
+		if isKsymLoad(&ins) {
+			names = append(names, ins.Reference())
+		}
+	}
+	if len(names) > 0 {
+		if ksyms, err = kallsymsAddrs(names); err != nil {
+			return InsnDigest{}, nil, err
+		}
+	}
+	relocated, d, fixups, err := relocate(spec, targets, ksyms)
 	if err != nil {
 		return InsnDigest{}, nil, err
 	}

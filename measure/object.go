@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"maps"
@@ -154,12 +155,20 @@ func (ctx *specContext) program(spec *ebpf.ProgramSpec) (*Program, error) {
 					return nil, fmt.Errorf("program %s: instruction %d: map load with a hard-coded fd cannot be measured", spec.Name, iter.Offset)
 				}
 				// The ELF reader marks extern __kconfig reads as map value
-				// loads without a map reference.
-				p.Unsupported = append(p.Unsupported, fmt.Sprintf("kconfig extern %s read at instruction %d", kconfigName(coll, uint32(ins.Constant>>32)), iter.Offset))
-				continue
+				// loads without a map reference: the loader creates the
+				// .kconfig map and fills it from the running kernel.
+				name = KconfigMap
 			}
-			if name == ".kconfig" {
-				p.Unsupported = append(p.Unsupported, fmt.Sprintf("kconfig extern read at instruction %d", iter.Offset))
+			if name == KconfigMap {
+				if seen[name] {
+					continue
+				}
+				seen[name] = true
+				km, err := kconfigMap(coll)
+				if err != nil {
+					return nil, fmt.Errorf("program %s: %w", spec.Name, err)
+				}
+				p.Maps = append(p.Maps, *km)
 				continue
 			}
 			if seen[name] {
@@ -175,14 +184,19 @@ func (ctx *specContext) program(spec *ebpf.ProgramSpec) (*Program, error) {
 				return nil, fmt.Errorf("program %s: %w", spec.Name, err)
 			}
 			p.Maps = append(p.Maps, *mm)
-		case ins.OpCode == asm.LoadImmOp(asm.DWord) && ins.Src == asm.R0 && ins.Reference() != "":
-			p.Unsupported = append(p.Unsupported, fmt.Sprintf("ksym or kfunc address %q at instruction %d", ins.Reference(), iter.Offset))
+		case ins.OpCode == asm.LoadImmOp(asm.DWord) && ins.Src == asm.R0 && ins.Reference() != "" && !isKsymVar(coll, ins.Reference()):
+			p.Unsupported = append(p.Unsupported, fmt.Sprintf("kfunc address %q at instruction %d", ins.Reference(), iter.Offset))
 		}
 	}
 	if p.Relocations = relocations(spec); len(p.Relocations) > 0 {
 		for i := range ctx.targets {
 			t := &ctx.targets[i]
 			_, d, _, err := Relocate(spec, []*btf.Spec{t.Spec})
+			if errors.Is(err, ErrKsymNoTarget) {
+				// No target digest: the program is PARTIAL on every
+				// kernel, its ksym sites checked against kallsyms.
+				break
+			}
 			if err != nil {
 				return nil, fmt.Errorf("target %s: %w", t.Label(), err)
 			}
@@ -445,6 +459,24 @@ func ZeroParams(value []byte, params []Param) []byte {
 		}
 	}
 	return base
+}
+
+// isKsymVar reports whether name is a __ksym variable of the object (not a
+// kfunc).
+func isKsymVar(coll *ebpf.CollectionSpec, name string) bool {
+	if coll.Types == nil {
+		return false
+	}
+	var ds *btf.Datasec
+	if err := coll.Types.TypeByName(".ksyms", &ds); err != nil {
+		return false
+	}
+	for _, v := range ds.Vars {
+		if vv, ok := v.Type.(*btf.Var); ok && vv.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // kconfigName names the __kconfig extern at offset in the object's .kconfig
