@@ -60,6 +60,10 @@ type exampleReport struct {
 			} `json:"relocations"`
 			Mismatches []struct{ Field, Expected, Found string } `json:"mismatches"`
 		} `json:"programs"`
+		StructOps []struct {
+			Name    string `json:"name"`
+			Verdict string `json:"verdict"`
+		} `json:"struct_ops"`
 	} `json:"report"`
 }
 
@@ -80,6 +84,10 @@ type example struct {
 	// refused, when set, is the generator's error: what measurement does
 	// not cover yet (bpf2go still generates).
 	refused string
+	// structOps is the kernel struct_ops type the object fills: its
+	// struct_ops map must have the verdict too, and on a kernel without
+	// the type the load must fail saying so.
+	structOps string
 }
 
 var examplesTools = sync.OnceValues(func() ([2]string, error) {
@@ -125,7 +133,10 @@ func TestExamples(t *testing.T) {
 		// this kernel, OK; signed for none, PARTIAL.
 		{name: "sockops CO-RE, -target-btf", source: "tcprtt_sockops.c", flags: []string{"-type", "rtt_event"}, signedFlags: []string{"-target-btf", btfPath}, verdict: "OK"},
 		{name: "sockops CO-RE, no target", source: "tcprtt_sockops.c", flags: []string{"-type", "rtt_event"}, verdict: "PARTIAL"},
-		{name: "struct_ops", source: "tcp_cc.c", flags: []string{"-no-global-types"}, verdict: "OK", needs: haveKernelType("tcp_congestion_ops")},
+		{name: "struct_ops", source: "tcp_cc.c", flags: []string{"-no-global-types"}, verdict: "OK", structOps: "tcp_congestion_ops"},
+		// No program, only a struct_ops map (cilium/ebpf's sched_ext
+		// example).
+		{name: "sched_ext", source: "sched_ext.c", verdict: "OK", structOps: "sched_ext_ops"},
 		// BPF_KSYSCALL reads the kconfig extern LINUX_HAS_SYSCALL_WRAPPER
 		// and pt_regs through CO-RE.
 		{name: "BPF_KSYSCALL, -target-btf", source: "ksyscall.c", flags: []string{"-target", "amd64"}, signedFlags: []string{"-target-btf", btfPath}, verdict: "OK", needs: both(onAMD64, haveTracefs)},
@@ -201,8 +212,19 @@ func TestExamples(t *testing.T) {
 			run(t, dir, env, "go", "build", "-o", bin, ".")
 			raw, _ := exec.Command(bin).Output()
 			var rep exampleReport
+			if ex.structOps != "" && haveKernelType("bpf_struct_ops_"+ex.structOps)() != nil {
+				// The kernel cannot load it: the error says why.
+				if err := json.Unmarshal(raw, &rep); err != nil || !strings.Contains(rep.Error, "this kernel has no struct_ops type "+ex.structOps) {
+					t.Fatalf("loader output on a kernel without %s: %q", ex.structOps, raw)
+				}
+				t.Logf("%s: %d object(s) identical to bpf2go's; not loadable here: %s", ex.name, objects, rep.Error)
+				return
+			}
 			if err := json.Unmarshal(raw, &rep); err != nil || rep.Report == nil {
 				t.Fatalf("loader output %q: %v", raw, err)
+			}
+			if ex.structOps != "" && (len(rep.Report.StructOps) != 1 || rep.Report.StructOps[0].Verdict != ex.verdict) {
+				t.Errorf("struct_ops verdicts %+v, want one %s", rep.Report.StructOps, ex.verdict)
 			}
 			if rep.Error != "" || rep.Report.Verdict != ex.verdict {
 				t.Fatalf("verdict %s (error %q), want %s: %+v", rep.Report.Verdict, rep.Error, ex.verdict, rep.Report.Programs)

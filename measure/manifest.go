@@ -118,6 +118,10 @@ type Manifest struct {
 	Digest string `json:"digest"`
 	// MeasID is the first 8 bytes of Digest.
 	MeasID string `json:"meas_id"`
+	// StructOps are the object's struct_ops maps, sorted by name: which
+	// program each function member holds, the bytes of each data member.
+	// Part of Digest (appended to its encoding only when present).
+	StructOps []StructOps `json:"struct_ops,omitempty"`
 }
 
 // Program returns the program called name, or nil.
@@ -276,6 +280,9 @@ func (m *Manifest) Seal() error {
 		sum, _ := hex.DecodeString(p.Measurement)
 		e.bytes(sum)
 	}
+	if err := encodeStructOps(e, m.StructOps, m.Programs); err != nil {
+		return err
+	}
 	sum := sha256.Sum256(e.buf)
 	m.Digest = hex.EncodeToString(sum[:])
 	m.MeasID = m.Digest[:2*tagSize]
@@ -285,7 +292,7 @@ func (m *Manifest) Seal() error {
 // Check verifies that a manifest read from elsewhere is well formed and that
 // its derived fields agree with its contents. It does not modify m.
 func (m *Manifest) Check() error {
-	if len(m.Programs) == 0 {
+	if len(m.Programs) == 0 && len(m.StructOps) == 0 {
 		return fmt.Errorf("%w: %w", ErrBadManifest, ErrNoPrograms)
 	}
 	cp := *m

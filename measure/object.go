@@ -47,7 +47,11 @@ type Options struct {
 // CollectionWithOptions is [Collection] with declared sealed maps and
 // parameters. Unknown names are an error.
 func CollectionWithOptions(spec *ebpf.CollectionSpec, opts *Options) (*Manifest, error) {
-	if len(spec.Programs) == 0 {
+	structOps, err := structOpsOf(spec)
+	if err != nil {
+		return nil, err
+	}
+	if len(spec.Programs) == 0 && len(structOps) == 0 {
 		return nil, ErrNoPrograms
 	}
 	if opts == nil {
@@ -70,7 +74,7 @@ func CollectionWithOptions(spec *ebpf.CollectionSpec, opts *Options) (*Manifest,
 		slices.SortFunc(ps, func(a, b Param) int { return int(int64(a.Offset) - int64(b.Offset)) })
 	}
 	ctx := &specContext{coll: spec, sealed: opts.Sealed, params: params, targets: opts.Targets}
-	m := &Manifest{Version: Version}
+	m := &Manifest{Version: Version, StructOps: structOps}
 	names := make([]string, 0, len(spec.Programs))
 	for name := range spec.Programs {
 		names = append(names, name)

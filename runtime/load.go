@@ -151,7 +151,7 @@ func load(o *Object, elfSum [32]byte, params map[string]any, opts *ebpf.Collecti
 	}
 	coll, err := sealmap.LoadCollection(spec, plan, opts)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("load %s: %w", o.Name, err)
+		return nil, nil, nil, fmt.Errorf("load %s: %w%s", o.Name, err, structOpsHint(spec, err))
 	}
 	return coll, spec.Programs, values, nil
 }
@@ -251,6 +251,9 @@ func (r *Report) measure(progs map[string]*ebpf.Program, complete bool, specs ma
 		}
 		r.Verdict = worst(r.Verdict, pr.Verdict)
 		r.Programs = append(r.Programs, pr)
+	}
+	if err := r.measureStructOps(progs, complete, held); err != nil {
+		return err
 	}
 	if complete {
 		for _, name := range slices.Sorted(maps.Keys(progs)) {

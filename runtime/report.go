@@ -122,6 +122,8 @@ type Report struct {
 	MeasID       string          `json:"meas_id,omitempty"`
 	Signature    SignatureReport `json:"signature"`
 	Programs     []ProgramReport `json:"programs"`
+	// StructOps are the verdicts on the object's struct_ops maps.
+	StructOps []StructOpsReport `json:"struct_ops,omitempty"`
 
 	manifest *measure.Manifest
 	params   map[string][]byte
@@ -155,6 +157,12 @@ func (r *Report) String() string {
 			fmt.Fprintf(&b, "\n    %s", m)
 		}
 	}
+	for _, so := range r.StructOps {
+		fmt.Fprintf(&b, "\n  struct_ops %s (%s): %s", so.Name, so.Type, so.Verdict)
+		for _, m := range so.Mismatches {
+			fmt.Fprintf(&b, "\n    %s", m)
+		}
+	}
 	return b.String()
 }
 
@@ -181,6 +189,11 @@ func (e *Error) Error() string {
 	for _, p := range r.Programs {
 		for _, m := range p.Mismatches {
 			fmt.Fprintf(&b, "; program %s: %s", p.Name, m)
+		}
+	}
+	for _, so := range r.StructOps {
+		for _, m := range so.Mismatches {
+			fmt.Fprintf(&b, "; %s", m)
 		}
 	}
 	b.WriteString("; ")

@@ -60,7 +60,11 @@ func loadObject(path string) (*ebpf.CollectionSpec, []byte, error) {
 		}
 		return nil, nil, fmt.Errorf("%s: cannot read BPF object: %w", path, err)
 	}
-	if len(spec.Programs) == 0 {
+	structOps := false
+	for _, m := range spec.Maps {
+		structOps = structOps || m.Type == ebpf.StructOpsMap
+	}
+	if len(spec.Programs) == 0 && !structOps {
 		return nil, nil, fmt.Errorf("%s: %w", path, measure.ErrNoPrograms)
 	}
 	return spec, raw, nil
@@ -152,6 +156,19 @@ func printObject(w io.Writer, rep *objectReport) error {
 		}
 		for _, u := range p.Unsupported {
 			fmt.Fprintf(tw, "  UNSUPPORTED\t%s\n", u)
+		}
+	}
+	for _, so := range rep.StructOps {
+		fmt.Fprintf(tw, "\nstruct_ops %s\t%s  flags %#x\n", so.Name, so.Type, so.Flags)
+		for _, m := range so.Members {
+			switch {
+			case m.Func && m.Program != "":
+				fmt.Fprintf(tw, "  %s\tprogram %s\n", m.Name, m.Program)
+			case m.Func:
+				fmt.Fprintf(tw, "  %s\tno program\n", m.Name)
+			default:
+				fmt.Fprintf(tw, "  %s\tdata %s\n", m.Name, m.Data)
+			}
 		}
 	}
 	return tw.Flush()
