@@ -20,6 +20,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
 	"github.com/bpf2go-signed/bpf2go-signed/audit"
@@ -512,5 +513,108 @@ func TestAuditPartial(t *testing.T) {
 	os.Remove(filepath.Join(dir, "corerel", "corerel_bpfel.o"))
 	if r, code := verify("--accept", "OK,PARTIAL"); r.Verdict != "BADSIG" || code != 1 || !strings.Contains(r.Hint, "put its object") {
 		t.Errorf("envelope alone: %+v exit %d", r, code)
+	}
+}
+
+// TestAuditStructOps: struct_ops maps loaded by another loader (plain
+// cilium/ebpf here) get a verdict from the trust directory: OK as signed;
+// BADSIG, naming the member, with two programs swapped between members;
+// UNSIGNED for a map no envelope measures.
+func TestAuditStructOps(t *testing.T) {
+	testutil.RequireBPF(t)
+	kernel, err := btf.LoadKernelSpec()
+	if err != nil {
+		t.Skipf("kernel BTF: %v", err)
+	}
+	var ops *btf.Struct
+	if err := kernel.TypeByName("bpf_struct_ops_tcp_congestion_ops", &ops); err != nil {
+		t.Skipf("the kernel has no struct_ops for tcp_congestion_ops: %v", err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	s, _ := signing.FromPrivateKey(key)
+	pub, _ := attest.MarshalPublicKey(key.Public())
+	obj, err := os.ReadFile(testutil.Testdata("structops_bpfel.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "cosign.pub"), pub, 0o644)
+	signInto(t, s, obj, "structops_bpfel.o", filepath.Join(dir, "cc"), nil)
+
+	load := func(tamper func(*ebpf.CollectionSpec)) *ebpf.Collection {
+		t.Helper()
+		spec, err := ebpf.LoadCollectionSpec(testutil.Testdata("structops_bpfel.o"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tamper != nil {
+			tamper(spec)
+		}
+		coll, err := ebpf.NewCollection(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(coll.Close)
+		return coll
+	}
+	mapID := func(m *ebpf.Map) string {
+		info, err := m.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := info.ID()
+		return strconv.Itoa(int(id))
+	}
+	good := load(nil)
+	swapped := load(func(spec *ebpf.CollectionSpec) {
+		a, b := spec.Programs["signed_ssthresh"], spec.Programs["signed_undo_cwnd"]
+		a.AttachTo, b.AttachTo = b.AttachTo, a.AttachTo
+	})
+	renamed := load(func(spec *ebpf.CollectionSpec) {
+		ms := spec.Maps["signed_cc"]
+		delete(spec.Maps, "signed_cc")
+		ms.Name = "other_cc"
+		spec.Maps["other_cc"] = ms
+	})
+	for _, tt := range []struct {
+		name    string
+		m       *ebpf.Map
+		verdict string
+		code    int
+		field   string
+	}{
+		{"as signed", good.Maps["signed_cc"], "OK", 0, ""},
+		{"programs swapped", swapped.Maps["signed_cc"], "BADSIG", 1, "struct_ops(signed_cc).ssthresh"},
+		{"not signed", renamed.Maps["other_cc"], "UNSIGNED", 1, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, code := runCLI(t, "map", "verify", "id", mapID(tt.m), "--trust", dir, "-j")
+			var rep struct {
+				Maps []audit.MapResult `json:"maps"`
+			}
+			if err := json.Unmarshal(out, &rep); err != nil || len(rep.Maps) != 1 {
+				t.Fatalf("output %q: %v", out, err)
+			}
+			r := rep.Maps[0]
+			if string(r.Verdict) != tt.verdict || code != tt.code {
+				t.Fatalf("%+v exit %d, want %s exit %d", r, code, tt.verdict, tt.code)
+			}
+			if tt.field != "" && (len(r.Mismatches) == 0 || r.Mismatches[0].Field != tt.field) {
+				t.Errorf("mismatches %+v do not name %s", r.Mismatches, tt.field)
+			}
+		})
+	}
+	// --all finds ours among the host's struct_ops maps.
+	out, _ := runCLI(t, "map", "verify", "--all", "--trust", dir, "-j")
+	var all struct{ Maps []audit.MapResult }
+	if err := json.Unmarshal(out, &all); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, r := range all.Maps {
+		seen[strconv.Itoa(int(r.ID))] = string(r.Verdict)
+	}
+	if seen[mapID(good.Maps["signed_cc"])] != "OK" || seen[mapID(swapped.Maps["signed_cc"])] != "BADSIG" {
+		t.Errorf("--all: %v", seen)
 	}
 }

@@ -153,7 +153,7 @@ var kernelTypes = btf.NewCache()
 // program ids): every function member must hold the program of that name
 // (progIDs maps the ids of the programs loaded with it to their names),
 // every data member the signed bytes, every member the object does not
-// set zero.
+// set zero. Program names compare as the kernel stores them (15 bytes).
 func CompareStructOps(want *StructOps, fd int, progIDs map[uint32]string) ([]Mismatch, error) {
 	var ms []Mismatch
 	prefix := "struct_ops(" + want.Name + ")."
@@ -227,7 +227,7 @@ func CompareStructOps(want *StructOps, fd int, progIDs map[uint32]string) ([]Mis
 			if wm.Program != "" {
 				wantName = wm.Program
 			}
-			if gotName != wantName {
+			if KernelName(gotName) != KernelName(wantName) {
 				add(wm.Name, wantName, gotName)
 			}
 			continue

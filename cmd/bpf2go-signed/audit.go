@@ -195,6 +195,80 @@ func progVerify(words []string, opts options, w, stderr io.Writer) error {
 	return nil
 }
 
+// mapVerifyReport is the JSON output of "map verify".
+type mapVerifyReport struct {
+	Trust  *audit.Trust        `json:"trust"`
+	Accept []bpfsigned.Verdict `json:"accept"`
+	Maps   []audit.MapResult   `json:"maps"`
+}
+
+func mapVerify(words []string, opts options, w, stderr io.Writer) error {
+	if opts.trust == "" {
+		return fmt.Errorf("%w: map verify needs --trust DIR", errUsage)
+	}
+	if opts.all == (len(words) > 0) {
+		return fmt.Errorf("%w: map verify takes id N, pinned PATH or --all", errUsage)
+	}
+	accept, err := parseAccept(opts.accept)
+	if err != nil {
+		return err
+	}
+	trust, err := audit.LoadTrustDir(opts.trust)
+	if err != nil {
+		return fmt.Errorf("map verify: %w", err)
+	}
+	for _, s := range trust.Skipped {
+		fmt.Fprintf(stderr, "bpf2go-signed: map verify: not trusted: %s\n", s)
+	}
+	for _, s := range trust.Warnings {
+		fmt.Fprintf(stderr, "bpf2go-signed: map verify: warning: %s\n", s)
+	}
+	results := []audit.MapResult{}
+	if opts.all {
+		all, err := trust.AllStructOps()
+		if err != nil {
+			return fmt.Errorf("map verify: %w", err)
+		}
+		results = append(results, all...)
+	} else {
+		fd, err := openMap(words)
+		if err != nil {
+			return err
+		}
+		r, err := trust.StructOpsMap(fd)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("map verify: %w", err)
+		}
+		results = append(results, *r)
+	}
+	if opts.json {
+		if err := writeJSON(w, mapVerifyReport{Trust: trust, Accept: accept, Maps: results}, opts.pretty); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tTYPE\tNAME\tVERDICT\tMANIFEST")
+		for _, r := range results {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.ID, r.Type, r.Name, r.Verdict, r.Manifest)
+			for _, m := range r.Mismatches {
+				fmt.Fprintf(tw, "\t\t\t\t%s\n", m)
+			}
+		}
+		tw.Flush()
+	}
+	failed := 0
+	for _, r := range results {
+		if !slices.Contains(accept, r.Verdict) {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("map verify: %d of %s have a verdict outside %s: %w", failed, plural(len(results), "map"), joinVerdicts(accept), errNotAllPassed)
+	}
+	return nil
+}
+
 // parseAccept reads --accept: verdicts separated by commas.
 func parseAccept(s string) ([]bpfsigned.Verdict, error) {
 	var out []bpfsigned.Verdict

@@ -37,7 +37,7 @@ type group struct {
 var groups = []group{
 	{"measure", "expected measurements of BPF objects", ""},
 	{"prog", "programs loaded in the kernel: list, measure, give a verdict", "prog show"},
-	{"map", "maps loaded in the kernel: descriptor, frozen state, content hash", ""},
+	{"map", "maps loaded in the kernel: descriptor, frozen state, content hash, struct_ops verdicts", ""},
 }
 
 var commands = []*command{
@@ -123,6 +123,23 @@ it computes one, else a hash of the contents read back.`,
 			"bpf2go-signed map hash pinned /sys/fs/bpf/config",
 		},
 		run: runMapShow,
+	},
+	{
+		name:     "map verify",
+		synopsis: "(id N | pinned PATH | --all) --trust DIR [--accept VERDICTS] [-j|-p]",
+		summary:  "give loaded struct_ops maps a verdict against signed envelopes",
+		detail: `A struct_ops map (a TCP congestion control, a sched_ext scheduler) binds
+programs to the members of a kernel struct. It is OK when a trusted
+envelope measures a struct_ops map of its name whose every member the
+kernel's value matches: each function member holds a program whose own
+verdict passes against the same envelope, each data member the signed
+bytes. --all verifies every struct_ops map on the host. The trust
+directory is the one of prog verify.`,
+		examples: []string{
+			"bpf2go-signed map verify --all --trust /etc/bpf2go-signed",
+			"bpf2go-signed map verify pinned /sys/fs/bpf/my_cc --trust /etc/bpf2go-signed -j",
+		},
+		run: runMapVerify,
 	},
 	{
 		name:     "keygen",
@@ -454,6 +471,19 @@ func runProgVerify(c *command, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return progVerify(words, o, stdout, stderr)
+}
+
+func runMapVerify(c *command, args []string, stdout, stderr io.Writer) error {
+	var o options
+	words, err := o.parse(c, args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&o.all, "all", false, "every struct_ops map loaded")
+		fs.StringVar(&o.accept, "accept", "OK", "the `VERDICTS` that pass, comma-separated")
+		fs.StringVar(&o.trust, "trust", "", "the trust directory `DIR`: public keys (*.pub) and envelopes (*.intoto.json), searched recursively")
+	})
+	if err != nil {
+		return err
+	}
+	return mapVerify(words, o, stdout, stderr)
 }
 
 func runMapShow(c *command, args []string, stdout, stderr io.Writer) error {

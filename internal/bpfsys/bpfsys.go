@@ -209,6 +209,20 @@ func NextProgID(start uint32) (uint32, bool, error) {
 	return attr.nextID, true, nil
 }
 
+// NextMapID returns the id of the first map after start, and false when
+// there is none.
+func NextMapID(start uint32) (uint32, bool, error) {
+	attr := getFDByIDAttr{id: start}
+	_, err := bpf(unix.BPF_MAP_GET_NEXT_ID, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	if errors.Is(err, unix.ENOENT) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("BPF_MAP_GET_NEXT_ID: %w", err)
+	}
+	return attr.nextID, true, nil
+}
+
 type objGetAttr struct {
 	pathname  Pointer
 	bpfFD     uint32
