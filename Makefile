@@ -5,6 +5,9 @@
 #                (needs root: the tests load real programs into the kernel),
 #                the race detector on the runtime, and every fuzz target for
 #                FUZZTIME (10s)
+#   make test-oracle  attest/keyless against sigstore-go v1.3.0 and public
+#                Sigstore bundles, in the nested module internal/sigstoreoracle
+#                (its dependencies stay out of go.mod; part of make test)
 #   make bench   run the benchmarks written up in docs/performance.md
 #   make testdata  rebuild testdata/*.o with clang-19
 
@@ -14,11 +17,11 @@ STRIP ?= llvm-strip-19
 
 FUZZTIME ?= 10s
 # package:target pairs of the fuzz targets (every parser of untrusted input)
-FUZZ_TARGETS = ./attest:FuzzVerify ./measure:FuzzManifest ./sealmap:FuzzContents \
+FUZZ_TARGETS = ./attest:FuzzVerify ./attest/keyless:FuzzVerifyBundle ./measure:FuzzManifest ./sealmap:FuzzContents \
 	./sealmap:FuzzPlan ./cmd/bpf2go-signed:FuzzMeasureObject \
 	./cmd/bpf2go-signed:FuzzMeasureMapSizes ./cmd/bpf2go-signed:FuzzSignInputs
 
-.PHONY: test deps vet testdata bench build demo fuzz race
+.PHONY: test deps vet testdata bench build demo fuzz race test-oracle
 
 build:
 	$(GO) build -o bin/bpf2go-signed ./cmd/bpf2go-signed
@@ -34,7 +37,11 @@ vet:
 test: deps vet
 	$(GO) test -count=1 ./...
 	cd kms && $(GO) test -count=1 ./...
-	$(MAKE) race fuzz
+	$(MAKE) test-oracle race fuzz
+
+# A nested module: "go test ./..." at the root does not enter it.
+test-oracle:
+	cd internal/sigstoreoracle && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # The runtime's concurrency under the race detector (16 verified loads at once).
 race:

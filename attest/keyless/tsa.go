@@ -128,7 +128,8 @@ func (r *TrustedRoot) verifyTimestamps(b *Bundle, sig []byte) ([]time.Time, erro
 	return out, nil
 }
 
-// VerifyTimestamp checks a DER RFC 3161 TimeStampToken over data: the
+// VerifyTimestamp checks a DER RFC 3161 TimeStampResp (or a bare
+// TimeStampToken) over data: the
 // message imprint is the hash of data, the CMS signature over the signed
 // attributes verifies with the TSA's certificate, which chains to a
 // timestamp authority of the root valid at the token's time.
@@ -136,9 +137,22 @@ func (r *TrustedRoot) VerifyTimestamp(token, data []byte) (*Timestamp, error) {
 	fail := func(format string, args ...any) (*Timestamp, error) {
 		return nil, fmt.Errorf("%w: %s", ErrTimestamp, fmt.Sprintf(format, args...))
 	}
+	var resp struct {
+		Status asn1.RawValue
+		Token  asn1.RawValue `asn1:"optional"`
+	}
+	if rest, err := asn1.Unmarshal(token, &resp); err == nil && len(rest) == 0 && resp.Status.Tag == asn1.TagSequence && resp.Token.Tag == asn1.TagSequence {
+		// A TimeStampResp (as bundles hold): granted (0) or granted
+		// with modifications (1), then the token.
+		var status int
+		if _, err := asn1.Unmarshal(resp.Status.Bytes, &status); err != nil || status > 1 {
+			return fail("the TSA did not grant the timestamp (status %d)", status)
+		}
+		token = resp.Token.FullBytes
+	}
 	var ci contentInfo
 	if rest, err := asn1.Unmarshal(token, &ci); err != nil || len(rest) > 0 || !ci.ContentType.Equal(oidSignedData) {
-		return fail("not a CMS SignedData")
+		return fail("not an RFC 3161 TimeStampResp or CMS SignedData token")
 	}
 	var sd signedData
 	if _, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil {
@@ -210,6 +224,10 @@ func (r *TrustedRoot) VerifyTimestamp(token, data []byte) (*Timestamp, error) {
 			if err := verifyDigest(cert.PublicKey, dh, sum, si.Signature); err != nil {
 				continue
 			}
+			if err := timestampingEKU(cert); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %v", tsa.uri, err))
+				continue
+			}
 			if _, err := cert.Verify(x509.VerifyOptions{Roots: tsa.roots, Intermediates: tsa.intermediates, CurrentTime: info.GenTime,
 				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping}}); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %v", tsa.uri, err))
@@ -223,6 +241,20 @@ func (r *TrustedRoot) VerifyTimestamp(token, data []byte) (*Timestamp, error) {
 		errs = append(errs, errors.New("the trusted root has no timestamp authority"))
 	}
 	return fail("the timestamp of %s is not signed by a timestamp authority of the trusted root: %v; use the trusted root that holds the TSA", info.GenTime.UTC().Format(time.RFC3339), errors.Join(errs...))
+}
+
+// timestampingEKU requires the critical extended key usage of RFC 3161
+// §2.3: time stamping only.
+func timestampingEKU(cert *x509.Certificate) error {
+	for _, e := range cert.Extensions {
+		if e.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 37}) {
+			if !e.Critical || len(cert.ExtKeyUsage) != 1 || cert.ExtKeyUsage[0] != x509.ExtKeyUsageTimeStamping || len(cert.UnknownExtKeyUsage) > 0 {
+				return fmt.Errorf("the TSA certificate %q must have a critical extended key usage of time stamping only", cert.Subject)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("the TSA certificate %q has no extended key usage", cert.Subject)
 }
 
 // candidates are the certificates that may have signed a token: those it

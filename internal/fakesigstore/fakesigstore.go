@@ -125,13 +125,22 @@ func New() *Sigstore {
 	s.tsa = mustCert(&x509.Certificate{
 		SerialNumber: serial(), Subject: pkix.Name{Organization: []string{"fake.test"}, CommonName: "fake-tsa"},
 		NotBefore: start, NotAfter: end, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping},
+		// RFC 3161 §2.3: a critical extended key usage, time stamping only.
+		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 37}, Critical: true,
+			Value: mustDER(asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}}))}},
 	}, s.tsaRoot, s.tsaKey.Public(), s.tsaRootKey)
 	for i := range 6 {
 		s.leaves = append(s.leaves, fmt.Appendf(nil, `{"other":%d}`, i))
 		s.leavesV2 = append(s.leavesV2, fmt.Appendf(nil, `{"other":%d}`, i))
 	}
 	return s
+}
+
+func mustDER(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 func pkixDER(k crypto.PublicKey) []byte {

@@ -45,7 +45,7 @@ func set(c ...[]byte) []byte {
 
 func algID(oid asn1.ObjectIdentifier) []byte { return seq(der(oid)) }
 
-// timestamp returns an RFC 3161 TimeStampToken over data at t, signed by
+// timestamp returns an RFC 3161 TimeStampResp with a token over data at t, signed by
 // the TSA (or, forged, by a key it does not hold).
 func (s *Sigstore) timestamp(data []byte, t time.Time, forge bool) []byte {
 	imprint := sha256.Sum256(data)
@@ -90,5 +90,7 @@ func (s *Sigstore) timestamp(data []byte, t time.Time, forge bool) []byte {
 		tlv(asn1.ClassContextSpecific, 0, s.tsa.Raw),
 		set(signerInfo),
 	)
-	return seq(der(oidSignedData), tlv(asn1.ClassContextSpecific, 0, signedData))
+	token := seq(der(oidSignedData), tlv(asn1.ClassContextSpecific, 0, signedData))
+	// TimeStampResp: status granted, then the token.
+	return seq(seq(der(0)), token)
 }
