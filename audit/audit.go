@@ -22,13 +22,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
+	"github.com/bpf2go-signed/bpf2go-signed/attest/keyless"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
 )
 
-// ErrNoKeys is returned when a trust directory holds no public key.
-var ErrNoKeys = errors.New("no public key (*.pub) in the trust directory")
+// ErrNoKeys is returned when a trust directory holds no public key and
+// no trusted identity.
+var ErrNoKeys = errors.New("no public key (*.pub) and no trusted identity (*.identity with trusted_root.json) in the trust directory")
 
 // Manifest is one verified envelope of a trust directory.
 type Manifest struct {
@@ -44,6 +46,8 @@ type Manifest struct {
 	// (bpf2go's <stem>_bpfel.o / <stem>_bpfeb.o) says.
 	ByteOrder string            `json:"byte_order,omitempty"`
 	Manifest  *measure.Manifest `json:"-"`
+	// Signer is the issuer and identity of a keyless signature.
+	Signer string `json:"signer,omitempty"`
 
 	objPath string
 	spec    *ebpf.CollectionSpec
@@ -69,6 +73,10 @@ type Trust struct {
 	Keys int `json:"keys"`
 	// Envelopes is the number of envelopes found, trusted or not.
 	Envelopes int `json:"envelopes"`
+	// Identities and Bundles are the numbers of trusted keyless
+	// identities and of Sigstore bundles (*.sigstore.json) found.
+	Identities int `json:"identities,omitempty"`
+	Bundles    int `json:"bundles,omitempty"`
 	// Manifests are the trusted envelopes for objects of this host's byte
 	// order: the ones programs are matched with.
 	Manifests []*Manifest `json:"manifests"`
@@ -91,9 +99,12 @@ type Trust struct {
 // play no part, so envelopes of the same name in different subdirectories
 // are fine); otherwise only its signature and statement are verified.
 // Envelopes that do not verify are listed in Skipped; envelopes of objects
-// for the other byte order than this host's in OtherByteOrder.
+// for the other byte order than this host's in OtherByteOrder. Keyless
+// signatures are read the same way: Sigstore bundles (*.sigstore.json),
+// verified with the trusted identities of every *.identity file and the
+// trusted_root.json at the top of dir.
 func LoadTrustDir(dir string) (*Trust, error) {
-	var pubs, envs, objs []string
+	var pubs, envs, objs, bundles, idFiles []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -108,6 +119,10 @@ func LoadTrustDir(dir string) (*Trust, error) {
 			envs = append(envs, path)
 		case strings.HasSuffix(name, ".o"):
 			objs = append(objs, path)
+		case strings.HasSuffix(name, keyless.Suffix):
+			bundles = append(bundles, path)
+		case strings.HasSuffix(name, IdentitySuffix):
+			idFiles = append(idFiles, path)
 		}
 		return nil
 	})
@@ -126,7 +141,11 @@ func LoadTrustDir(dir string) (*Trust, error) {
 		}
 		keys = append(keys, k)
 	}
-	if len(keys) == 0 {
+	root, ids, err := loadIdentities(dir, idFiles)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 && len(ids) == 0 {
 		return nil, fmt.Errorf("%s: %w", dir, ErrNoKeys)
 	}
 	// Objects by sha256, read once.
@@ -141,7 +160,7 @@ func LoadTrustDir(dir string) (*Trust, error) {
 			objects[hex.EncodeToString(sum[:])] = o
 		}
 	}
-	t := &Trust{Dir: dir, Keys: len(keys), Envelopes: len(envs), byTag: map[string][]candidate{}, byName: map[nameType][]candidate{}}
+	t := &Trust{Dir: dir, Keys: len(keys), Identities: len(ids), Envelopes: len(envs), Bundles: len(bundles), byTag: map[string][]candidate{}, byName: map[nameType][]candidate{}}
 	rel := func(p string) string {
 		if r, err := filepath.Rel(dir, p); err == nil {
 			return r
@@ -184,8 +203,11 @@ func LoadTrustDir(dir string) (*Trust, error) {
 		}
 		t.add(m)
 	}
+	if err := t.addBundles(bundles, root, ids, objects, rel, used, host); err != nil {
+		return nil, err
+	}
 	switch {
-	case len(envs) == 0:
+	case len(envs) == 0 && len(bundles) == 0:
 		t.Warnings = append(t.Warnings, fmt.Sprintf("no signed envelope (*%s) under %s: every program is UNSIGNED; copy the FILE.o%s files that bpf2go-signed sign wrote (and, for PARTIAL verdicts on CO-RE programs, their objects) into it", attest.Suffix, dir, attest.Suffix))
 	case len(t.Manifests) == 0 && len(t.OtherByteOrder) > 0:
 		t.Warnings = append(t.Warnings, fmt.Sprintf("every trusted envelope under %s is for %s objects, this host loads %s ones: copy the envelopes of the %s objects", dir, otherOrder(host), host, targetName(host)))

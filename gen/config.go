@@ -52,6 +52,11 @@ type Config struct {
 	SignKey string
 	// Trust are public key files embedded as trusted.
 	Trust []string
+	// TrustIdentity are identities that may sign keylessly (see
+	// keyless.ParseIdentity); TrustedRoot is the trusted_root.json file
+	// pinned for them.
+	TrustIdentity []string
+	TrustedRoot   string
 	// Seal names maps to seal; SealContents maps a map to its contents
 	// file; Params names run-time parameters.
 	Seal         []string
@@ -163,7 +168,9 @@ func Parse(args []string, env Env, out io.Writer) (*Config, error) {
 	pkg := fs.String("go-package", "", "package for output go file (default as ENV GOPACKAGE)")
 
 	fs.StringVar(&c.SignKey, "sign-key", "", "sign the measurement with this `key`: a cosign or PEM private key file (password in $COSIGN_PASSWORD) or a KMS URI; without it an unsigned placeholder is written")
-	var trust, seal, contents, params, targetBTF listFlag
+	var trust, seal, contents, params, targetBTF, identities listFlag
+	fs.Var(&identities, "trust-identity", "trust keyless Sigstore signatures by this `IDENTITY`: 'issuer=URL;identity=SAN' or identity-regexp=RE, optionally with Fulcio claims such as github_workflow_repository=OWNER/REPO (repeatable; needs -trusted-root; see docs/keyless.md)")
+	fs.StringVar(&c.TrustedRoot, "trusted-root", "", "pin this trusted_root.json `FILE` (Fulcio CAs, Rekor, CT and TSA keys) in the loader, for -trust-identity")
 	fs.Var(&targetBTF, "target-btf", "resolve CO-RE relocations against this kernel BTF `PATH` (a file such as a copy of /sys/kernel/btf/vmlinux, or a directory of them; repeatable), signing one acceptable digest per target")
 	fs.Var(&trust, "trust", "embed this PEM public `key` as trusted by the loader (repeatable; default: the -sign-key's public key)")
 	fs.Var(&seal, "seal", "seal the map `NAME` (repeatable; like __sealed in C)")
@@ -247,7 +254,7 @@ func Parse(args []string, env Env, out io.Writer) (*Config, error) {
 	}
 
 	c.Tags, c.Types = tags.expr, types
-	c.Trust, c.Seal, c.Params, c.TargetBTF = trust, seal, params, targetBTF
+	c.Trust, c.Seal, c.Params, c.TargetBTF, c.TrustIdentity = trust, seal, params, targetBTF, identities
 	for _, kv := range contents {
 		name, file, ok := strings.Cut(kv, "=")
 		if !ok || name == "" || file == "" {

@@ -34,10 +34,12 @@ type extras struct {
 	trusted  []string // PEM
 	contents map[string][]byte
 	targets  []measure.Target
+	keyless  *keylessExtras
 }
 
 func loadExtras(ctx context.Context, c *Config) (*extras, error) {
 	e := &extras{contents: map[string][]byte{}}
+	var err error
 	for _, path := range c.Trust {
 		raw, err := ReadFile(path, signing.MaxKeyFile)
 		if err != nil {
@@ -61,6 +63,9 @@ func loadExtras(ctx context.Context, c *Config) (*extras, error) {
 			}
 			e.trusted = append(e.trusted, pub)
 		}
+	}
+	if e.keyless, err = loadKeyless(c); err != nil {
+		return nil, err
 	}
 	targets, err := measure.LoadTargets(c.TargetBTF)
 	if err != nil {
@@ -99,6 +104,9 @@ func (n names) Bytes() string       { return "_" + n.upper() + "Bytes" }
 func (n names) Envelope() string    { return "_" + n.upper() + "Envelope" }
 func (n names) SealPlan() string    { return "_" + n.upper() + "SealPlan" }
 func (n names) TrustedKeys() string { return "_" + n.upper() + "TrustedKeys" }
+func (n names) Bundle() string      { return "_" + n.upper() + "Bundle" }
+func (n names) TrustedRoot() string { return "_" + n.upper() + "TrustedRoot" }
+func (n names) Identities() string  { return "_" + n.upper() + "TrustedIdentities" }
 func (n names) Object() string      { return "_" + n.upper() + "SignedObject" }
 func (n names) LoadObjects() string { return n.export("load" + n.upper() + "Objects") }
 func (n names) Params() string      { return string(n) + "Params" }
@@ -123,6 +131,11 @@ type loaderData struct {
 	PlanFile     string
 	TrustedKeys  []string
 	Params       []paramField
+	// BundleFile, TrustedRootFile and Identities are set for keyless
+	// loaders (-trust-identity).
+	BundleFile      string
+	TrustedRootFile string
+	Identities      []string
 }
 
 // writeSigned resolves the sealing plan of one compiled object, measures
@@ -160,6 +173,13 @@ func (c *Config) writeSigned(ctx context.Context, objFile, stem, outputStem stri
 		return err
 	}
 
+	var bundleFile, rootFile string
+	if e.keyless != nil {
+		if bundleFile, rootFile, err = writeKeyless(e.keyless, objFile, st); err != nil {
+			return fmt.Errorf("%s: %w", filepath.Base(objFile), err)
+		}
+	}
+
 	params, err := paramFields(spec, plan.Params)
 	if err != nil {
 		return err
@@ -173,6 +193,9 @@ func (c *Config) writeSigned(ctx context.Context, objFile, stem, outputStem stri
 		PlanFile:     filepath.Base(planFile),
 		TrustedKeys:  e.trusted,
 		Params:       params,
+	}
+	if e.keyless != nil {
+		data.BundleFile, data.TrustedRootFile, data.Identities = bundleFile, rootFile, e.keyless.identities
 	}
 	var buf bytes.Buffer
 	if err := templates.Loader.Execute(&buf, data); err != nil {

@@ -17,7 +17,7 @@ import (
 var (
 	keyCache  sync.Map // PEM string → crypto.PublicKey
 	fpCache   sync.Map // crypto.PublicKey → fingerprint string
-	sigCache  sync.Map // sigKey → *attest.Verified
+	sigCache  sync.Map // sigKey → *signed
 	planCache sync.Map // [32]byte of plan and object → *sealmap.Plan
 )
 
@@ -33,12 +33,16 @@ func parseKeyCached(pemKey string) (crypto.PublicKey, error) {
 	return k, nil
 }
 
-// sigKey identifies a signature check: the envelope, the object (by its
-// SHA-256) and the trusted keys, in order.
-func sigKey(o *Object, elfSum [32]byte, keys []crypto.PublicKey) [32]byte {
+// sigKey identifies a signature check: the envelope, the bundle, the
+// object (by its SHA-256), the trusted keys, in order, and the keyless
+// trust (trusted root and identities).
+func sigKey(o *Object, elfSum [32]byte, keys []crypto.PublicKey, keylessID [32]byte) [32]byte {
 	h := sha256.New()
 	env := sha256.Sum256(o.Envelope)
 	h.Write(env[:])
+	bundle := sha256.Sum256(o.Bundle)
+	h.Write(bundle[:])
+	h.Write(keylessID[:])
 	h.Write(elfSum[:])
 	for _, k := range keys {
 		h.Write([]byte(fingerprintCached(k)))

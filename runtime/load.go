@@ -15,6 +15,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
+	"github.com/bpf2go-signed/bpf2go-signed/attest/keyless"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
 )
@@ -31,6 +32,13 @@ type Object struct {
 	Plan []byte
 	// TrustedKeys are PEM public keys embedded with -trust.
 	TrustedKeys []string
+	// Bundle is the Sigstore bundle of a keyless signature (X.o.sigstore.json,
+	// or its unsigned placeholder); nil unless generated with -trust-identity.
+	Bundle []byte
+	// TrustedRoot is the trusted_root.json pinned with -trusted-root.
+	TrustedRoot []byte
+	// Identities are the identities embedded with -trust-identity.
+	Identities []string
 }
 
 // Load loads o, sets the parameters, seals the input maps, measures every
@@ -50,16 +58,20 @@ func Load(o *Object, params map[string]any, to any, opts *ebpf.CollectionOptions
 	if err != nil {
 		return nil, err
 	}
+	kt, err := keylessTrustOf(o, policy)
+	if err != nil {
+		return nil, err
+	}
 	// The signature does not depend on the kernel: check it while the
 	// kernel verifies the programs.
 	elfSum := sha256.Sum256(o.ELF)
 	sigDone := make(chan sigResult, 1)
-	id := sigKey(o, elfSum, keys)
+	id := sigKey(o, elfSum, keys, kt.id)
 	if v, ok := sigCache.Load(id); ok {
-		sigDone <- sigResult{v.(*attest.Verified), nil}
+		sigDone <- sigResult{v.(*signed), nil}
 	} else {
 		go func() {
-			v, err := attest.Verify(o.Envelope, o.ELF, keys)
+			v, err := verifySignature(o, keys, kt)
 			if err == nil {
 				sigCache.Store(id, v)
 			}
@@ -93,7 +105,7 @@ func Load(o *Object, params map[string]any, to any, opts *ebpf.CollectionOptions
 }
 
 type sigResult struct {
-	v   *attest.Verified
+	v   *signed
 	err error
 }
 
@@ -166,8 +178,11 @@ func newReport(o *Object, elfSum [32]byte, sig sigResult, values map[string][]by
 	}
 	switch {
 	case sig.err == nil:
-		r.Signature = SignatureReport{Verdict: OK, Key: fingerprintCached(sig.v.Key)}
-		r.manifest = sig.v.Statement.Predicate
+		r.Signature = SignatureReport{Verdict: OK, Identity: sig.v.identity}
+		if sig.v.key != nil {
+			r.Signature.Key = fingerprintCached(sig.v.key)
+		}
+		r.manifest = sig.v.statement.Predicate
 	case errors.Is(sig.err, attest.ErrUnsigned):
 		r.Signature = SignatureReport{Verdict: Unsigned, Error: sig.err.Error()}
 	default:
@@ -176,6 +191,8 @@ func newReport(o *Object, elfSum [32]byte, sig sigResult, values map[string][]by
 	if r.manifest == nil {
 		// Unverified, shown for diagnosis only: the verdict cannot be OK.
 		if _, st, err := attest.Parse(o.Envelope); err == nil {
+			r.manifest = st.Predicate
+		} else if st, err := keyless.Placeholder(o.Bundle); o.Bundle != nil && err == nil {
 			r.manifest = st.Predicate
 		}
 	}

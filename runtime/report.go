@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/bpf2go-signed/bpf2go-signed/attest/keyless"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 )
 
@@ -51,8 +52,16 @@ func worst(a, b Verdict) Verdict {
 type Policy struct {
 	// TrustedKeys are trusted in addition to the embedded keys.
 	TrustedKeys []crypto.PublicKey
-	// IgnoreEmbeddedKeys trusts TrustedKeys only.
+	// IgnoreEmbeddedKeys trusts TrustedKeys and Identities only.
 	IgnoreEmbeddedKeys bool
+	// Identities may sign keylessly (Sigstore bundle, OIDC issuer and
+	// certificate identity), in addition to those embedded with
+	// -trust-identity.
+	Identities []keyless.Identity
+	// TrustedRoot, a trusted_root.json, replaces the one pinned with
+	// -trusted-root: to refresh it, or for a private Sigstore instance.
+	// Verification never fetches one.
+	TrustedRoot []byte
 	// Accept lists the verdicts that may be handed out; empty means OK only.
 	Accept []Verdict
 }
@@ -75,8 +84,11 @@ func (p *Policy) accepted() []Verdict {
 type SignatureReport struct {
 	Verdict Verdict `json:"verdict"`
 	// Key is the SHA-256 of the trusted key's PKIX encoding that verified.
-	Key   string `json:"key,omitempty"`
-	Error string `json:"error,omitempty"`
+	Key string `json:"key,omitempty"`
+	// Identity is the OIDC issuer and certificate identity of a keyless
+	// signature that verified.
+	Identity string `json:"identity,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
 
 // MapReport is a map as the kernel reports it.
@@ -216,7 +228,7 @@ func advice(r *Report) string {
 	case r.Verdict == Partial:
 		return `what to do: the programs are the signed ones with their CO-RE relocations resolved for this kernel, which the signature does not cover; generate and sign with -target-btf for this kernel's BTF (/sys/kernel/btf/vmlinux), or accept PARTIAL in the policy`
 	case r.Signature.Verdict == BadSig:
-		return `what to do: sign with a key whose public half is trusted (-trust PUB at generate time, or Policy.TrustedKeys), and check that the envelope belongs to this object`
+		return `what to do: sign with a key whose public half is trusted (-trust PUB at generate time, or Policy.TrustedKeys), or keylessly as a trusted identity (-trust-identity, Policy.Identities), and check that the signature belongs to this object`
 	default:
 		return `what to do: the kernel holds something other than what was signed; rebuild with "go generate" and sign again, and if this binary was not rebuilt, treat it as tampered`
 	}

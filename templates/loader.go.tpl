@@ -31,6 +31,29 @@ var {{ .Name.TrustedKeys }} = []string{
 {{- end }}
 }
 
+{{- if .BundleFile }}
+
+// {{ .Name.Bundle }} is the Sigstore bundle of {{ .ObjectFile }}: its keyless
+// signature, or an unsigned placeholder until CI signs the statement
+// ("bpf2go-signed statement", then cosign attest-blob --bundle {{ .BundleFile }}).
+//
+//go:embed {{ .BundleFile }}
+var {{ .Name.Bundle }} []byte
+
+// {{ .Name.TrustedRoot }} is the Sigstore trusted root pinned at generate
+// time (-trusted-root); Policy.TrustedRoot replaces it.
+//
+//go:embed {{ .TrustedRootFile }}
+var {{ .Name.TrustedRoot }} []byte
+
+// {{ .Name.Identities }} may sign {{ .ObjectFile }} keylessly (-trust-identity).
+var {{ .Name.Identities }} = []string{
+{{- range .Identities }}
+	{{ printf "%q" . }},
+{{- end }}
+}
+{{- end }}
+
 func {{ .Name.Object }}() *bpfsigned.Object {
 	return &bpfsigned.Object{
 		Name:        {{ printf "%q" .ObjectFile }},
@@ -38,6 +61,11 @@ func {{ .Name.Object }}() *bpfsigned.Object {
 		Envelope:    {{ .Name.Envelope }},
 		Plan:        {{ .Name.SealPlan }},
 		TrustedKeys: {{ .Name.TrustedKeys }},
+{{- if .BundleFile }}
+		Bundle:      {{ .Name.Bundle }},
+		TrustedRoot: {{ .Name.TrustedRoot }},
+		Identities:  {{ .Name.Identities }},
+{{- end }}
 	}
 }
 

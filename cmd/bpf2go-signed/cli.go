@@ -86,6 +86,8 @@ frozen map.`,
 		summary:  "give loaded programs a verdict against signed envelopes",
 		detail: `DIR holds public keys (*.pub) and signed envelopes (*.intoto.json), in any
 subdirectory; the objects themselves may sit next to their envelopes.
+Keyless signatures: Sigstore bundles (*.sigstore.json), trusted
+identities (*.identity, one a line) and trusted_root.json at the top.
 Envelopes are matched to a program by their measurement, never by file
 name, so envelopes with the same name in different subdirectories are
 fine. Only envelopes of objects for this host's byte order are
@@ -169,11 +171,32 @@ one acceptable digest per target.`,
 		run: func(c *command, args []string, stdout, _ io.Writer) error { return sign(args, stdout) },
 	},
 	{
+		name:     "statement",
+		synopsis: "[--target-btf PATH]... (FILE.o | PACKAGE PATTERN)...",
+		summary:  "write FILE.o.statement.json, the statement to sign keylessly with cosign",
+		detail: `Measures each object as sign does and writes the exact in-toto statement the
+loader expects, for a keyless signature in CI (GitHub Actions with
+id-token: write): cosign attest-blob --statement FILE.o.statement.json
+--new-bundle-format --bundle FILE.o.sigstore.json. The loader, generated with
+-trust-identity and -trusted-root, embeds the bundle; rebuild after signing
+(see docs/keyless.md).`,
+		examples: []string{
+			"bpf2go-signed statement ./...",
+			"cosign attest-blob --yes --new-bundle-format --statement bpf_bpfel.o.statement.json --bundle bpf_bpfel.o.sigstore.json",
+		},
+		run: func(c *command, args []string, stdout, _ io.Writer) error { return statement(args, stdout) },
+	},
+	{
 		name:     "verify",
-		synopsis: "--key PUB FILE.o",
-		summary:  "check FILE.o.intoto.json: exit 0 only for a valid signature over FILE.o",
+		synopsis: "(--key PUB | --identity ID --trusted-root FILE) FILE.o",
+		summary:  "check FILE.o.intoto.json (or the keyless FILE.o.sigstore.json): exit 0 only for a valid signature over FILE.o",
+		detail: `With --key, checks the envelope FILE.o.intoto.json. With --identity
+('issuer=URL;identity=SAN' or identity-regexp=RE, plus optional Fulcio
+claims) and --trusted-root, checks the Sigstore bundle FILE.o.sigstore.json
+offline: certificate chain at the logged time, SCT, Rekor entry, identity.`,
 		examples: []string{
 			"bpf2go-signed verify --key cosign.pub bpf_bpfel.o",
+			"bpf2go-signed verify --trusted-root trusted_root.json --identity 'issuer=https://token.actions.githubusercontent.com;identity=https://github.com/acme/filters/.github/workflows/release.yml@refs/tags/v1.0.0' bpf_bpfel.o",
 		},
 		run: func(c *command, args []string, stdout, _ io.Writer) error { return verify(args, stdout) },
 	},

@@ -315,13 +315,18 @@ func keepsTargets(in signInput, m *measure.Manifest) error {
 // verify checks the envelope next to an object with a public key.
 func verify(args []string, stdout io.Writer) error {
 	fs := newFlags("verify")
-	var keys stringList
+	var keys, identities stringList
 	fs.Var(&keys, "key", "trusted public key `PUB` (PEM; repeatable)")
+	fs.Var(&identities, "identity", "check the keyless FILE.o.sigstore.json: trusted `IDENTITY` ('issuer=URL;identity=SAN', see docs/keyless.md; repeatable)")
+	trustedRoot := fs.String("trusted-root", "", "the trusted_root.json `FILE` for --identity")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if len(identities) > 0 && fs.NArg() == 1 {
+		return verifyKeyless(fs.Arg(0), identities, *trustedRoot, stdout)
+	}
 	if len(keys) == 0 || fs.NArg() != 1 {
-		return fmt.Errorf("%w: verify --key PUB FILE.o", errUsage)
+		return fmt.Errorf("%w: verify (--key PUB | --identity ID --trusted-root FILE) FILE.o", errUsage)
 	}
 	var trusted []crypto.PublicKey
 	for _, k := range keys {
