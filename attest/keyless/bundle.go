@@ -201,11 +201,9 @@ func ParseBundle(raw []byte) (*Bundle, error) {
 }
 
 // Unsigned reports whether b is a placeholder: an envelope without
-// signatures or without verification material.
-func (b *Bundle) Unsigned() bool {
-	vm := &b.VerificationMaterial
-	return len(b.DSSEEnvelope.Signatures) == 0 || (vm.Certificate == nil && vm.X509CertificateChain == nil && vm.PublicKey == nil)
-}
+// signatures. (A signature without verification material is malformed,
+// not unsigned.)
+func (b *Bundle) Unsigned() bool { return len(b.DSSEEnvelope.Signatures) == 0 }
 
 // requiresInclusionProof: bundles v0.2 and later carry inclusion proofs.
 func (b *Bundle) requiresInclusionProof() bool { return b.MediaType != mediaTypeV01 }

@@ -134,6 +134,9 @@ func TestVerifyRefusals(t *testing.T) {
 			b, _ := keyless.UnsignedPlaceholder(attest.PayloadType, payload)
 			return b
 		}, want: keyless.ErrUnsigned, says: "cosign attest-blob"},
+		{name: "verification material stripped", bundle: edit(good, func(b map[string]any) {
+			b["verificationMaterial"] = map[string]any{}
+		}), want: keyless.ErrMalformed, says: "no signing certificate"},
 		{name: "no identity", ids: []keyless.Identity{}, want: keyless.ErrNoIdentity},
 		{name: "not a bundle", bundle: func() []byte { return []byte(`{"mediaType":"x"}`) }, want: keyless.ErrMalformed},
 	} {
