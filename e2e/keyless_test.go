@@ -72,6 +72,22 @@ func TestKeylessWorkflow(t *testing.T) {
 		t.Errorf("verify --identity: %s", out)
 	}
 
+	if cosign := cosignBinary(); cosign == "" {
+		t.Log("cosign not installed: skipping the cosign cross-check of the keyless bundle")
+	} else {
+		// cosign verifies the same bundle offline with the same trusted
+		// root (in a network namespace of its own: nothing leaves).
+		cmd := exec.Command("unshare", "--net", cosign, "verify-blob-attestation", "--new-bundle-format",
+			"--bundle", "bpf_bpfel.o.sigstore.json", "--trusted-root", "trusted_root.json",
+			"--certificate-oidc-issuer", fakesigstore.GitHubIssuer, "--certificate-identity", fakesigstore.DefaultIdent,
+			"--certificate-github-workflow-repository", fakesigstore.DefaultRepo,
+			"--type", attest.PredicateType, "bpf_bpfel.o")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Verified OK") {
+			t.Fatalf("cosign verify-blob-attestation of the keyless bundle: %v\n%s", err, out)
+		}
+	}
+
 	// Another workflow of the same repository signed: refused.
 	sign(fakesigstore.Options{Identity: "https://github.com/acme/filters/.github/workflows/pr.yml@refs/pull/1/merge"})
 	r, code = runBinary(t, bin)

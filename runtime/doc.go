@@ -8,7 +8,11 @@
 //
 //	import bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
 //
-// It depends on cilium/ebpf and this project's measure, sealmap and attest
-// packages, and on the standard library: no compiler, no go/packages, no
-// KMS providers.
+// Signatures are DSSE envelopes by trusted keys, or Sigstore bundles signed
+// keylessly by trusted identities (attest/keyless), verified offline
+// against the embedded or policy trusted root.
+//
+// It depends on cilium/ebpf and this project's measure, sealmap, attest and
+// attest/keyless packages, and on the standard library: no compiler, no
+// go/packages, no KMS providers, no sigstore-go, no network.
 package runtime
