@@ -212,7 +212,7 @@ func LoadTrustDir(dir string) (*Trust, error) {
 	case len(t.Manifests) == 0 && len(t.OtherByteOrder) > 0:
 		t.Warnings = append(t.Warnings, fmt.Sprintf("every trusted envelope under %s is for %s objects, this host loads %s ones: copy the envelopes of the %s objects", dir, otherOrder(host), host, targetName(host)))
 	case len(t.Manifests) == 0:
-		t.Warnings = append(t.Warnings, fmt.Sprintf("no envelope under %s verifies with its %d key(s): every program is UNSIGNED", dir, len(keys)))
+		t.Warnings = append(t.Warnings, fmt.Sprintf("no envelope or bundle under %s verifies with its %d key(s) and %d identities: every program is UNSIGNED", dir, len(keys), len(ids)))
 	}
 	for _, o := range objs {
 		if !used[o] {

@@ -115,9 +115,16 @@ func TestKeylessTrustDir(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out, code := runCLI(t, "prog", "verify", "--trust", tt.dir, "-j", "id", id)
-			var res []audit.Result
-			if err := json.Unmarshal(out, &res); err != nil || len(res) != 1 {
+			var doc struct {
+				Trust    audit.Trust    `json:"trust"`
+				Programs []audit.Result `json:"programs"`
+			}
+			if err := json.Unmarshal(out, &doc); err != nil || len(doc.Programs) != 1 {
 				t.Fatalf("output %q: %v", out, err)
+			}
+			res := doc.Programs
+			if doc.Trust.Identities != 1 || doc.Trust.Bundles != 1 {
+				t.Errorf("trust %+v", doc.Trust)
 			}
 			if string(res[0].Verdict) != tt.verdict || code != tt.code {
 				t.Fatalf("verdict %s exit %d, want %s exit %d", res[0].Verdict, code, tt.verdict, tt.code)
