@@ -2,7 +2,8 @@
 #
 #   make demo    the XDP example, signed, verified, attached (needs root)
 #   make test    install missing toolchain pieces, then vet and run every test
-#                (needs root: the tests load real programs into the kernel),
+#                of the modules ., kms/ and agent/ (needs root: the tests load
+#                real programs into the kernel),
 #                the race detector on the runtime, and every fuzz target for
 #                FUZZTIME (10s)
 #   make test-oracle  attest/keyless against sigstore-go v1.3.0 and public
@@ -25,6 +26,7 @@ FUZZ_TARGETS = ./attest:FuzzVerify ./attest/keyless:FuzzVerifyBundle ./measure:F
 
 build:
 	$(GO) build -o bin/bpf2go-signed ./cmd/bpf2go-signed
+	cd agent && $(GO) build -o ../bin/bpf2go-signed-agent ./cmd/bpf2go-signed-agent
 
 deps:
 	@./scripts/install-deps.sh
@@ -33,10 +35,15 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	cd kms && $(GO) vet ./...
+	cd agent && $(GO) vet ./...
 
+# kms/ and agent/ are modules of their own (they keep cloud SDKs and the
+# Prometheus client out of the generator's go.mod): go test ./... does not
+# enter them.
 test: deps vet
 	$(GO) test -count=1 ./...
 	cd kms && $(GO) test -count=1 ./...
+	cd agent && $(GO) test -count=1 ./...
 	$(MAKE) test-oracle race fuzz
 
 # A nested module: "go test ./..." at the root does not enter it.

@@ -200,6 +200,28 @@ offline: certificate chain at the logged time, SCT, Rekor entry, identity.`,
 		},
 		run: func(c *command, args []string, stdout, _ io.Writer) error { return verify(args, stdout) },
 	},
+	{
+		name:     "agent",
+		synopsis: "--trust DIR [--listen ADDR] [--log json|text] [options]",
+		summary:  "verify every program loaded on the host as it loads; serve the verdicts to Prometheus",
+		detail: `Runs bpf2go-signed-agent, a separate executable found next to
+bpf2go-signed or on PATH, with the same arguments. It verifies every program
+loaded on the host as the kernel reports the load, with the verdicts of
+prog verify against DIR, and serves them on /metrics (and /healthz).
+"bpf2go-signed agent -h" lists its options when it is installed; install it
+with go install github.com/bpf2go-signed/bpf2go-signed/agent/cmd/bpf2go-signed-agent@latest.`,
+		examples: []string{
+			"bpf2go-signed agent --trust /etc/bpf2go-signed/trust",
+			"bpf2go-signed agent --trust /etc/bpf2go-signed/trust --listen :9813 --log text",
+		},
+		run: func(c *command, args []string, _, _ io.Writer) error {
+			err := runAgent(args)
+			if errors.Is(err, errNoAgent) && slices.ContainsFunc(args, isHelpWord) {
+				return &helpRequested{cmd: c}
+			}
+			return err
+		},
+	},
 }
 
 // helpWords ask for help wherever a command or option may stand.

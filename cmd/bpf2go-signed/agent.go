@@ -1,0 +1,47 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+)
+
+// agentCommand is the host agent's executable. It is a separate module
+// (agent/ in this repository) so that the generator's module does not
+// depend on the Prometheus client.
+const agentCommand = "bpf2go-signed-agent"
+
+// errNoAgent: the agent's executable is neither next to this one nor on
+// PATH.
+var errNoAgent = errors.New(agentCommand + " not found next to bpf2go-signed or on PATH: install it with " +
+	"go install github.com/bpf2go-signed/bpf2go-signed/agent/cmd/" + agentCommand + "@latest (or make build in the repository: bin/)")
+
+// findAgent looks for the agent next to this executable, then on PATH.
+func findAgent() (string, error) {
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), agentCommand)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath(agentCommand); err == nil {
+		return p, nil
+	}
+	return "", errNoAgent
+}
+
+// runAgent replaces this process with the agent, git-style: `bpf2go-signed
+// agent ARGS` runs `bpf2go-signed-agent ARGS`.
+func runAgent(args []string) error {
+	p, err := findAgent()
+	if err != nil {
+		return err
+	}
+	if err := syscall.Exec(p, append([]string{p}, args...), os.Environ()); err != nil {
+		return fmt.Errorf("run %s: %w", p, err)
+	}
+	return nil
+}
