@@ -75,6 +75,11 @@ type Config struct {
 	RingPages int
 	// QueueSize bounds the events read but not yet handled (8192).
 	QueueSize int
+	// Settle is how long a BADSIG verdict on a program just loaded is
+	// held before it is published and checked again (100ms): a loader
+	// freezes its sealed maps after BPF_PROG_LOAD returns, so a program
+	// seen at once can look unsealed. Negative publishes at once.
+	Settle time.Duration
 }
 
 func (c *Config) defaults() {
@@ -96,9 +101,21 @@ func (c *Config) defaults() {
 	if c.QueueSize <= 0 {
 		c.QueueSize = 8192
 	}
+	if c.Settle == 0 {
+		c.Settle = 100 * time.Millisecond
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+}
+
+// pendingCheck is a program verified once whose verdict waits for
+// Config.Settle before it is checked again and published.
+type pendingCheck struct {
+	res    *audit.Result
+	source string
+	since  time.Duration // as passed to verify
+	due    time.Time
 }
 
 // program is what the agent knows of one loaded program.
@@ -122,6 +139,8 @@ type Agent struct {
 	trustPrint [sha256.Size]byte
 	progs      map[uint32]*program
 	seen       map[uint32]bool
+	pending    map[uint32]*pendingCheck // BADSIG verdicts waiting for Settle
+	settle     *time.Timer
 
 	events  chan bpfevent.Event
 	rescanC chan struct{} // events were lost
@@ -152,10 +171,13 @@ func New(cfg Config) (*Agent, error) {
 		reg:     prometheus.NewRegistry(),
 		progs:   map[uint32]*program{},
 		seen:    map[uint32]bool{},
+		pending: map[uint32]*pendingCheck{},
+		settle:  time.NewTimer(time.Hour),
 		events:  make(chan bpfevent.Event, cfg.QueueSize),
 		rescanC: make(chan struct{}, 1),
 		hup:     make(chan struct{}, 1),
 	}
+	a.settle.Stop()
 	a.m = newMetrics(a.reg)
 	a.source.Store("")
 	print, err := fingerprint(cfg.TrustDir)
@@ -229,6 +251,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.beat()
 
 	var readerDone chan error
+	var cpus int
 	if a.cfg.Source != SourcePoll {
 		r, err := bpfevent.Open(a.cfg.RingPages)
 		switch {
@@ -241,7 +264,7 @@ func (a *Agent) Run(ctx context.Context) error {
 				r.Release()
 			}()
 			a.source.Store("perf_event")
-			a.log.Info("watching BPF program loads", "source", "perf_event", "cpus", r.CPUs())
+			cpus = r.CPUs()
 		case a.cfg.Source == SourcePerf || !errors.Is(err, bpfevent.ErrNotSupported):
 			return err
 		default:
@@ -264,21 +287,26 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	if readerDone == nil {
 		startPolling()
-		if a.cfg.Source == SourcePoll {
-			a.log.Info("watching BPF program loads", "source", "poll", "interval", a.cfg.PollInterval.String())
-		}
 	}
 
 	// Events read from here on are queued: the scan below misses nothing.
 	a.rescan("start", "scan")
+	if readerDone != nil {
+		a.log.Info("watching BPF program loads", "source", "perf_event", "cpus", cpus, "programs", len(a.progs)+len(a.pending))
+	} else {
+		a.log.Info("watching BPF program loads", "source", "poll", "interval", a.cfg.PollInterval.String(), "programs", len(a.progs)+len(a.pending))
+	}
 
 	rescan := time.NewTicker(a.cfg.RescanInterval)
 	defer rescan.Stop()
 	trustTick := time.NewTicker(a.cfg.TrustInterval)
 	defer trustTick.Stop()
+	defer a.settle.Stop()
 	for {
 		a.beat()
 		select {
+		case <-a.settle.C:
+			a.settlePending()
 		case <-ctx.Done():
 			return nil
 		case ev := <-a.events:
@@ -349,7 +377,10 @@ func (a *Agent) handle(ev bpfevent.Event) {
 		if p := a.progs[ev.ID]; p != nil && p.tag == tag {
 			return // found by the scan already
 		}
-		a.verify(ev.ID, "event", ev.Time, bpfevent.Now)
+		if a.pending[ev.ID] != nil {
+			return
+		}
+		a.verify(ev.ID, "event", ev.Time, true)
 	case bpfevent.Unload:
 		a.m.events.WithLabelValues("unload").Inc()
 		a.remove(ev.ID)
@@ -375,8 +406,8 @@ func (a *Agent) rescan(reason, source string) {
 		}
 		id = next
 		a.seen[id] = true
-		if a.progs[id] == nil {
-			a.verify(id, source, start, bpfevent.Now)
+		if a.progs[id] == nil && a.pending[id] == nil {
+			a.verify(id, source, start, true)
 		}
 	}
 	for id := range a.progs {
@@ -384,11 +415,17 @@ func (a *Agent) rescan(reason, source string) {
 			a.remove(id)
 		}
 	}
+	for id := range a.pending {
+		if !a.seen[id] {
+			a.remove(id)
+		}
+	}
 }
 
 // verify gives program id a verdict and publishes it; since is when the
-// agent or the kernel first knew of the load.
-func (a *Agent) verify(id uint32, source string, since time.Duration, now func() time.Duration) {
+// agent or the kernel first knew of the load. A BADSIG verdict on a program
+// seen for the first time waits for Config.Settle.
+func (a *Agent) verify(id uint32, source string, since time.Duration, first bool) {
 	res, err := a.trust.ProgramID(id)
 	if errors.Is(err, os.ErrNotExist) {
 		a.m.vanished.Inc()
@@ -396,7 +433,15 @@ func (a *Agent) verify(id uint32, source string, since time.Duration, now func()
 		a.remove(id)
 		return
 	}
-	latency := now() - since
+	if err == nil && first && res.Verdict == "BADSIG" && a.cfg.Settle > 0 {
+		due := time.Now().Add(a.cfg.Settle)
+		a.pending[id] = &pendingCheck{res: res, source: source, since: since, due: due}
+		if len(a.pending) == 1 {
+			a.settle.Reset(a.cfg.Settle)
+		}
+		return
+	}
+	latency := bpfevent.Now() - since
 	a.m.latency.WithLabelValues(source).Observe(latency.Seconds())
 	if err != nil {
 		a.m.verifyErrors.Inc()
@@ -447,7 +492,34 @@ func (a *Agent) set(id uint32, res *audit.Result, verdict string, latency time.D
 	a.log.Log(context.Background(), level, "program verdict", attrs...)
 }
 
+// settlePending verifies again the programs whose Settle is over, and
+// rearms the timer for the others.
+func (a *Agent) settlePending() {
+	now := time.Now()
+	var next time.Time
+	for id, pc := range a.pending {
+		if pc.due.After(now) {
+			if next.IsZero() || pc.due.Before(next) {
+				next = pc.due
+			}
+			continue
+		}
+		delete(a.pending, id)
+		a.verify(id, pc.source, pc.since, false)
+	}
+	if !next.IsZero() {
+		a.settle.Reset(time.Until(next))
+	}
+}
+
 func (a *Agent) remove(id uint32) {
+	if pc := a.pending[id]; pc != nil {
+		// Unloaded while its BADSIG verdict settled: published now,
+		// then removed.
+		delete(a.pending, id)
+		a.m.verifications.WithLabelValues(string(pc.res.Verdict)).Inc()
+		a.set(id, pc.res, string(pc.res.Verdict), bpfevent.Now()-pc.since, pc.source)
+	}
 	p := a.progs[id]
 	if p == nil {
 		return
@@ -484,7 +556,7 @@ func (a *Agent) checkTrust(force bool) {
 	a.useTrust(t, print)
 	now := bpfevent.Now()
 	for _, id := range slices.Sorted(maps.Keys(a.progs)) {
-		a.verify(id, "trust", now, bpfevent.Now)
+		a.verify(id, "trust", now, false)
 	}
 }
 

@@ -51,7 +51,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		vanished: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "programs_vanished_total",
 			Help: "Programs that were unloaded before the agent could measure them."}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "verification_latency_seconds",
-			Help: "Time from the kernel's load event (source=event), the poll that found the program (poll), the scan (scan) or the trust directory change (trust) to the verdict.",
+			Help:    "Time from the kernel's load event (source=event), the poll that found the program (poll), the scan (scan) or the trust directory change (trust) to the verdict.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}},
 			[]string{"source"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "events_total",

@@ -1,0 +1,253 @@
+package agent_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bpf2go-signed/bpf2go-signed/agent/bpfevent"
+)
+
+const manifest = "filter_bpfel.o.intoto.json#port_filter"
+
+// waitProgram polls /metrics until program id is listed (present) or gone
+// (!present), and returns the labels and when that was seen.
+func waitProgram(t testing.TB, a *agentProc, id uint32, present bool, limit time.Duration) (map[string]string, time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		labels, ok := programs(a.scrape(t))[id]
+		now := bpfevent.Now()
+		if ok == present {
+			return labels, now
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("program %d: present=%v not seen in /metrics within %v", id, present, limit)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestVerdictsInMetrics: with the agent running, a signed, an unsigned and
+// a tampered program are loaded by other processes; each appears in
+// /metrics with its verdict within one second of its load, and goes away
+// when its process unloads it. Once with the kernel's events, once with
+// the poll fallback.
+func TestVerdictsInMetrics(t *testing.T) {
+	for _, source := range []string{"perf", "poll"} {
+		t.Run(source, func(t *testing.T) {
+			a := startAgent(t, "--trust", trustDir(t), "--source", source, "--poll-interval", "100ms")
+			if got := value(a.scrape(t), "bpf2go_signed_poll_fallback"); (got == 1) != (source == "poll") {
+				t.Errorf("poll_fallback %v with source %s", got, source)
+			}
+			var latencies, unloads []time.Duration
+			for round := range 5 {
+				for _, tt := range []struct {
+					kind, verdict, manifest string
+				}{
+					{"signed", "OK", manifest},
+					{"unsigned", "UNSIGNED", ""},
+					{"tampered", "BADSIG", manifest},
+				} {
+					l := startLoader(t, tt.kind)
+					p := l.progs[0]
+					labels, seen := waitProgram(t, a, p.ID, true, 10*time.Second)
+					latency := seen - p.After
+					latencies = append(latencies, latency)
+					if latency > time.Second {
+						t.Errorf("%s program %d: in /metrics %v after its load, want within 1s", tt.kind, p.ID, latency)
+					}
+					if labels["verdict"] != tt.verdict || labels["manifest"] != tt.manifest || labels["name"] == "" ||
+						labels["type"] == "" || len(labels["tag"]) != 16 {
+						t.Errorf("%s program: labels %v, want verdict %s manifest %q", tt.kind, labels, tt.verdict, tt.manifest)
+					}
+					stopAt := bpfevent.Now()
+					l.stop(t)
+					_, gone := waitProgram(t, a, p.ID, false, 10*time.Second)
+					unloads = append(unloads, gone-stopAt)
+
+					// One verdict line and one unload line in the log.
+					var msgs []string
+					for _, line := range a.logFor(p.ID) {
+						msgs = append(msgs, line.Msg+":"+line.Verdict)
+					}
+					want := []string{"program verdict:" + tt.verdict, "program unloaded:" + tt.verdict}
+					if !slices.Equal(msgs, want) {
+						t.Errorf("round %d, %s program %d: log %v, want %v", round, tt.kind, p.ID, msgs, want)
+					}
+				}
+			}
+			slices.Sort(latencies)
+			slices.Sort(unloads)
+			mf := a.scrape(t)
+			t.Logf("source %s: load to verdict in /metrics (polled every 2ms): median %v, max %v over %d loads; unload to removal: median %v, max %v",
+				source, latencies[len(latencies)/2], latencies[len(latencies)-1], len(latencies),
+				unloads[len(unloads)/2], unloads[len(unloads)-1])
+			h := mf["bpf2go_signed_verification_latency_seconds"]
+			for _, m := range h.GetMetric() {
+				hist := m.GetHistogram()
+				if hist.GetSampleCount() > 0 {
+					t.Logf("agent histogram %v: %d verdicts, mean %.3f ms", m.GetLabel()[0].GetValue(), hist.GetSampleCount(),
+						1000*hist.GetSampleSum()/float64(hist.GetSampleCount()))
+				}
+			}
+			if source == "perf" && value(mf, "bpf2go_signed_events_total", "kind", "load") < 15 {
+				t.Errorf("perf source: %v load events counted", value(mf, "bpf2go_signed_events_total", "kind", "load"))
+			}
+			if source == "poll" && value(mf, "bpf2go_signed_polls_total") == 0 {
+				t.Error("poll source: no polls counted")
+			}
+		})
+	}
+}
+
+// TestProgramsLoadedBefore: programs loaded before the agent starts are
+// verified by its first scan.
+func TestProgramsLoadedBefore(t *testing.T) {
+	signed := startLoader(t, "signed")
+	tampered := startLoader(t, "tampered")
+	a := startAgent(t, "--trust", trustDir(t))
+	if v, _ := waitProgram(t, a, signed.progs[0].ID, true, 10*time.Second); v["verdict"] != "OK" {
+		t.Errorf("signed program loaded before the agent: verdict %q", v["verdict"])
+	}
+	if v, _ := waitProgram(t, a, tampered.progs[0].ID, true, 10*time.Second); v["verdict"] != "BADSIG" {
+		t.Errorf("tampered program loaded before the agent: verdict %q", v["verdict"])
+	}
+	for _, l := range a.logFor(signed.progs[0].ID) {
+		if l.Source != "scan" {
+			t.Errorf("signed program verified by %q, want the start scan", l.Source)
+		}
+	}
+	if value(a.scrape(t), "bpf2go_signed_rescans_total", "reason", "start") != 1 {
+		t.Error("no start scan counted")
+	}
+}
+
+// TestTrustReload: the trust directory is read again when its files change
+// and on SIGHUP; verdicts follow; a broken trust directory keeps the
+// previous trust and is counted.
+func TestTrustReload(t *testing.T) {
+	dir := trustDir(t, "demo.pub")
+	a := startAgent(t, "--trust", dir, "--trust-interval", "100ms")
+	l := startLoader(t, "signed")
+	id := l.progs[0].ID
+	verdict := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got := programs(a.scrape(t))[id]["verdict"]
+			if got == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("verdict %q, want %q", got, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	verdict("UNSIGNED") // no envelope yet
+
+	// The envelope arrives: noticed without a signal.
+	copyFile(t, filepath.Join(exampleDir, "filter_bpfel.o.intoto.json"), filepath.Join(dir, "filter_bpfel.o.intoto.json"))
+	verdict("OK")
+	var changed bool
+	for _, l := range a.logFor(id) {
+		changed = changed || (l.Msg == "program verdict" && l.Verdict == "OK" && l.Previous == "UNSIGNED")
+	}
+	if !changed {
+		t.Errorf("no log line for the change UNSIGNED -> OK: %+v", a.logFor(id))
+	}
+
+	// A key that does not parse: the trust stays, the error is counted.
+	if err := os.WriteFile(filepath.Join(dir, "demo.pub"), []byte("not a key"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for value(a.scrape(t), "bpf2go_signed_trust_errors_total") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("trust error not counted")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if v := programs(a.scrape(t))[id]["verdict"]; v != "OK" {
+		t.Errorf("verdict %q after a broken trust directory, want the previous trust's OK", v)
+	}
+	if value(a.scrape(t), "bpf2go_signed_trust_last_reload_success") != 0 {
+		t.Error("trust_last_reload_success not 0")
+	}
+	resp, err := client.Get("http://" + a.addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, 512)
+	n, _ := resp.Body.Read(body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body[:n]), "trust=stale") {
+		t.Errorf("/healthz %d %q", resp.StatusCode, body[:n])
+	}
+
+	// Key back, envelope gone, then SIGHUP with the agent's own
+	// interval too long to notice: the signal reloads.
+	copyFile(t, filepath.Join(exampleDir, "demo.pub"), filepath.Join(dir, "demo.pub"))
+	verdict("OK")
+	os.Remove(filepath.Join(dir, "filter_bpfel.o.intoto.json"))
+	verdict("UNSIGNED")
+}
+
+// TestTrustReloadOnSignal: with change detection far off, SIGHUP reloads.
+func TestTrustReloadOnSignal(t *testing.T) {
+	dir := trustDir(t, "demo.pub")
+	a := startAgent(t, "--trust", dir, "--trust-interval", "1h")
+	l := startLoader(t, "signed")
+	id := l.progs[0].ID
+	if v, _ := waitProgram(t, a, id, true, 10*time.Second); v["verdict"] != "UNSIGNED" {
+		t.Fatalf("verdict %q without an envelope", v["verdict"])
+	}
+	copyFile(t, filepath.Join(exampleDir, "filter_bpfel.o.intoto.json"), filepath.Join(dir, "filter_bpfel.o.intoto.json"))
+	time.Sleep(300 * time.Millisecond)
+	if v := programs(a.scrape(t))[id]["verdict"]; v != "UNSIGNED" {
+		t.Fatalf("verdict %q before SIGHUP with a 1h interval", v)
+	}
+	a.cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(10 * time.Second)
+	for programs(a.scrape(t))[id]["verdict"] != "OK" {
+		if time.Now().After(deadline) {
+			t.Fatal("SIGHUP did not reload the trust directory")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRefusesToStart: no trust, no agent.
+func TestRefusesToStart(t *testing.T) {
+	bin, err := agentBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"no keys", []string{"--trust", t.TempDir()}, 1, "no public key"},
+		{"missing directory", []string{"--trust", filepath.Join(t.TempDir(), "nope")}, 1, "no such file"},
+		{"no --trust", nil, 2, "--trust DIR is required"},
+		{"bad source", []string{"--trust", trustDir(t), "--source", "ebpf"}, 1, "event source"},
+		{"bad ring", []string{"--trust", trustDir(t), "--ring-pages", "3"}, 1, "power of two"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(bin, append([]string{"--listen", "127.0.0.1:0"}, tt.args...)...)
+			out, err := cmd.CombinedOutput()
+			ee, ok := err.(*exec.ExitError)
+			if !ok || ee.ExitCode() != tt.code || !strings.Contains(string(out), tt.msg) {
+				t.Errorf("exit %v, output %q; want exit %d naming %q", err, out, tt.code, tt.msg)
+			}
+		})
+	}
+}
