@@ -57,6 +57,7 @@ func run(args []string, stderr io.Writer) int {
 	rescanInterval := fs.Duration("rescan-interval", 5*time.Minute, "period of a full rescan of the loaded programs")
 	trustInterval := fs.Duration("trust-interval", 2*time.Second, "how often the trust directory is checked for changes")
 	ringPages := fs.Int("ring-pages", 32, "pages of each CPU's event ring (a power of two)")
+	queueSize := fs.Int("queue-size", 8192, "events read but not yet handled; beyond, events are dropped, counted and a rescan made")
 	settle := fs.Duration("settle", 100*time.Millisecond, "how long a BADSIG verdict on a program just loaded waits for its loader to seal its maps before it is checked again and published")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -98,6 +99,7 @@ func run(args []string, stderr io.Writer) int {
 	a, err := agent.New(agent.Config{
 		TrustDir: *trust, Logger: log, Source: *source, PollInterval: *pollInterval,
 		RescanInterval: *rescanInterval, TrustInterval: *trustInterval, RingPages: *ringPages, Settle: *settle,
+		QueueSize: *queueSize,
 	})
 	if err != nil {
 		return fail(err)
