@@ -35,6 +35,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sys/unix"
 
 	"github.com/bpf2go-signed/bpf2go-signed/agent/bpfevent"
 	"github.com/bpf2go-signed/bpf2go-signed/audit"
@@ -290,7 +291,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 
 	// Events read from here on are queued: the scan below misses nothing.
-	a.rescan("start", "scan")
+	if err := a.rescan("start", "scan"); err != nil {
+		return err
+	}
 	if readerDone != nil {
 		a.log.Info("watching BPF program loads", "source", "perf_event", "cpus", cpus, "programs", len(a.progs)+len(a.pending))
 	} else {
@@ -389,7 +392,7 @@ func (a *Agent) handle(ev bpfevent.Event) {
 
 // rescan brings the state in line with the kernel's list of program ids:
 // programs not known are verified, programs gone are removed.
-func (a *Agent) rescan(reason, source string) {
+func (a *Agent) rescan(reason, source string) error {
 	if reason != "" {
 		a.m.resyncs.WithLabelValues(reason).Inc()
 	}
@@ -398,8 +401,11 @@ func (a *Agent) rescan(reason, source string) {
 	for id := uint32(0); ; {
 		next, ok, err := bpfsys.NextProgID(id)
 		if err != nil {
+			if errors.Is(err, unix.EPERM) {
+				err = fmt.Errorf("%w: listing other processes' programs needs CAP_SYS_ADMIN", err)
+			}
 			a.log.Error("listing loaded programs (BPF_PROG_GET_NEXT_ID) failed", "error", err.Error())
-			return
+			return err
 		}
 		if !ok {
 			break
@@ -420,6 +426,7 @@ func (a *Agent) rescan(reason, source string) {
 			a.remove(id)
 		}
 	}
+	return nil
 }
 
 // verify gives program id a verdict and publishes it; since is when the

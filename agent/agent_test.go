@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bpf2go-signed/bpf2go-signed/agent/bpfevent"
+	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 )
 
 const manifest = "filter_bpfel.o.intoto.json#port_filter"
@@ -249,5 +250,47 @@ func TestRefusesToStart(t *testing.T) {
 				t.Errorf("exit %v, output %q; want exit %d naming %q", err, out, tt.code, tt.msg)
 			}
 		})
+	}
+}
+
+// TestCapabilities: as an unprivileged user with CAP_SYS_ADMIN alone (what
+// the systemd unit and the DaemonSet grant) the agent reads the kernel's
+// events and gives every verdict; with CAP_BPF and CAP_PERFMON but not
+// CAP_SYS_ADMIN it refuses to start and says what it needs.
+func TestCapabilities(t *testing.T) {
+	testutil.RequireTool(t, "setpriv")
+	as := func(caps string) []string {
+		return []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+			"--inh-caps=-all," + caps, "--ambient-caps=-all," + caps, "--bounding-set=-all," + caps}
+	}
+	// The trust directory must be readable by nobody.
+	dir := trustDir(t)
+	for d := dir; d != "/"; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o005 != 0o005 {
+			os.Chmod(d, fi.Mode().Perm()|0o005)
+		}
+	}
+	a := startAgentAs(t, as("+sys_admin"), "--trust", dir)
+	for _, tt := range []struct{ kind, verdict string }{{"signed", "OK"}, {"tampered", "BADSIG"}, {"unsigned", "UNSIGNED"}} {
+		l := startLoader(t, tt.kind)
+		labels, _ := waitProgram(t, a, l.progs[0].ID, true, 10*time.Second)
+		if labels["verdict"] != tt.verdict {
+			t.Errorf("%s program as nobody with CAP_SYS_ADMIN: verdict %q, want %s", tt.kind, labels["verdict"], tt.verdict)
+		}
+		for _, line := range a.logFor(l.progs[0].ID) {
+			if line.Source != "event" {
+				t.Errorf("%s program verified by %q, want the kernel's event", tt.kind, line.Source)
+			}
+		}
+	}
+
+	bin, err := agentBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv := append(as("+bpf,+perfmon"), bin, "--listen", "127.0.0.1:0", "--trust", dir)
+	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "needs CAP_SYS_ADMIN") {
+		t.Errorf("with CAP_BPF and CAP_PERFMON only: %v\n%s", err, out)
 	}
 }

@@ -250,12 +250,19 @@ type agentProc struct {
 // metrics and watches loads.
 func startAgent(t testing.TB, args ...string) *agentProc {
 	t.Helper()
+	return startAgentAs(t, nil, args...)
+}
+
+// startAgentAs runs the agent under a wrapper command (such as setpriv).
+func startAgentAs(t testing.TB, wrapper []string, args ...string) *agentProc {
+	t.Helper()
 	testutil.RequireBPF(t)
 	bin, err := agentBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, append([]string{"--listen", "127.0.0.1:0", "--log", "json"}, args...)...)
+	argv := append(append(wrapper, bin, "--listen", "127.0.0.1:0", "--log", "json"), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	stdout, _ := cmd.StdoutPipe()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
