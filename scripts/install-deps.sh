@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need when it is missing: clang-19 and
 # llvm-19 (BPF compiler and llvm-strip), libbpf-dev (bpf_helpers.h), bpftool
-# and iproute2. Uses apt on Debian/Ubuntu; elsewhere it says what is missing.
+# and iproute2; for the agent's tests (agent/) Prometheus and promtool
+# (Debian's prometheus package), systemd-analyze and setpriv. Uses apt on
+# Debian/Ubuntu; elsewhere it says what is missing.
 set -euo pipefail
 
 need=()
@@ -10,6 +12,9 @@ command -v llvm-strip-19 >/dev/null || need+=(llvm-19)
 [ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
 command -v bpftool >/dev/null || [ -x /usr/sbin/bpftool ] || need+=(bpftool)
 command -v ip >/dev/null || need+=(iproute2)
+command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v setpriv >/dev/null || need+=(util-linux)
 command -v go >/dev/null || { echo "install-deps: Go 1.26 or newer is required (https://go.dev/dl/)" >&2; exit 1; }
 
 if [ "${#need[@]}" -eq 0 ]; then
