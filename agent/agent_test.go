@@ -47,7 +47,8 @@ func TestVerdictsInMetrics(t *testing.T) {
 				t.Errorf("poll_fallback %v with source %s", got, source)
 			}
 			var latencies, unloads []time.Duration
-			for round := range 5 {
+			byKind := map[string][]time.Duration{}
+			for round := range 10 {
 				for _, tt := range []struct {
 					kind, verdict, manifest string
 				}{
@@ -60,8 +61,11 @@ func TestVerdictsInMetrics(t *testing.T) {
 					labels, seen := waitProgram(t, a, p.ID, true, 10*time.Second)
 					latency := seen - p.After
 					latencies = append(latencies, latency)
-					if latency > time.Second {
-						t.Errorf("%s program %d: in /metrics %v after its load, want within 1s", tt.kind, p.ID, latency)
+					byKind[tt.kind] = append(byKind[tt.kind], latency)
+					// The kernel's events: within a second. Polling adds up
+					// to one interval (100ms here) to that.
+					if limit := time.Second + pollExtra(source); latency > limit {
+						t.Errorf("%s program %d: in /metrics %v after its load, want within %v", tt.kind, p.ID, latency, limit)
 					}
 					if labels["verdict"] != tt.verdict || labels["manifest"] != tt.manifest || labels["name"] == "" ||
 						labels["type"] == "" || len(labels["tag"]) != 16 {
@@ -72,12 +76,19 @@ func TestVerdictsInMetrics(t *testing.T) {
 					_, gone := waitProgram(t, a, p.ID, false, 10*time.Second)
 					unloads = append(unloads, gone-stopAt)
 
-					// One verdict line and one unload line in the log.
-					var msgs []string
-					for _, line := range a.logFor(p.ID) {
-						msgs = append(msgs, line.Msg+":"+line.Verdict)
-					}
+					// One verdict line and one unload line in the log (the
+					// metric goes first, the line may follow).
 					want := []string{"program verdict:" + tt.verdict, "program unloaded:" + tt.verdict}
+					var msgs []string
+					for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+						msgs = msgs[:0]
+						for _, line := range a.logFor(p.ID) {
+							msgs = append(msgs, line.Msg+":"+line.Verdict)
+						}
+						if len(msgs) >= len(want) || time.Now().After(deadline) {
+							break
+						}
+					}
 					if !slices.Equal(msgs, want) {
 						t.Errorf("round %d, %s program %d: log %v, want %v", round, tt.kind, p.ID, msgs, want)
 					}
@@ -89,6 +100,11 @@ func TestVerdictsInMetrics(t *testing.T) {
 			t.Logf("source %s: load to verdict in /metrics (polled every 2ms): median %v, max %v over %d loads; unload to removal: median %v, max %v",
 				source, latencies[len(latencies)/2], latencies[len(latencies)-1], len(latencies),
 				unloads[len(unloads)/2], unloads[len(unloads)-1])
+			for _, kind := range []string{"signed", "unsigned", "tampered"} {
+				l := byKind[kind]
+				slices.Sort(l)
+				t.Logf("  %s: median %v, max %v", kind, l[len(l)/2], l[len(l)-1])
+			}
 			h := mf["bpf2go_signed_verification_latency_seconds"]
 			for _, m := range h.GetMetric() {
 				hist := m.GetHistogram()
@@ -105,6 +121,13 @@ func TestVerdictsInMetrics(t *testing.T) {
 			}
 		})
 	}
+}
+
+func pollExtra(source string) time.Duration {
+	if source == "poll" {
+		return 100 * time.Millisecond
+	}
+	return 0
 }
 
 // TestProgramsLoadedBefore: programs loaded before the agent starts are
