@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,9 +78,10 @@ type Config struct {
 	// QueueSize bounds the events read but not yet handled (8192).
 	QueueSize int
 	// Settle is how long a BADSIG verdict on a program just loaded is
-	// held before it is published and checked again (100ms): a loader
-	// freezes its sealed maps after BPF_PROG_LOAD returns, so a program
-	// seen at once can look unsealed. Negative publishes at once.
+	// held, and checked again at growing intervals, when its only
+	// mismatches are input maps not frozen yet (100ms): a loader freezes
+	// its sealed maps after BPF_PROG_LOAD returns, so a program seen at
+	// once can look unsealed. Negative publishes at once.
 	Settle time.Duration
 }
 
@@ -110,13 +112,17 @@ func (c *Config) defaults() {
 	}
 }
 
-// pendingCheck is a program verified once whose verdict waits for
-// Config.Settle before it is checked again and published.
+// pendingCheck is a program whose BADSIG verdict may still change because
+// its loader has not finished sealing its maps: it is checked again, at
+// growing intervals, until Config.Settle has passed since it was first
+// seen.
 type pendingCheck struct {
-	res    *audit.Result
-	source string
-	since  time.Duration // as passed to verify
-	due    time.Time
+	res      *audit.Result
+	source   string
+	since    time.Duration // as passed to verify
+	deadline time.Time
+	attempt  int
+	due      time.Time
 }
 
 // program is what the agent knows of one loaded program.
@@ -430,24 +436,35 @@ func (a *Agent) rescan(reason, source string) error {
 }
 
 // verify gives program id a verdict and publishes it; since is when the
-// agent or the kernel first knew of the load. A BADSIG verdict on a program
-// seen for the first time waits for Config.Settle.
+// agent or the kernel first knew of the load. A BADSIG verdict that the
+// loader may still turn into OK (an input map not frozen yet) on a program
+// seen for the first time (first) waits up to Config.Settle.
 func (a *Agent) verify(id uint32, source string, since time.Duration, first bool) {
 	res, err := a.trust.ProgramID(id)
+	pc := a.pending[id]
 	if errors.Is(err, os.ErrNotExist) {
-		a.m.vanished.Inc()
-		a.log.Info("program unloaded before it could be measured", "id", id, "source", source)
+		if pc == nil {
+			a.m.vanished.Inc()
+			a.log.Info("program unloaded before it could be measured", "id", id, "source", source)
+		}
 		a.remove(id)
 		return
 	}
-	if err == nil && first && res.Verdict == "BADSIG" && a.cfg.Settle > 0 {
-		due := time.Now().Add(a.cfg.Settle)
-		a.pending[id] = &pendingCheck{res: res, source: source, since: since, due: due}
-		if len(a.pending) == 1 {
-			a.settle.Reset(a.cfg.Settle)
+	if err == nil && res.Verdict == "BADSIG" && unsealed(res) && a.cfg.Settle > 0 && (first || pc != nil) {
+		now := time.Now()
+		if pc == nil {
+			pc = &pendingCheck{source: source, since: since, deadline: now.Add(a.cfg.Settle)}
+			a.pending[id] = pc
 		}
-		return
+		if now.Before(pc.deadline) {
+			pc.res = res
+			pc.due = now.Add(min(settleStep<<pc.attempt, pc.deadline.Sub(now)))
+			pc.attempt++
+			a.armSettle()
+			return
+		}
 	}
+	delete(a.pending, id)
 	latency := bpfevent.Now() - since
 	a.m.latency.WithLabelValues(source).Observe(latency.Seconds())
 	if err != nil {
@@ -499,23 +516,49 @@ func (a *Agent) set(id uint32, res *audit.Result, verdict string, latency time.D
 	a.log.Log(context.Background(), level, "program verdict", attrs...)
 }
 
-// settlePending verifies again the programs whose Settle is over, and
-// rearms the timer for the others.
+// settleStep is the first interval of the checks of a pending verdict;
+// each next one is twice as long.
+const settleStep = 2 * time.Millisecond
+
+// unsealed reports whether every mismatch of a BADSIG result is one a
+// loader resolves after BPF_PROG_LOAD returns: a sealed map not frozen yet
+// (sealmap freezes after the collection loads) or its contents, hashed
+// only once frozen. Mismatches of the instructions, the type or the map
+// descriptors cannot change after the load and are published at once.
+func unsealed(res *audit.Result) bool {
+	if len(res.Mismatches) == 0 {
+		return false
+	}
+	for _, m := range res.Mismatches {
+		if !strings.HasPrefix(m.Field, "maps[") || !(strings.HasSuffix(m.Field, ".frozen") || strings.Contains(m.Field, ".content")) {
+			return false
+		}
+	}
+	return true
+}
+
+// settlePending checks again the pending programs that are due.
 func (a *Agent) settlePending() {
 	now := time.Now()
-	var next time.Time
-	for id, pc := range a.pending {
-		if pc.due.After(now) {
-			if next.IsZero() || pc.due.Before(next) {
-				next = pc.due
-			}
-			continue
+	for _, id := range slices.Sorted(maps.Keys(a.pending)) {
+		if pc := a.pending[id]; pc != nil && !pc.due.After(now) {
+			a.verify(id, pc.source, pc.since, false)
 		}
-		delete(a.pending, id)
-		a.verify(id, pc.source, pc.since, false)
 	}
+	a.armSettle()
+}
+
+// armSettle sets the timer for the earliest pending check.
+func (a *Agent) armSettle() {
+	var next time.Time
+	for _, pc := range a.pending {
+		if next.IsZero() || pc.due.Before(next) {
+			next = pc.due
+		}
+	}
+	a.settle.Stop()
 	if !next.IsZero() {
-		a.settle.Reset(time.Until(next))
+		a.settle.Reset(max(time.Until(next), 0))
 	}
 }
 

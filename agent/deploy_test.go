@@ -173,3 +173,21 @@ func TestDaemonSet(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentLinksLittle: the agent is a shipped binary: no compiler side,
+// no go/packages, no sigstore, no KMS provider, and none of the
+// Kubernetes packages the manifest test uses.
+func TestAgentLinksLittle(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "./cmd/bpf2go-signed-agent").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, banned := range []string{"golang.org/x/tools", "sigstore", "/kms", "ebpf/cmd/bpf2go", "bpf2go-signed/gen", "bpf2go-signed/signing",
+			"aws", "cloud.google.com", "azure", "vault", "k8s.io", "grpc", "opentelemetry"} {
+			if strings.Contains(dep, banned) {
+				t.Errorf("the agent links %s", dep)
+			}
+		}
+	}
+}

@@ -64,7 +64,7 @@ func loader(args []string) int {
 		return 1
 	}
 	switch args[0] {
-	case "signed", "tampered", "unsigned":
+	case "signed", "tampered", "unsigned", "lateseal", "unsealed":
 		before := bpfevent.Now()
 		coll, prog, err := loadExample(args[0])
 		after := bpfevent.Now()
@@ -114,8 +114,9 @@ func loader(args []string) int {
 }
 
 // loadExample loads the XDP example as its generated loader does (signed),
-// with one instruction changed (tampered), or a program no envelope
-// describes (unsigned).
+// with one instruction changed (tampered), with its input map frozen late
+// (lateseal) or never (unsealed), or a program no envelope describes
+// (unsigned).
 func loadExample(kind string) (*ebpf.Collection, *ebpf.Program, error) {
 	if kind == "unsigned" {
 		coll, err := ebpf.LoadCollection(testutil.Testdata("socket_bpfel.o"))
@@ -135,6 +136,28 @@ func loadExample(kind string) (*ebpf.Collection, *ebpf.Program, error) {
 	plan, err := sealmap.DecodePlan(raw, spec)
 	if err != nil {
 		return nil, nil, err
+	}
+	switch kind {
+	case "lateseal", "unsealed":
+		// Sealed maps filled but frozen 20ms after the load (lateseal),
+		// or never (unsealed).
+		if err := plan.Apply(spec); err != nil {
+			return nil, nil, err
+		}
+		coll, err := ebpf.NewCollection(spec)
+		if err != nil {
+			return nil, nil, err
+		}
+		if kind == "lateseal" {
+			time.Sleep(20 * time.Millisecond)
+			for _, name := range plan.Sealed {
+				if err := coll.Maps[name].Freeze(); err != nil {
+					coll.Close()
+					return nil, nil, err
+				}
+			}
+		}
+		return coll, coll.Programs["port_filter"], nil
 	}
 	if kind == "tampered" {
 		p := spec.Programs["port_filter"]
