@@ -50,10 +50,12 @@ test: deps vet
 test-oracle:
 	cd internal/sigstoreoracle && $(GO) vet ./... && $(GO) test -count=1 ./...
 
-# The runtime's concurrency under the race detector (16 verified loads at once).
+# The runtime's concurrency under the race detector (16 verified loads at
+# once); the agent, built with -race, through its storm and verdict tests.
 race:
 	$(GO) test -count=1 -race ./runtime ./measure ./sealmap ./audit
 	$(GO) test -count=1 -race -run Concurrent ./examples/xdp
+	cd agent && AGENT_TEST_RACE=1 $(GO) test -count=1 -race -run 'Storm|Verdicts|Trust' . ./bpfevent
 
 # Each fuzz target for FUZZTIME; a crash fails the run and leaves its input
 # in the package's testdata/fuzz (commit it as a regression seed).

@@ -232,14 +232,20 @@ func (l *loaderProc) stop(t testing.TB) {
 	}
 }
 
-// agentBinary builds the agent once per test binary.
+// agentBinary builds the agent once per test binary; with AGENT_TEST_RACE
+// set, with the race detector (a race makes the agent exit 66 and the
+// test fail).
 var agentBinary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "bpf2go-signed-agent")
 	if err != nil {
 		return "", err
 	}
 	bin := filepath.Join(dir, "bpf2go-signed-agent")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/bpf2go-signed-agent")
+	args := []string{"build", "-o", bin}
+	if os.Getenv("AGENT_TEST_RACE") != "" {
+		args = append(args, "-race") // the agent under the race detector
+	}
+	cmd := exec.Command("go", append(args, "./cmd/bpf2go-signed-agent")...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
@@ -323,6 +329,9 @@ func startAgentAs(t testing.TB, wrapper []string, args ...string) *agentProc {
 		cmd.Process.Signal(os.Interrupt)
 		<-a.done
 		cmd.Wait()
+		if strings.Contains(stderr.String(), "DATA RACE") {
+			t.Errorf("the race detector found a race in the agent")
+		}
 		if t.Failed() {
 			t.Logf("agent log:\n%s\nstderr:\n%s", a.rawLog(), stderr.String())
 		}
