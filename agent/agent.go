@@ -397,7 +397,8 @@ func (a *Agent) handle(ev bpfevent.Event) {
 }
 
 // rescan brings the state in line with the kernel's list of program ids:
-// programs not known are verified, programs gone are removed.
+// programs not known are verified, programs gone are removed. The
+// periodic rescan verifies the known programs again too.
 func (a *Agent) rescan(reason, source string) error {
 	if reason != "" {
 		a.m.resyncs.WithLabelValues(reason).Inc()
@@ -418,8 +419,13 @@ func (a *Agent) rescan(reason, source string) error {
 		}
 		id = next
 		a.seen[id] = true
-		if a.progs[id] == nil && a.pending[id] == nil {
+		switch {
+		case a.progs[id] == nil && a.pending[id] == nil:
 			a.verify(id, source, start, true)
+		case reason == "periodic" && a.progs[id] != nil:
+			// What can change after a load without a load event
+			// (BPF_PROG_BIND_MAP adding a map, say) shows here.
+			a.verify(id, source, start, false)
 		}
 	}
 	for id := range a.progs {

@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,6 +48,9 @@ func TestVerdictsInMetrics(t *testing.T) {
 			a := startAgent(t, "--trust", trustDir(t), "--source", source, "--poll-interval", "100ms")
 			if got := value(a.scrape(t), "bpf2go_signed_poll_fallback"); (got == 1) != (source == "poll") {
 				t.Errorf("poll_fallback %v with source %s", got, source)
+			}
+			if code, body := healthz(t, a); code != 200 || body != map[string]string{"perf": "ok source=perf_event\n", "poll": "ok source=poll\n"}[source] {
+				t.Errorf("/healthz: %d %q", code, body)
 			}
 			var latencies, unloads []time.Duration
 			byKind := map[string][]time.Duration{}
@@ -130,6 +134,17 @@ func TestVerdictsInMetrics(t *testing.T) {
 	}
 }
 
+func healthz(t *testing.T, a *agentProc) (int, string) {
+	t.Helper()
+	resp, err := client.Get("http://" + a.addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
 func pollExtra(source string) time.Duration {
 	if source == "poll" {
 		return 100 * time.Millisecond
@@ -211,15 +226,8 @@ func TestTrustReload(t *testing.T) {
 	if value(a.scrape(t), "bpf2go_signed_trust_last_reload_success") != 0 {
 		t.Error("trust_last_reload_success not 0")
 	}
-	resp, err := client.Get("http://" + a.addr + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := make([]byte, 512)
-	n, _ := resp.Body.Read(body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body[:n]), "trust=stale") {
-		t.Errorf("/healthz %d %q", resp.StatusCode, body[:n])
+	if code, body := healthz(t, a); code != 200 || !strings.Contains(body, "trust=stale") {
+		t.Errorf("/healthz %d %q", code, body)
 	}
 
 	// Key back, envelope gone, then SIGHUP with the agent's own
@@ -228,6 +236,32 @@ func TestTrustReload(t *testing.T) {
 	verdict("OK")
 	os.Remove(filepath.Join(dir, "filter_bpfel.o.intoto.json"))
 	verdict("UNSIGNED")
+}
+
+// TestPeriodicRescan: a map bound to a signed program after its load
+// (BPF_PROG_BIND_MAP, no load event) turns its verdict to BADSIG at the
+// next periodic rescan.
+func TestPeriodicRescan(t *testing.T) {
+	a := startAgent(t, "--trust", trustDir(t), "--rescan-interval", "500ms")
+	l := startLoader(t, "bindmap")
+	id := l.progs[0].ID
+	if v, _ := waitProgram(t, a, id, true, 10*time.Second); v["verdict"] != "OK" {
+		t.Fatalf("verdict %q before the map is bound", v["verdict"])
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for programs(a.scrape(t))[id]["verdict"] != "BADSIG" {
+		if time.Now().After(deadline) {
+			t.Fatal("a map bound after the load did not change the verdict")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var changed bool
+	for _, l := range a.logFor(id) {
+		changed = changed || (l.Msg == "program verdict" && l.Verdict == "BADSIG" && l.Previous == "OK" && l.Source == "scan")
+	}
+	if !changed {
+		t.Errorf("no log line for the change OK -> BADSIG by the rescan: %+v", a.logFor(id))
+	}
 }
 
 // TestTrustReloadOnSignal: with change detection far off, SIGHUP reloads.

@@ -64,9 +64,13 @@ func loader(args []string) int {
 		return 1
 	}
 	switch args[0] {
-	case "signed", "tampered", "unsigned", "lateseal", "unsealed":
+	case "signed", "tampered", "unsigned", "lateseal", "unsealed", "bindmap":
 		before := bpfevent.Now()
-		coll, prog, err := loadExample(args[0])
+		kind := args[0]
+		if kind == "bindmap" {
+			kind = "signed"
+		}
+		coll, prog, err := loadExample(kind)
 		after := bpfevent.Now()
 		if err != nil {
 			return fail(err)
@@ -78,6 +82,20 @@ func loader(args []string) int {
 		}
 		id, _ := info.ID()
 		out.Encode(loaded{ID: uint32(id), Before: before, After: after, Kept: true})
+		if args[0] == "bindmap" {
+			// 300ms later, another map bound to the loaded program
+			// (BPF_PROG_BIND_MAP): no load event says so.
+			extra, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+			if err != nil {
+				return fail(err)
+			}
+			keep = append(keep, closer(func() { extra.Close() }))
+			time.AfterFunc(300*time.Millisecond, func() {
+				if err := prog.BindMap(extra); err != nil {
+					fmt.Fprintln(os.Stderr, "loader: bind map:", err)
+				}
+			})
+		}
 	case "storm":
 		n, _ := strconv.Atoi(args[1])
 		k, _ := strconv.Atoi(args[2])

@@ -44,7 +44,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		programs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "programs",
 			Help: "BPF programs loaded on the host, by verdict."}, []string{"verdict"}),
 		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "verifications_total",
-			Help: "Verifications of loaded programs, by verdict (a program is verified when it loads and again when the trust directory changes)."},
+			Help: "Verifications of loaded programs, by verdict (a program is verified when it loads, again when the trust directory changes and at every periodic rescan)."},
 			[]string{"verdict"}),
 		verifyErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "verification_errors_total",
 			Help: "Verifications that failed with an error instead of a verdict (the program is listed with verdict ERROR)."}),
