@@ -40,6 +40,7 @@ const (
 	Lost
 )
 
+// String names the kind: load, unload or lost.
 func (k Kind) String() string {
 	switch k {
 	case Load:
