@@ -7,7 +7,9 @@
 // released, so a reader needs one event per online CPU; records of
 // different CPUs are not ordered with each other. When a ring is full the
 // kernel drops records and later writes a PERF_RECORD_LOST record with
-// their number, which the reader returns as a Lost event.
+// their number, which the reader returns as a Lost event. CPUs brought
+// online after Open are not read: loads there go unreported until the
+// reader is opened again (package agent's periodic rescan finds them).
 package bpfevent
 
 import (
