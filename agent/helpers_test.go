@@ -322,7 +322,7 @@ func startAgentAs(t testing.TB, wrapper []string, args ...string) *agentProc {
 		defer close(a.done)
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(nil, 1<<20)
-		var watching, serving bool
+		var watching, serving, signalled bool
 		for sc.Scan() {
 			var l logLine
 			json.Unmarshal(sc.Bytes(), &l)
@@ -337,9 +337,9 @@ func startAgentAs(t testing.TB, wrapper []string, args ...string) *agentProc {
 			if l.Msg == "watching BPF program loads" {
 				watching = true
 			}
-			if watching && serving && ready != nil {
+			if watching && serving && !signalled {
 				close(ready)
-				ready = nil
+				signalled = true
 			}
 		}
 	}()
