@@ -55,7 +55,7 @@ test-oracle:
 race:
 	$(GO) test -count=1 -race ./runtime ./measure ./sealmap ./audit
 	$(GO) test -count=1 -race -run Concurrent ./examples/xdp
-	cd agent && AGENT_TEST_RACE=1 $(GO) test -count=1 -race -run 'Storm|Verdicts|Trust' . ./bpfevent
+	cd agent && AGENT_TEST_RACE=1 $(GO) test -count=1 -race -run 'Storm|Verdicts|Trust|LoadUnload|Lost' . ./bpfevent
 
 # Each fuzz target for FUZZTIME; a crash fails the run and leaves its input
 # in the package's testdata/fuzz (commit it as a regression seed).
