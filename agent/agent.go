@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -634,24 +635,34 @@ func (a *Agent) useTrust(t *audit.Trust, print [sha256.Size]byte) {
 	for _, s := range t.Skipped {
 		a.log.Warn("envelope not trusted", "dir", a.cfg.TrustDir, "reason", s)
 	}
+	for _, w := range t.Warnings {
+		a.log.Warn("trust directory", "dir", a.cfg.TrustDir, "warning", w)
+	}
 }
 
-// fingerprint hashes the names, sizes, modes and modification times of
-// the trust directory's entries, following symbolic links (a Kubernetes
-// ConfigMap volume swaps a symbolic link to publish a new version).
+// fingerprint hashes the paths, sizes, modes and modification times of
+// every file under the trust directory, as audit.LoadTrustDir walks it,
+// following symbolic links to files (a Kubernetes ConfigMap volume swaps a
+// symbolic link to publish a new version).
 func fingerprint(dir string) ([sha256.Size]byte, error) {
-	ents, err := os.ReadDir(dir)
+	h := sha256.New()
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			fmt.Fprintf(h, "%s\x00error\x00", path)
+			return nil
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00%d\x00%d\x00", path, fi.Size(), fi.Mode(), fi.ModTime().UnixNano())
+		return nil
+	})
 	if err != nil {
 		return [sha256.Size]byte{}, err
-	}
-	h := sha256.New()
-	for _, e := range ents {
-		fi, err := os.Stat(filepath.Join(dir, e.Name()))
-		if err != nil {
-			fmt.Fprintf(h, "%s\x00error\x00", e.Name())
-			continue
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00%d\x00%d\x00", e.Name(), fi.Size(), fi.Mode(), fi.ModTime().UnixNano())
 	}
 	return [sha256.Size]byte(h.Sum(nil)), nil
 }

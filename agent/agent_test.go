@@ -359,3 +359,82 @@ func TestCapabilities(t *testing.T) {
 		t.Errorf("with CAP_BPF and CAP_PERFMON only: %v\n%s", err, out)
 	}
 }
+
+// TestTrustSubdirectory: a change in a subdirectory of the trust directory
+// (audit reads them too) is noticed.
+func TestTrustSubdirectory(t *testing.T) {
+	dir := trustDir(t, "demo.pub")
+	sub := filepath.Join(dir, "team", "xdp")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a := startAgent(t, "--trust", dir, "--trust-interval", "100ms")
+	l := startLoader(t, "signed")
+	id := l.progs[0].ID
+	if v, _ := waitProgram(t, a, id, true, 10*time.Second); v["verdict"] != "UNSIGNED" {
+		t.Fatalf("verdict %q without an envelope", v["verdict"])
+	}
+	copyFile(t, filepath.Join(exampleDir, "filter_bpfel.o.intoto.json"), filepath.Join(sub, "filter_bpfel.o.intoto.json"))
+	deadline := time.Now().Add(10 * time.Second)
+	for programs(a.scrape(t))[id]["verdict"] != "OK" {
+		if time.Now().After(deadline) {
+			t.Fatal("an envelope added in a subdirectory was not noticed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestTrustConfigMap: the trust directory laid out as the kubelet writes a
+// ConfigMap volume (files in a timestamped directory, ..data a symbolic
+// link to it, each key a symbolic link through ..data); an update swaps
+// ..data to a new directory, and the agent follows.
+func TestTrustConfigMap(t *testing.T) {
+	dir := t.TempDir()
+	publish := func(version string, files ...string) {
+		t.Helper()
+		ts := filepath.Join(dir, "..2026_11_28_"+version)
+		if err := os.Mkdir(ts, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			copyFile(t, filepath.Join(exampleDir, f), filepath.Join(ts, f))
+			link := filepath.Join(dir, f)
+			if _, err := os.Lstat(link); err != nil {
+				if err := os.Symlink(filepath.Join("..data", f), link); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		tmp := filepath.Join(dir, "..data_tmp")
+		if err := os.Symlink(filepath.Base(ts), tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+		// Then the links of keys no longer published go.
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			if !strings.HasPrefix(e.Name(), "..") && !slices.Contains(files, e.Name()) {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	// Version 1: the key and an envelope; version 2: the key alone.
+	publish("v1", "demo.pub", "filter_bpfel.o.intoto.json")
+	a := startAgent(t, "--trust", dir, "--trust-interval", "100ms")
+	l := startLoader(t, "signed")
+	id := l.progs[0].ID
+	if v, _ := waitProgram(t, a, id, true, 10*time.Second); v["verdict"] != "OK" {
+		t.Fatalf("verdict %q with the envelope in the ConfigMap", v["verdict"])
+	}
+	publish("v2", "demo.pub")
+	os.RemoveAll(filepath.Join(dir, "..2026_11_28_v1"))
+	deadline := time.Now().Add(10 * time.Second)
+	for programs(a.scrape(t))[id]["verdict"] != "UNSIGNED" {
+		if time.Now().After(deadline) {
+			t.Fatalf("ConfigMap update without the envelope not followed: %s", a.rawLog())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -44,4 +45,14 @@ func runAgent(args []string) error {
 		return fmt.Errorf("run %s: %w", p, err)
 	}
 	return nil
+}
+
+// agentFlags describes the agent's main options for "bpf2go-signed agent
+// -h"; the agent parses its options itself.
+func agentFlags() *flag.FlagSet {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.String("trust", "", "the trust directory `DIR`, as for prog verify: public keys (*.pub) and envelopes (*.intoto.json); read again when it changes and on SIGHUP")
+	fs.String("listen", "127.0.0.1:9813", "`ADDR` (host:port) of the HTTP server for /metrics and /healthz")
+	fs.String("log", "json", "log format: json or text")
+	return fs
 }

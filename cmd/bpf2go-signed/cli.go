@@ -208,18 +208,17 @@ offline: certificate chain at the logged time, SCT, Rekor entry, identity.`,
 bpf2go-signed or on PATH, with the same arguments. It verifies every program
 loaded on the host as the kernel reports the load, with the verdicts of
 prog verify against DIR, and serves them on /metrics (and /healthz).
-"bpf2go-signed agent -h" lists its options when it is installed; install it
-with go install github.com/bpf2go-signed/bpf2go-signed/agent/cmd/bpf2go-signed-agent@latest.`,
+"bpf2go-signed-agent -h" lists all its options. Install it with
+go install github.com/bpf2go-signed/bpf2go-signed/agent/cmd/bpf2go-signed-agent@latest.`,
 		examples: []string{
 			"bpf2go-signed agent --trust /etc/bpf2go-signed/trust",
 			"bpf2go-signed agent --trust /etc/bpf2go-signed/trust --listen :9813 --log text",
 		},
 		run: func(c *command, args []string, _, _ io.Writer) error {
-			err := runAgent(args)
-			if errors.Is(err, errNoAgent) && slices.ContainsFunc(args, isHelpWord) {
-				return &helpRequested{cmd: c}
+			if slices.ContainsFunc(args, isHelpWord) {
+				return &helpRequested{cmd: c, fs: agentFlags()}
 			}
-			return err
+			return runAgent(args)
 		},
 	},
 }
