@@ -93,7 +93,8 @@ type Trust struct {
 }
 
 // LoadTrustDir reads every public key (*.pub), signed envelope
-// (*.intoto.json) and BPF object (*.o) under dir, in any subdirectory. An
+// (*.intoto.json) and BPF object (*.o) under dir, in any subdirectory that
+// is not hidden (a name starting with "."). An
 // envelope is verified with the keys, and against the object whose sha256
 // its subject names when such an object is anywhere under dir (file names
 // play no part, so envelopes of the same name in different subdirectories
@@ -108,6 +109,13 @@ func LoadTrustDir(dir string) (*Trust, error) {
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		// Hidden directories are not part of the trust: a Kubernetes
+		// ConfigMap volume keeps each version in "..<timestamp>/" and
+		// publishes it through links at the top, so reading both would
+		// list every file twice; .git and editors' folders are the same.
+		if d.IsDir() && path != dir && strings.HasPrefix(d.Name(), ".") {
+			return fs.SkipDir
 		}
 		if !d.Type().IsRegular() && d.Type()&fs.ModeSymlink == 0 {
 			return nil

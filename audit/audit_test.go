@@ -618,3 +618,33 @@ func TestAuditStructOps(t *testing.T) {
 		t.Errorf("--all: %v", seen)
 	}
 }
+
+// A Kubernetes ConfigMap volume keeps each version in a hidden
+// "..<timestamp>" directory and publishes it through links at the top:
+// every file is read once, through the links, and hidden folders such as
+// .git are not part of the trust.
+func TestTrustDirConfigMap(t *testing.T) {
+	dir := t.TempDir()
+	version := filepath.Join(dir, "..2026_11_28_20_00_00.1")
+	copyFile(t, filepath.Join(exampleDir, "demo.pub"), filepath.Join(version, "demo.pub"))
+	copyFile(t, filepath.Join(exampleDir, "filter_bpfel.o.intoto.json"), filepath.Join(version, "filter_bpfel.o.intoto.json"))
+	copyFile(t, filepath.Join(exampleDir, "filter_bpfel.o.intoto.json"), filepath.Join(dir, ".git", "filter_bpfel.o.intoto.json"))
+	if err := os.Symlink(filepath.Base(version), filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"demo.pub", "filter_bpfel.o.intoto.json"} {
+		if err := os.Symlink(filepath.Join("..data", name), filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	trust, err := audit.LoadTrustDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if trust.Keys != 1 || trust.Envelopes != 1 || len(trust.Manifests) != 1 || len(trust.Skipped) != 0 {
+		t.Fatalf("keys %d envelopes %d manifests %d skipped %q, want each file once", trust.Keys, trust.Envelopes, len(trust.Manifests), trust.Skipped)
+	}
+	if got := trust.Manifests[0].File; got != "filter_bpfel.o.intoto.json" {
+		t.Errorf("manifest read from %q, want the published link", got)
+	}
+}
