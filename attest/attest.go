@@ -21,7 +21,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -324,8 +323,11 @@ func ParsePublicKey(pemBytes []byte) (crypto.PublicKey, error) {
 	if block == nil || block.Type != "PUBLIC KEY" {
 		return nil, fmt.Errorf("%w: not a PEM \"PUBLIC KEY\" block", ErrUnsupportedKey)
 	}
-	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	k, err := parsePKIXPublicKey(block.Bytes)
 	if err != nil {
+		if errors.Is(err, ErrUnsupportedKey) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w: %v", ErrUnsupportedKey, err)
 	}
 	if err := CheckKey(k); err != nil {
@@ -336,12 +338,9 @@ func ParsePublicKey(pemBytes []byte) (crypto.PublicKey, error) {
 
 // MarshalPublicKey returns a public key as PEM "PUBLIC KEY", as cosign.pub.
 func MarshalPublicKey(k crypto.PublicKey) ([]byte, error) {
-	if err := CheckKey(k); err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKIXPublicKey(k)
+	der, err := MarshalPKIXPublicKey(k)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnsupportedKey, err)
+		return nil, err
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
 }

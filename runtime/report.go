@@ -3,7 +3,6 @@ package runtime
 import (
 	"crypto"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -11,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/bpf2go-signed/bpf2go-signed/attest"
 	"github.com/bpf2go-signed/bpf2go-signed/attest/keyless"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 )
@@ -243,7 +243,7 @@ func joinVerdicts(vs []Verdict) string {
 }
 
 func keyFingerprint(k crypto.PublicKey) string {
-	der, err := x509.MarshalPKIXPublicKey(k)
+	der, err := attest.MarshalPKIXPublicKey(k)
 	if err != nil {
 		return ""
 	}

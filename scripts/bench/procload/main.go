@@ -1,0 +1,119 @@
+// Command procload measures the first verified load of a process against
+// plain bpf2go as whole processes, and the size of both binaries.
+//
+// It builds two programs from examples/xdp with the go command: one that
+// loads the XDP example with bpf2go's generated loadFilterObjects and
+// exits, and one that loads it with the generated verifying loader and
+// exits. Then it starts each -n times, alternating, and reports the median
+// wall time and CPU time (user + system, from the process's rusage) of
+// both and their ratio. Needs root (or CAP_BPF) like the example.
+//
+//	go run ./scripts/bench/procload [-n 200] [-keep DIR]
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+func main() {
+	n := flag.Int("n", 200, "runs of each binary, alternating")
+	keep := flag.String("keep", "", "build the binaries into DIR and keep them")
+	flag.Parse()
+	if err := run(*n, *keep); err != nil {
+		fmt.Fprintln(os.Stderr, "procload:", err)
+		os.Exit(1)
+	}
+}
+
+type variant struct {
+	name  string
+	files []string
+	bin   string
+}
+
+func run(n int, keep string) error {
+	dir := keep
+	if dir == "" {
+		d, err := os.MkdirTemp("", "procload")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	vs := []*variant{
+		{name: "plain bpf2go", files: []string{"loadonce_plain.go", "filter_bpfel.go"}},
+		{name: "verified", files: []string{"loadonce_verified.go", "filter_bpfel.go", "filter_bpfel_signed.go"}},
+	}
+	fmt.Printf("%-14s %12s %12s\n", "binary", "size", "size -s -w")
+	var sizes [2][2]int64
+	for i, v := range vs {
+		for j, ldflags := range []string{"", "-s -w"} {
+			out := filepath.Join(dir, fmt.Sprintf("v%d-%d", i, j))
+			args := append([]string{"build", "-trimpath", "-ldflags=" + ldflags, "-o", out}, v.files...)
+			cmd := exec.Command("go", args...)
+			cmd.Dir = "examples/xdp"
+			cmd.Stderr = os.Stderr
+			if err := cmd.Run(); err != nil {
+				return fmt.Errorf("build %s (run from the repository root): %w", v.name, err)
+			}
+			st, err := os.Stat(out)
+			if err != nil {
+				return err
+			}
+			sizes[i][j] = st.Size()
+			if j == 0 {
+				v.bin = out
+			}
+		}
+		fmt.Printf("%-14s %12d %12d\n", v.name, sizes[i][0], sizes[i][1])
+	}
+	fmt.Printf("%-14s %+12d %+12d  (%.2f MiB, %.2f MiB)\n", "difference",
+		sizes[1][0]-sizes[0][0], sizes[1][1]-sizes[0][1],
+		float64(sizes[1][0]-sizes[0][0])/(1<<20), float64(sizes[1][1]-sizes[0][1])/(1<<20))
+
+	var wall, cpu [2][]time.Duration
+	for range n {
+		for i, v := range vs {
+			start := time.Now()
+			cmd := exec.Command(v.bin)
+			cmd.Stderr = os.Stderr
+			if err := cmd.Run(); err != nil {
+				return fmt.Errorf("%s: %w", v.name, err)
+			}
+			wall[i] = append(wall[i], time.Since(start))
+			cpu[i] = append(cpu[i], cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+		}
+	}
+	fmt.Printf("\n%d alternating runs each, medians (quartiles)\n", n)
+	fmt.Printf("%-14s %28s %28s\n", "binary", "wall", "cpu (user+sys)")
+	for i, v := range vs {
+		fmt.Printf("%-14s %28s %28s\n", v.name, quart(wall[i]), quart(cpu[i]))
+	}
+	fmt.Printf("%-14s %28.3f %28.3f\n", "ratio", ratio(wall), ratio(cpu))
+	return nil
+}
+
+func quart(d []time.Duration) string {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	q := func(p float64) time.Duration { return s[int(p*float64(len(s)-1))] }
+	return fmt.Sprintf("%v (%v–%v)", q(0.5).Round(10*time.Microsecond), q(0.25).Round(10*time.Microsecond), q(0.75).Round(10*time.Microsecond))
+}
+
+// ratio is the median of the per-pair ratios verified/plain: each pair ran
+// back to back, so a slow phase of the machine affects both.
+func ratio(d [2][]time.Duration) float64 {
+	r := make([]float64, len(d[0]))
+	for i := range r {
+		r[i] = float64(d[1][i]) / float64(d[0][i])
+	}
+	slices.Sort(r)
+	return r[len(r)/2]
+}
