@@ -46,6 +46,21 @@ type contentsEntry struct {
 // byte order. It refuses entries that do not fit the map: wrong sizes, array
 // indexes out of range, more entries than max_entries, duplicate keys.
 func ParseContents(data []byte, ms *ebpf.MapSpec, bo binary.ByteOrder) ([]measure.Entry, error) {
+	return parseContents(data, ms, bo, field)
+}
+
+// parseHexContents is [ParseContents] for contents in raw hex form only,
+// as [EncodeContents] writes them into a plan: what the loader reads. It
+// leaves out the typed encoder (BTF-shaped JSON), which only the build
+// needs, so shipped binaries do not link it.
+func parseHexContents(data []byte, ms *ebpf.MapSpec, bo binary.ByteOrder) ([]measure.Entry, error) {
+	return parseContents(data, ms, bo, hexField)
+}
+
+// fieldDecoder decodes one key or value of a contents entry.
+type fieldDecoder func(typed json.RawMessage, rawHex *string, typ btf.Type, size uint32, what string, bo binary.ByteOrder) ([]byte, error)
+
+func parseContents(data []byte, ms *ebpf.MapSpec, bo binary.ByteOrder, field fieldDecoder) ([]measure.Entry, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
@@ -90,20 +105,31 @@ func ParseContents(data []byte, ms *ebpf.MapSpec, bo binary.ByteOrder) ([]measur
 	return out, nil
 }
 
+// hexField decodes one key or value given in hex.
+func hexField(typed json.RawMessage, rawHex *string, _ btf.Type, size uint32, what string, _ binary.ByteOrder) ([]byte, error) {
+	switch {
+	case typed != nil:
+		return nil, fmt.Errorf("typed %s in a plan (plans hold %s_hex only)", what, what)
+	case rawHex == nil:
+		return nil, fmt.Errorf("no %s_hex", what)
+	}
+	b, err := hex.DecodeString(*rawHex)
+	if err != nil {
+		return nil, fmt.Errorf("%s_hex: %v", what, err)
+	}
+	if uint32(len(b)) != size {
+		return nil, fmt.Errorf("%s_hex has %d bytes, the map's %s size is %d", what, len(b), what, size)
+	}
+	return b, nil
+}
+
 // field decodes one key or value, typed or hex.
 func field(typed json.RawMessage, rawHex *string, typ btf.Type, size uint32, what string, bo binary.ByteOrder) ([]byte, error) {
 	switch {
 	case typed != nil && rawHex != nil:
 		return nil, fmt.Errorf("both %s and %s_hex given", what, what)
 	case rawHex != nil:
-		b, err := hex.DecodeString(*rawHex)
-		if err != nil {
-			return nil, fmt.Errorf("%s_hex: %v", what, err)
-		}
-		if uint32(len(b)) != size {
-			return nil, fmt.Errorf("%s_hex has %d bytes, the map's %s size is %d", what, len(b), what, size)
-		}
-		return b, nil
+		return hexField(nil, rawHex, typ, size, what, bo)
 	case typed == nil:
 		return nil, fmt.Errorf("no %s (give %s or %s_hex)", what, what, what)
 	}

@@ -2,6 +2,7 @@ package sealmap
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,6 +58,10 @@ func (p *Plan) MeasureOptions() *measure.Options {
 // frozen or hashed, a value holding a spin lock, timer or kernel pointer, a
 // data section, contents that do not fit the map.
 func Resolve(spec *ebpf.CollectionSpec, cfg Config) (*Plan, error) {
+	return resolve(spec, cfg, ParseContents)
+}
+
+func resolve(spec *ebpf.CollectionSpec, cfg Config, parse func([]byte, *ebpf.MapSpec, binary.ByteOrder) ([]measure.Entry, error)) (*Plan, error) {
 	sealed := map[string]bool{}
 	for name, ms := range spec.Maps {
 		if slices.Contains(ms.Tags, include.SealedTag) {
@@ -90,7 +95,7 @@ func Resolve(spec *ebpf.CollectionSpec, cfg Config) (*Plan, error) {
 		case !sealed[name]:
 			return nil, fmt.Errorf("contents for %q: the map is not sealed; annotate it __sealed or pass -seal %s", name, name)
 		}
-		entries, err := ParseContents(cfg.Contents[name], ms, measure.SpecByteOrder(spec))
+		entries, err := parse(cfg.Contents[name], ms, measure.SpecByteOrder(spec))
 		if err != nil {
 			return nil, fmt.Errorf("contents for %s: %w", name, err)
 		}
@@ -244,7 +249,9 @@ func DecodePlan(data []byte, spec *ebpf.CollectionSpec) (*Plan, error) {
 	for name, raw := range f.Contents {
 		cfg.Contents[name] = raw
 	}
-	plan, err := Resolve(spec, cfg)
+	// Every check of Resolve, with contents in hex only (what Encode
+	// writes), so the loader does not link the typed contents encoder.
+	plan, err := resolve(spec, cfg, parseHexContents)
 	if err != nil {
 		return nil, fmt.Errorf("sealing plan: %w", err)
 	}

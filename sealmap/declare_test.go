@@ -124,7 +124,12 @@ func TestPlanRoundTrip(t *testing.T) {
 	if again := back.Encode(); string(again) != string(enc) {
 		t.Errorf("plan does not round-trip:\n%s\n%s", enc, again)
 	}
-	for _, bad := range []string{``, `{"version":2}`, `{"version":1,"sealed":["nosuch"]}`, `{"version":1,"sealed":[],"params":[],"contents":{},"x":1}`, `{"version":1,"sealed":[],"params":["nosuch"]}`} {
+	for _, bad := range []string{``, `{"version":2}`, `{"version":1,"sealed":["nosuch"]}`, `{"version":1,"sealed":[],"params":[],"contents":{},"x":1}`, `{"version":1,"sealed":[],"params":["nosuch"]}`,
+		// A plan holds contents in hex only: the loader does not decode typed values.
+		`{"version":1,"sealed":["ports"],"params":[],"contents":{"ports":{"entries":[{"key":80,"value_hex":"00"}]}}}`,
+		`{"version":1,"sealed":["ports"],"params":[],"contents":{"ports":{"entries":[{"key_hex":"5000","value_hex":"00"},{"key_hex":"5000","value_hex":"01"}]}}}`,
+		`{"version":1,"sealed":["ports"],"params":[],"contents":{"ports":{"entries":[{"key_hex":"50","value_hex":"00"}]}}}`,
+	} {
 		if _, err := sealmap.DecodePlan([]byte(bad), sealedSpec(t)); err == nil {
 			t.Errorf("plan %q accepted", bad)
 		}
