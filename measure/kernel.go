@@ -232,6 +232,13 @@ func kernelMap(fd int, opts *KernelOptions, params []Param, info *bpfsys.MapInfo
 // them with the algorithm measurement v1 uses for the map's type.
 func readbackHash(fd int, info *bpfsys.MapInfo) (*Content, error) {
 	typ := ebpf.MapType(info.Type)
+	if typ == ebpf.Array && info.MapFlags&unix.BPF_F_MMAPABLE != 0 {
+		if sum, err := mmapArrayHash(fd, info); err == nil {
+			return &Content{Algorithm: AlgArray, Hash: hex.EncodeToString(sum[:]), Source: SourceReadback}, nil
+		}
+		// Not mappable here (e.g. a 32-bit address space too small):
+		// read it through the kernel instead.
+	}
 	if typ == ebpf.Array {
 		h := sha256.New()
 		pad := make([]byte, ((info.ValueSize+7)&^7)-info.ValueSize)
@@ -254,6 +261,30 @@ func readbackHash(fd int, info *bpfsys.MapInfo) (*Content, error) {
 		return nil, err
 	}
 	return &Content{Algorithm: alg, Hash: hex.EncodeToString(sum[:]), Source: SourceReadback}, nil
+}
+
+// mmapArrayHash hashes a frozen BPF_F_MMAPABLE array (Linux 5.5+) through a
+// read-only shared mapping of its values: the array's values are laid out
+// there as the hash wants them, each padded to 8 bytes, so SHA-256 runs
+// over the kernel's memory without copying it through BPF_MAP_LOOKUP_BATCH.
+// Sound for a frozen map only: BPF_MAP_FREEZE fails while a writable
+// mapping exists and the kernel refuses writable mappings of a frozen map
+// (Linux 5.5+), so nothing can change the values from user space while
+// they are hashed; programs cannot either, as sealed maps are
+// BPF_F_RDONLY_PROG (the caller's comparison checks the flag).
+func mmapArrayHash(fd int, info *bpfsys.MapInfo) ([32]byte, error) {
+	size := uint64(info.MaxEntries) * ((uint64(info.ValueSize) + 7) &^ 7)
+	page := uint64(unix.Getpagesize())
+	length := (size + page - 1) &^ (page - 1)
+	if size == 0 || length > uint64(int(^uint(0)>>1)) {
+		return [32]byte{}, fmt.Errorf("array of %d bytes cannot be mapped", size)
+	}
+	mem, err := unix.Mmap(fd, 0, int(length), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE)
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("mmap: %w", err)
+	}
+	defer unix.Munmap(mem)
+	return sha256.Sum256(mem[:size]), nil
 }
 
 // readEntries reads every entry of a map through the kernel: in batches

@@ -1,11 +1,13 @@
 package sealmap_test
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
@@ -39,6 +41,14 @@ func benchSpec(total int) *ebpf.MapSpec {
 	return ms
 }
 
+// mmapable is benchSpec created BPF_F_MMAPABLE: read back through a
+// read-only mapping instead of BPF_MAP_LOOKUP_BATCH.
+func mmapable(ms *ebpf.MapSpec) *ebpf.MapSpec {
+	ms = ms.Copy()
+	ms.Flags |= unix.BPF_F_MMAPABLE
+	return ms
+}
+
 func hashPaths() []struct {
 	name string
 	opts *measure.KernelOptions
@@ -49,6 +59,54 @@ func hashPaths() []struct {
 	}{
 		{"kernel", &measure.KernelOptions{}},
 		{"readback", &measure.KernelOptions{Readback: true}},
+	}
+}
+
+// BenchmarkReadback: the user-space hash of a sealed array, read back
+// through BPF_MAP_LOOKUP_BATCH (batch) and through a read-only mapping of a
+// BPF_F_MMAPABLE array (mmap), against SHA-256 of the same bytes in memory
+// (memory), in the same run. Needs no kernel map hash: this is the path of
+// every kernel before 6.18.
+func BenchmarkReadback(b *testing.B) {
+	testutil.RequireBPF(b)
+	for _, size := range benchSizes {
+		spec := benchSpec(size.bytes)
+		plain, err := sealmap.Seal(spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		mapped, err := sealmap.Seal(mmapable(spec))
+		if err != nil {
+			plain.Close()
+			b.Fatal(err)
+		}
+		buf := make([]byte, size.bytes)
+		for i := range buf {
+			buf[i] = byte(i)
+		}
+		readback := &measure.KernelOptions{Readback: true}
+		b.Run(size.name+"/memory", func(b *testing.B) {
+			b.SetBytes(int64(size.bytes))
+			for b.Loop() {
+				sha256.Sum256(buf)
+			}
+		})
+		for _, m := range []struct {
+			name string
+			m    *ebpf.Map
+		}{{"batch", plain}, {"mmap", mapped}} {
+			b.Run(size.name+"/"+m.name, func(b *testing.B) {
+				b.SetBytes(int64(size.bytes))
+				for b.Loop() {
+					km, err := measure.KernelMapFD(m.m.FD(), readback)
+					if err != nil || km.Content == nil {
+						b.Fatalf("%v %+v", err, km)
+					}
+				}
+			})
+		}
+		plain.Close()
+		mapped.Close()
 	}
 }
 
@@ -123,6 +181,47 @@ func TestSealedHashesAgree(t *testing.T) {
 		m.Close()
 		if err1 != nil || err2 != nil || k.Content.Hash != r.Content.Hash || k.Content.Source == r.Content.Source {
 			t.Fatalf("%s: kernel %+v (%v), readback %+v (%v)", size.name, k.Content, err1, r.Content, err2)
+		}
+	}
+}
+
+// TestMmapReadback: a sealed BPF_F_MMAPABLE array read back through a
+// read-only mapping hashes to what the batch read-back of the same
+// contents gives (and the kernel's hash where it has one), and the kernel
+// refuses a writable mapping of the frozen array, which is what makes
+// hashing it in place sound.
+func TestMmapReadback(t *testing.T) {
+	testutil.RequireBPF(t)
+	for _, size := range benchSizes[:2] {
+		spec := benchSpec(size.bytes)
+		plain, err := sealmap.Seal(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer plain.Close()
+		mapped, err := sealmap.Seal(mmapable(spec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer mapped.Close()
+		readback := &measure.KernelOptions{Readback: true}
+		b, err1 := measure.KernelMapFD(plain.FD(), readback)
+		m, err2 := measure.KernelMapFD(mapped.FD(), readback)
+		if err1 != nil || err2 != nil || b.Content == nil || m.Content == nil {
+			t.Fatalf("%s: batch %+v (%v), mmap %+v (%v)", size.name, b, err1, m, err2)
+		}
+		if b.Content.Hash != m.Content.Hash {
+			t.Errorf("%s: mmap read-back hash %s, batch read-back %s", size.name, m.Content.Hash, b.Content.Hash)
+		}
+		if measure.MapHashSupported() {
+			k, err := measure.KernelMapFD(mapped.FD(), nil)
+			if err != nil || k.Content == nil || k.Content.Hash != m.Content.Hash {
+				t.Errorf("%s: kernel hash %+v (%v), mmap read-back %s", size.name, k, err, m.Content.Hash)
+			}
+		}
+		if mem, err := unix.Mmap(mapped.FD(), 0, unix.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err == nil {
+			unix.Munmap(mem)
+			t.Fatalf("%s: the kernel mapped a frozen array writable", size.name)
 		}
 	}
 }
