@@ -225,3 +225,49 @@ func TestMmapReadback(t *testing.T) {
 		}
 	}
 }
+
+// hashSpec is a sealed hash map of total bytes of 8-byte keys and
+// 56-byte values, full.
+func hashSpec(total int) *ebpf.MapSpec {
+	n := uint32(total / benchValueSize)
+	ms := &ebpf.MapSpec{Name: "bench_kv", Type: ebpf.Hash, KeySize: 8, ValueSize: benchValueSize - 8, MaxEntries: n, Flags: sealmap.FlagRdonlyProg | unix.BPF_F_NO_PREALLOC}
+	ms.Contents = make([]ebpf.MapKV, n)
+	for i := range n {
+		v := make([]byte, ms.ValueSize)
+		for j := range v {
+			v[j] = byte(i*7 + uint32(j))
+		}
+		ms.Contents[i] = ebpf.MapKV{Key: binary.NativeEndian.AppendUint64(nil, uint64(i)*2654435761), Value: v}
+	}
+	return ms
+}
+
+// BenchmarkReadbackHash: the read-back hash of a sealed hash map (every
+// kernel: the kernel hashes arrays only), with SHA-256 of the same number
+// of bytes in memory as the yardstick, in the same run.
+func BenchmarkReadbackHash(b *testing.B) {
+	testutil.RequireBPF(b)
+	for _, size := range benchSizes {
+		m, err := sealmap.Seal(hashSpec(size.bytes))
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf := make([]byte, size.bytes)
+		b.Run(size.name+"/memory", func(b *testing.B) {
+			b.SetBytes(int64(size.bytes))
+			for b.Loop() {
+				sha256.Sum256(buf)
+			}
+		})
+		b.Run(size.name+"/readback", func(b *testing.B) {
+			b.SetBytes(int64(size.bytes))
+			for b.Loop() {
+				km, err := measure.KernelMapFD(m.FD(), &measure.KernelOptions{Readback: true})
+				if err != nil || km.Content == nil {
+					b.Fatalf("%v %+v", err, km)
+				}
+			}
+		})
+		m.Close()
+	}
+}
