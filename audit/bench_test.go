@@ -6,11 +6,15 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -73,7 +77,7 @@ func BenchmarkAudit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, n := range []int{100, 1000} {
+	for _, n := range auditSizes(b) {
 		dir, progs := loadMany(b, n)
 		// Sanity: every one of ours is OK.
 		trust, err := audit.LoadTrustDir(dir)
@@ -111,8 +115,39 @@ func BenchmarkAudit(b *testing.B) {
 				}
 			}
 		})
+		// Both tools in turn in every iteration: the ratio of the two is
+		// what the machine's load changes least.
+		b.Run(fmt.Sprintf("N=%d/interleaved", n), func(b *testing.B) {
+			var signed, tool time.Duration
+			for b.Loop() {
+				start := time.Now()
+				if err := exec.Command(bin, "prog", "verify", "--all", "--trust", dir, "-j").Run(); err != nil {
+					b.Fatal(err)
+				}
+				mid := time.Now()
+				if err := exec.Command("bpftool", "prog", "show", "-j").Run(); err != nil {
+					b.Fatal(err)
+				}
+				signed, tool = signed+mid.Sub(start), tool+time.Since(mid)
+			}
+			b.ReportMetric(float64(signed)/float64(tool), "signed/bpftool")
+		})
 		for _, p := range progs {
 			p.Close()
 		}
 	}
+}
+
+var auditN = flag.String("audit.n", "100,1000", "comma-separated numbers of programs BenchmarkAudit loads")
+
+func auditSizes(b *testing.B) []int {
+	var out []int
+	for _, f := range strings.Split(*auditN, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			b.Fatalf("-audit.n: %q is not a positive number", f)
+		}
+		out = append(out, n)
+	}
+	return out
 }
