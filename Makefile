@@ -69,9 +69,30 @@ fuzz:
 testdata:
 	CLANG=$(CLANG) STRIP=$(STRIP) ./testdata/build.sh
 
+# Benchmarks of docs/performance.md. Results go to $(BENCH_OUT); A/B pairs
+# are interleaved (a test binary run once per round, in turn) because this
+# class of machine drifts by ±10 % between back-to-back runs. Needs root,
+# clang-19 and bpftool. BENCH_ROUNDS sets the rounds.
+BENCH_OUT ?= bench-out
+BENCH_ROUNDS ?= 10
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./measure/
-	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./sealmap/
+	mkdir -p $(BENCH_OUT)
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./measure/ | tee $(BENCH_OUT)/measure.txt
+	$(GO) test -run '^$$' -bench 'SealAndHash|Hash$$' -benchmem -count 3 ./sealmap/ | tee $(BENCH_OUT)/sealmap.txt
+	$(GO) test -c -o $(BENCH_OUT)/sealmap.test ./sealmap
+	$(GO) test -c -o $(BENCH_OUT)/runtime.test ./runtime
+	$(GO) test -c -o $(BENCH_OUT)/xdp.test ./examples/xdp
+	$(GO) test -c -o $(BENCH_OUT)/audit.test ./audit
+	for i in $$(seq $(BENCH_ROUNDS)); do \
+		(cd sealmap && ../$(BENCH_OUT)/sealmap.test -test.run '^$$' -test.bench 'Readback' -test.benchtime 1s); \
+		(cd runtime && ../$(BENCH_OUT)/runtime.test -test.run '^$$' -test.bench 'Load|Growth' -test.benchmem); \
+		(cd examples/xdp && ../../$(BENCH_OUT)/xdp.test -test.run '^$$' -test.bench . -test.benchmem); \
+	done > $(BENCH_OUT)/interleaved.txt
+	cd audit && ../$(BENCH_OUT)/audit.test -test.run '^$$' -test.bench Audit -test.count 5 -audit.n 100,1000,5000 > ../$(BENCH_OUT)/audit.txt
+	$(GO) run ./scripts/bench/procload -n 200 | tee $(BENCH_OUT)/procload.txt
+	$(GO) run ./scripts/bench/gen -n 20 | tee $(BENCH_OUT)/gen.txt
+	$(GO) run ./scripts/bench/plot -o docs/growth.svg $(BENCH_OUT)/interleaved.txt $(BENCH_OUT)/audit.txt
+	@echo "summaries: benchstat $(BENCH_OUT)/interleaved.txt; see docs/performance.md"
 
 demo:
 	./examples/xdp/demo.sh
