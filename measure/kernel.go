@@ -1,7 +1,6 @@
 package measure
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -302,22 +301,24 @@ func readEntries(fd int, info *bpfsys.MapInfo) ([]Entry, error) {
 func readEntriesBatch(fd int, info *bpfsys.MapInfo) ([]Entry, error) {
 	ks, vs := int(info.KeySize), int(info.ValueSize)
 	chunk := min(int(info.MaxEntries), max(1, readArrayChunk/(ks+vs)))
-	keys := make([]byte, ks*chunk)
-	values := make([]byte, vs*chunk)
 	token := max(ks, 8)
 	in, out := make([]byte, token), make([]byte, token)
-	var entries []Entry
+	entries := make([]Entry, 0, min(int(info.MaxEntries), chunk))
 	for first := true; ; first = false {
 		var prev []byte
 		if !first {
 			prev = in
 		}
+		// Fresh buffers for every batch: the entries point into them,
+		// two allocations per batch instead of two per entry.
+		keys := make([]byte, ks*chunk)
+		values := make([]byte, vs*chunk)
 		n, done, err := bpfsys.LookupBatch(fd, prev, out, keys, values, uint32(chunk))
 		if err != nil {
 			return nil, fmt.Errorf("read back: %w", err)
 		}
 		for i := 0; i < int(n); i++ {
-			entries = append(entries, Entry{bytes.Clone(keys[i*ks : (i+1)*ks]), bytes.Clone(values[i*vs : (i+1)*vs])})
+			entries = append(entries, Entry{keys[i*ks : (i+1)*ks : (i+1)*ks], values[i*vs : (i+1)*vs : (i+1)*vs]})
 		}
 		if uint64(len(entries)) > uint64(info.MaxEntries) {
 			return nil, fmt.Errorf("read back: more than max_entries (%d) entries", info.MaxEntries)

@@ -1,6 +1,7 @@
 package measure
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -430,7 +431,7 @@ func HashKV(keySize, valueSize, maxEntries uint32, entries []Entry) ([sha256.Siz
 		return [sha256.Size]byte{}, fmt.Errorf("%d entries exceed max_entries %d", len(entries), maxEntries)
 	}
 	sorted := slices.Clone(entries)
-	slices.SortFunc(sorted, func(a, b Entry) int { return strings.Compare(string(a.Key), string(b.Key)) })
+	slices.SortFunc(sorted, func(a, b Entry) int { return bytes.Compare(a.Key, b.Key) })
 	h := sha256.New()
 	e := &encoder{}
 	e.buf = append(e.buf, kvDomain...)
@@ -442,7 +443,7 @@ func HashKV(keySize, valueSize, maxEntries uint32, entries []Entry) ([sha256.Siz
 		if uint32(len(kv.Key)) != keySize || uint32(len(kv.Value)) != valueSize {
 			return [sha256.Size]byte{}, fmt.Errorf("entry of %d/%d bytes, want key %d and value %d", len(kv.Key), len(kv.Value), keySize, valueSize)
 		}
-		if i > 0 && string(sorted[i-1].Key) == string(kv.Key) {
+		if i > 0 && bytes.Equal(sorted[i-1].Key, kv.Key) {
 			return [sha256.Size]byte{}, fmt.Errorf("duplicate key %x", kv.Key)
 		}
 		h.Write(kv.Key)
