@@ -64,7 +64,9 @@ func main() {
 		{title: "Load vs maps in the object (8 programs)", xLabel: "maps", xKey: "maps",
 			match: func(n string) bool { return strings.HasPrefix(n, "BenchmarkGrowth/progs=8/") }},
 		{title: "Audit vs programs loaded", xLabel: "programs loaded", xKey: "N",
-			match: func(n string) bool { return strings.HasPrefix(n, "BenchmarkAudit/") }},
+			match: func(n string) bool {
+				return strings.HasPrefix(n, "BenchmarkAudit/") && !strings.HasSuffix(n, "/interleaved")
+			}},
 	}
 	for _, name := range order {
 		parts := strings.Split(name, "/")
