@@ -214,32 +214,34 @@ static __always_inline struct event *new_event(__u32 kind, __u32 cmd)
 /* id_of_fd returns the id of the map or link behind fd in the current
  * task, read from the object the file points to; 0 when there is none. A
  * file that is neither gives an arbitrary value read from its private
- * data; the command then fails in the kernel anyway. */
+ * data; the command then fails in the kernel anyway.
+ *
+ * The walk to the fd table is made of direct BTF loads; only the three
+ * reads through plain pointers use a helper, bpf_probe_read (not
+ * bpf_probe_read_kernel: cilium/ebpf replaces that one with bpf_probe_read
+ * when its feature probe, an unsigned program, is refused by a running
+ * gate, and the program's digest would then depend on whether a gate
+ * runs). */
 static __always_inline __u32 id_of_fd(__u32 fd, __u32 kind)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt)
+	struct files_struct *files = task->files;
+	if (!files)
 		return 0;
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
-	if (fd >= max)
+	struct fdtable *fdt = files->fdt;
+	if (!fdt || fd >= fdt->max_fds)
 		return 0;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file **fds = fdt->fd;
 	struct file *f = 0;
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+	if (bpf_probe_read(&f, sizeof(f), &fds[fd]) || !f)
 		return 0;
-	void *obj = BPF_CORE_READ(f, private_data);
+	void *obj = BPF_PROBE_READ(f, private_data);
 	if (!obj)
 		return 0;
 	if (kind == SELF_LINK)
-		return BPF_CORE_READ((struct bpf_link *)obj, id);
-	return BPF_CORE_READ((struct bpf_map *)obj, id);
+		return BPF_PROBE_READ((struct bpf_link *)obj, id);
+	return BPF_PROBE_READ((struct bpf_map *)obj, id);
 }
-
-/* Offsets of the fd a command acts on, in union bpf_attr (UAPI, stable). */
-#define ATTR_MAP_FD 0        /* map_fd of the element commands and MAP_FREEZE */
-#define ATTR_BATCH_MAP_FD 36 /* batch.map_fd */
-#define ATTR_LINK_FD 0       /* link_update.link_fd, link_detach.link_fd */
 
 SEC("lsm/bpf")
 int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
@@ -259,24 +261,29 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 		}
 	}
 
-	__u32 off, kind;
+	/* attr is a kernel copy of the command's attributes (BTF pointer):
+	 * the fd is read with direct loads at UAPI offsets. */
+	__u32 fd, kind;
 	switch (cmd) {
 	case BPF_MAP_UPDATE_ELEM:
 	case BPF_MAP_DELETE_ELEM:
 	case BPF_MAP_LOOKUP_AND_DELETE_ELEM:
 	case BPF_MAP_FREEZE:
-		off = ATTR_MAP_FD;
+		fd = attr->map_fd;
 		kind = SELF_MAP;
 		break;
 	case BPF_MAP_UPDATE_BATCH:
 	case BPF_MAP_DELETE_BATCH:
 	case BPF_MAP_LOOKUP_AND_DELETE_BATCH:
-		off = ATTR_BATCH_MAP_FD;
+		fd = attr->batch.map_fd;
 		kind = SELF_MAP;
 		break;
 	case BPF_LINK_UPDATE:
+		fd = attr->link_update.link_fd;
+		kind = SELF_LINK;
+		break;
 	case BPF_LINK_DETACH:
-		off = ATTR_LINK_FD;
+		fd = attr->link_detach.link_fd;
 		kind = SELF_LINK;
 		break;
 	default:
@@ -286,9 +293,6 @@ int BPF_PROG(gate_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 	struct config *c = get_config();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (c && c->owner_tgid == tgid)
-		return 0;
-	__u32 fd = 0;
-	if (bpf_probe_read_kernel(&fd, sizeof(fd), (void *)attr + off))
 		return 0;
 	struct self_key k = {.kind = kind, .id = id_of_fd(fd, kind)};
 	if (!k.id || !bpf_map_lookup_elem(&self_ids, &k))
@@ -319,12 +323,13 @@ int BPF_PROG(gate_prog, struct bpf_prog *prog)
 
 	__u8 key[KEY_SIZE] = {};
 	__u32 key_size;
+	/* Direct BTF loads (prog is a BTF pointer), no helper. */
 	if (bpf_core_field_exists(((struct bpf_prog___digest *)0)->digest)) {
 		key_size = KEY_SIZE;
-		bpf_core_read(key, KEY_SIZE, &((struct bpf_prog___digest *)prog)->digest);
+		__builtin_memcpy(key, ((struct bpf_prog___digest *)prog)->digest, KEY_SIZE);
 	} else {
 		key_size = TAG_SIZE;
-		bpf_core_read(key, TAG_SIZE, &prog->tag);
+		__builtin_memcpy(key, prog->tag, TAG_SIZE);
 	}
 
 	__u32 zero = 0;
@@ -339,11 +344,12 @@ int BPF_PROG(gate_prog, struct bpf_prog *prog)
 	count(enforce ? STAT_REFUSED : STAT_AUDITED);
 	struct event *e = new_event(unknown ? EV_NO_CMD : (enforce ? EV_LOAD_REFUSED : EV_LOAD_AUDIT), cmd);
 	if (e) {
-		e->prog_id = BPF_CORE_READ(prog, aux, id);
-		e->prog_type = BPF_CORE_READ(prog, type);
+		struct bpf_prog_aux *aux = prog->aux;
+		e->prog_id = aux->id;
+		e->prog_type = prog->type;
 		e->key_size = key_size;
 		__builtin_memcpy(e->key, key, KEY_SIZE);
-		BPF_CORE_READ_STR_INTO(&e->prog_name, prog, aux, name);
+		__builtin_memcpy(e->prog_name, aux->name, sizeof(e->prog_name));
 		bpf_ringbuf_submit(e, 0);
 	}
 	return enforce ? -EPERM : 0;

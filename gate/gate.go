@@ -187,6 +187,9 @@ func Start(opts Options) (*Gate, error) {
 			return nil, err
 		}
 	}
+	if opts.PinDir != "" {
+		g.drainPinned()
+	}
 	if g.spec, err = loadGate(); err != nil {
 		return nil, err
 	}
@@ -619,6 +622,32 @@ func (g *Gate) Stats() ([statMax]uint64, error) {
 		}
 	}
 	return out, nil
+}
+
+// drainPinned logs the events a pinned gate recorded while no process
+// read them.
+func (g *Gate) drainPinned() {
+	m, err := ebpf.LoadPinnedMap(filepath.Join(g.opts.PinDir, "map_events"), nil)
+	if err != nil {
+		return
+	}
+	defer m.Close()
+	rd, err := ringbuf.NewReader(m)
+	if err != nil {
+		g.logf("pinned gate's events: %v", err)
+		return
+	}
+	defer rd.Close()
+	rd.SetDeadline(time.Now().Add(100 * time.Millisecond))
+	for {
+		rec, err := rd.Read()
+		if err != nil {
+			return
+		}
+		if e, err := decodeEvent(rec.RawSample); err == nil {
+			g.logf("pinned gate, while no process read its log: %s", e)
+		}
+	}
 }
 
 // pin pins the gate's links and maps in PinDir, replacing the pins of a

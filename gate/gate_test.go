@@ -252,12 +252,17 @@ func TestEnforce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A program loaded before the gate: the target of freplace.
-	target, err := ebpf.NewProgram(unsignedSpec.Programs["gate_target"])
+	// A program loaded before the gate: the target of freplace, with
+	// its program array.
+	before := unsignedSpec.Copy()
+	delete(before.Programs, "gate_tail")
+	delete(before.Programs, "gate_ext")
+	coll, err := ebpf.NewCollection(before)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer target.Close()
+	defer coll.Close()
+	target := coll.Programs["gate_target"]
 
 	var l logs
 	g, err := Start(Options{TrustDir: trust, Mode: Enforce, Log: l.add, Poll: 200 * time.Millisecond})
@@ -285,7 +290,7 @@ func TestEnforce(t *testing.T) {
 		}
 		o.TrustedKeys = []string{string(pub)}
 		var objs struct {
-			Prog *ebpf.Program `ebpf:"xdp_filter"`
+			Prog *ebpf.Program `ebpf:"port_filter"`
 		}
 		report, err := bpfsigned.Load(o, nil, &objs, nil, nil)
 		if err != nil {
@@ -316,7 +321,7 @@ func TestEnforce(t *testing.T) {
 			if err != nil {
 				return nil, err
 			}
-			ps := spec.Programs["xdp_filter"]
+			ps := spec.Programs["port_filter"]
 			changed := false
 			for i := len(ps.Instructions) - 1; i >= 0 && !changed; i-- {
 				ins := &ps.Instructions[i]
@@ -333,7 +338,7 @@ func TestEnforce(t *testing.T) {
 				return nil, err
 			}
 			return c.Close, nil
-		}, "xdp_filter"},
+		}, "port_filter"},
 		{"tail-call target", func() (func(), error) {
 			p, err := ebpf.NewProgram(unsignedSpec.Programs["gate_tail"])
 			return closer(p), err
