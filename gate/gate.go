@@ -144,7 +144,12 @@ func Probe() error {
 	if err != nil {
 		return fmt.Errorf("%w: cannot read %s (%v): securityfs not mounted or no LSM support", ErrNoBPFLSM, LSMFile, err)
 	}
-	list := strings.TrimSpace(string(raw))
+	return probeList(string(raw))
+}
+
+// probeList checks the contents of /sys/kernel/security/lsm.
+func probeList(raw string) error {
+	list := strings.TrimSpace(raw)
 	if !slices.Contains(strings.Split(list, ","), "bpf") {
 		return fmt.Errorf("%w: %s lists %q, without bpf; boot a kernel built with CONFIG_BPF_LSM with bpf in lsm= (e.g. lsm=%s,bpf)", ErrNoBPFLSM, LSMFile, list, list)
 	}

@@ -118,7 +118,9 @@ func xdpExample(name string) string {
 
 // trustDir makes a trust directory holding the XDP example's key, object
 // and signed envelope.
-func trustDir(t *testing.T) string {
+func trustDir(t *testing.T) string { return benchTrust(t) }
+
+func benchTrust(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, f := range []string{"demo.pub", "filter_bpfel.o", "filter_bpfel.o.intoto.json"} {
@@ -222,6 +224,24 @@ func TestNoBPFLSM(t *testing.T) {
 	}
 	if after := testutil.OpenFDs(t); after != before {
 		t.Errorf("open fds %d after the refused start, %d before", after, before)
+	}
+}
+
+func TestProbeList(t *testing.T) {
+	for _, tt := range []struct {
+		list string
+		ok   bool
+	}{
+		{"lockdown,capability,landlock,yama,apparmor,tomoyo,bpf,ipe,ima,evm\n", true}, // Debian 6.12
+		{"bpf", true},
+		{"capability,selinux\n", false},
+		{"capability,bpfx,ebpf", false},
+		{"", false},
+	} {
+		err := probeList(tt.list)
+		if (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrNoBPFLSM)) {
+			t.Errorf("probeList(%q) = %v", tt.list, err)
+		}
 	}
 }
 
