@@ -681,3 +681,19 @@ func TestGeneratedUpToDate(t *testing.T) {
 		}
 	}
 }
+
+// TestGateLinksLittle: the gate is run-time code; like the runtime it
+// links no compiler side, no go/packages, no sigstore and no KMS provider.
+func TestGateLinksLittle(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/bpf2go-signed/bpf2go-signed/gate").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, banned := range []string{"golang.org/x/tools", "sigstore", "/kms", "cmd/bpf2go", "bpf2go-signed/gen", "bpf2go-signed/signing", "aws", "cloud.google.com", "azure", "vault"} {
+			if strings.Contains(dep, banned) {
+				t.Errorf("gate links %s", dep)
+			}
+		}
+	}
+}
