@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -25,15 +24,14 @@ var gateSignals = func() (<-chan os.Signal, func()) {
 // events to stdout until SIGINT or SIGTERM; SIGHUP reloads the trust
 // directory at once.
 func runGate(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("gate", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlags("gate")
 	trust := fs.String("trust", "", "trust directory: *.pub keys and *.intoto.json envelopes")
 	mode := fs.String("mode", "enforce", "enforce (refuse unsigned loads) or audit (log them)")
 	pin := fs.String("pin", "", "bpffs directory to pin the gate in, so that it outlives this process")
 	poll := fs.Duration("poll", time.Second, "how often to check the trust directory for changes")
 	remove := fs.Bool("remove", false, "remove the pinned gate in --pin and exit")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: gate: %v", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: gate: unexpected argument %q", errUsage, fs.Arg(0))
