@@ -337,26 +337,28 @@ func loadTrust(dir string) (*audit.Trust, [32]byte, error) {
 	return t, fp, nil
 }
 
-// fingerprint hashes the names and contents of the files a trust directory
-// is read from.
+// fingerprint hashes the paths and contents of the files a trust
+// directory is read from (in any subdirectory, as audit.LoadTrustDir).
 func fingerprint(dir string) ([32]byte, error) {
 	h := sha256.New()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return [32]byte{}, fmt.Errorf("gate: trust directory: %w", err)
-	}
-	for _, e := range entries {
-		if !e.Type().IsRegular() && e.Type()&fs.ModeSymlink == 0 {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			continue
+			return err
 		}
-		sum := sha256.Sum256(b)
-		fmt.Fprintf(h, "%s\x00%x\n", e.Name(), sum)
-	}
+		if !d.Type().IsRegular() && d.Type()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil
+		}
+		fmt.Fprintf(h, "%s\x00%x\n", path, sha256.Sum256(b))
+		return nil
+	})
 	var out [32]byte
+	if err != nil {
+		return out, fmt.Errorf("gate: trust directory: %w", err)
+	}
 	copy(out[:], h.Sum(nil))
 	return out, nil
 }
