@@ -125,6 +125,7 @@ type Gate struct {
 	alg    string // tag algorithm when !digest
 	self   [][keySize]byte
 
+	reload sync.Mutex // one swap at a time (poll and SIGHUP)
 	mu     sync.Mutex
 	inner  *ebpf.Map
 	trust  *audit.Trust
@@ -465,6 +466,8 @@ func (g *Gate) swap(t *audit.Trust, fprint [32]byte) error {
 // Reload reads the trust directory again and, when it changed, swaps in
 // the new allow set. It reports whether it swapped.
 func (g *Gate) Reload() (bool, error) {
+	g.reload.Lock()
+	defer g.reload.Unlock()
 	fp, err := fingerprint(g.opts.TrustDir)
 	if err != nil {
 		return false, err
