@@ -660,6 +660,21 @@ func (g *Gate) drainPinned() {
 	}
 }
 
+// RecursionMisses is how many times the kernel skipped one of the gate's
+// programs because it was already running on that CPU (Linux 5.12+). A
+// load during a skipped run of gate_prog was not checked.
+func (g *Gate) RecursionMisses() (uint64, error) {
+	var n uint64
+	for _, p := range []*ebpf.Program{g.objs.GateBpf, g.objs.GateProg} {
+		st, err := p.Stats()
+		if err != nil {
+			return 0, err
+		}
+		n += st.RecursionMisses
+	}
+	return n, nil
+}
+
 // pin pins the gate's links and maps in PinDir, replacing the pins of a
 // gate that ran there before: that gate keeps enforcing until its pins
 // are gone, and this one is attached by then, so there is no gap.

@@ -75,8 +75,9 @@ func runGate(args []string, stdout io.Writer) error {
 		break
 	}
 	st, _ := g.Stats()
-	logf(fmt.Sprintf("stopping: allowed %d refused %d audited %d self-refused %d lost-events %d",
-		st[gate.StatAllowed], st[gate.StatRefused], st[gate.StatAudited], st[gate.StatSelf], st[gate.StatLost]))
+	misses, _ := g.RecursionMisses()
+	logf(fmt.Sprintf("stopping: allowed %d refused %d audited %d self-refused %d lost-events %d recursion-misses %d",
+		st[gate.StatAllowed], st[gate.StatRefused], st[gate.StatAudited], st[gate.StatSelf], st[gate.StatLost], misses))
 	if *pin != "" {
 		logf("pinned in " + *pin + ": the kernel keeps enforcing; remove with: bpf2go-signed gate --remove --pin " + *pin)
 	}
