@@ -459,6 +459,9 @@ func TestEnforce(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("stats: allowed %d refused %d", st[StatAllowed], st[StatRefused])
+	if misses, err := g.RecursionMisses(); err != nil || misses != 0 {
+		t.Errorf("recursion misses %d, %v: hook runs were skipped, loads went unchecked", misses, err)
+	}
 	if st[StatRefused] < uint64(len(refused)) || st[StatAllowed] < 2 {
 		t.Errorf("stats %v: want at least %d refused and 2 allowed", st, len(refused))
 	}
