@@ -10,6 +10,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 
 	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
@@ -519,11 +520,65 @@ func tagAlgorithmFor(tag string, expected *Program) (string, error) {
 var tagProbe = sync.OnceValues(probeTagAlgorithm)
 
 // TagAlgorithm reports which hash the running kernel uses for
-// bpf_prog_info.tag. It loads a two-instruction socket filter once and
-// compares its tag with both candidates; the answer is cached.
+// bpf_prog_info.tag. Where the kernel has BTF it reads the answer there:
+// the SHA-256 tag came with the full digest in struct bpf_prog
+// (union { u8 digest[32]; u8 tag[8]; }, Linux 6.18), so the member digest
+// means SHA-256 and its absence SHA-1. This loads nothing, so it works
+// where a gate refuses unsigned loads. Without kernel BTF it loads a
+// two-instruction socket filter and compares its tag with both candidates.
+// The answer is cached.
 func TagAlgorithm() (string, error) { return tagProbe() }
 
+// KernelHasDigest reports whether the running kernel's struct bpf_prog
+// holds the full 32-byte SHA-256 digest (member digest, Linux 6.18+),
+// from its BTF. ok is false when the kernel has no BTF or no struct
+// bpf_prog in it.
+func KernelHasDigest() (has, ok bool) {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return false, false
+	}
+	var prog *btf.Struct
+	if err := spec.TypeByName("bpf_prog", &prog); err != nil {
+		return false, false
+	}
+	return hasMember(prog.Members, "digest"), true
+}
+
+// hasMember looks for a member by name, also inside anonymous struct and
+// union members.
+func hasMember(ms []btf.Member, name string) bool {
+	for _, m := range ms {
+		if m.Name == name {
+			return true
+		}
+		if m.Name == "" {
+			switch t := btf.UnderlyingType(m.Type).(type) {
+			case *btf.Struct:
+				if hasMember(t.Members, name) {
+					return true
+				}
+			case *btf.Union:
+				if hasMember(t.Members, name) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 func probeTagAlgorithm() (string, error) {
+	if has, ok := KernelHasDigest(); ok {
+		if has {
+			return TagSHA256, nil
+		}
+		return TagSHA1, nil
+	}
+	return probeTagAlgorithmByLoad()
+}
+
+func probeTagAlgorithmByLoad() (string, error) {
 	spec := &ebpf.ProgramSpec{
 		Type:         ebpf.SocketFilter,
 		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},

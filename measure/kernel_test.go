@@ -280,6 +280,29 @@ func TestProbes(t *testing.T) {
 	}
 }
 
+// TestTagAlgorithmFromBTF checks that the answer read from the kernel's
+// BTF (struct bpf_prog has a digest member) is the one a loaded program's
+// tag gives.
+func TestTagAlgorithmFromBTF(t *testing.T) {
+	testutil.RequireBPF(t)
+	has, ok := measure.KernelHasDigest()
+	if !ok {
+		t.Skip("no kernel BTF with struct bpf_prog (CONFIG_DEBUG_INFO_BTF)")
+	}
+	loaded, err := measure.ProbeTagAlgorithmByLoad()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[bool]string{true: measure.TagSHA256, false: measure.TagSHA1}[has]
+	if loaded != want {
+		t.Fatalf("struct bpf_prog digest member present=%v says %s, a loaded program's tag says %s", has, want, loaded)
+	}
+	alg, err := measure.TagAlgorithm()
+	if err != nil || alg != loaded {
+		t.Fatalf("TagAlgorithm() = %q, %v; want %q", alg, err, loaded)
+	}
+}
+
 // TestMapHashMatchesArrayAlgorithm checks the kernel's map hash against the
 // user-space array algorithm, including padding of odd value sizes.
 func TestMapHashMatchesArrayAlgorithm(t *testing.T) {

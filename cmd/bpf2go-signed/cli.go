@@ -221,6 +221,27 @@ go install github.com/bpf2go-signed/bpf2go-signed/agent/cmd/bpf2go-signed-agent@
 			return runAgent(args)
 		},
 	},
+	{
+		name:     "gate",
+		synopsis: "--trust DIR [--mode enforce|audit] [--pin DIR] [--poll 1s] | --remove --pin DIR",
+		summary:  "kernel gate (BPF LSM): refuse or log every program load not signed in DIR",
+		detail: `Loads two BPF-LSM programs (the gate's own, signed, verified before they
+attach) that make the kernel refuse with EPERM, at BPF_PROG_LOAD, every
+program whose digest (the 8-byte tag before Linux 6.18, the full SHA-256
+from 6.18 on) no envelope in DIR signs; refusals are logged on standard
+output. --mode audit logs and allows. DIR is the trust directory of prog
+verify; changes are picked up every --poll and on SIGHUP, atomically.
+--pin DIR (on bpffs) keeps the gate enforcing after the process exits;
+a new gate with the same --pin replaces it without a gap; --remove
+removes it. Needs the BPF LSM (bpf in /sys/kernel/security/lsm): without
+it the command says so and exits 1. See gate/README.md.`,
+		examples: []string{
+			"bpf2go-signed gate --trust /etc/bpf2go-signed --mode audit",
+			"bpf2go-signed gate --trust /etc/bpf2go-signed --pin /sys/fs/bpf/bpf2go-signed-gate",
+			"bpf2go-signed gate --remove --pin /sys/fs/bpf/bpf2go-signed-gate",
+		},
+		run: func(c *command, args []string, stdout, _ io.Writer) error { return runGate(args, stdout) },
+	},
 }
 
 // helpWords ask for help wherever a command or option may stand.

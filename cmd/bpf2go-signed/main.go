@@ -11,6 +11,7 @@
 //	bpf2go-signed verify --key PUB FILE.o
 //	bpf2go-signed statement (FILE.o | PATTERN)...
 //	bpf2go-signed verify --identity ID --trusted-root FILE FILE.o
+//	bpf2go-signed gate --trust DIR [--mode enforce|audit] [--pin DIR]
 //
 // "bpf2go-signed -h" and "bpf2go-signed COMMAND -h" print usage with
 // examples. Errors are one line on standard error and exit status 1; usage

@@ -1,0 +1,5 @@
+package measure
+
+// ProbeTagAlgorithmByLoad is the loading probe, for comparing it with the
+// BTF answer.
+var ProbeTagAlgorithmByLoad = probeTagAlgorithmByLoad
