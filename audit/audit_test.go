@@ -176,7 +176,7 @@ func TestAuditFromAnotherProcess(t *testing.T) {
 	}{
 		{"verified", []string{"id", strconv.Itoa(int(progID(t, good.Programs["port_filter"])))}, bpfsigned.OK, 0, ""},
 		{"pinned", []string{"pinned", pin}, bpfsigned.OK, 0, ""},
-		{"modified instruction", []string{"id", strconv.Itoa(int(progID(t, modified.Programs["port_filter"])))}, bpfsigned.BadSig, 1, "tag(sha256)"},
+		{"modified instruction", []string{"id", strconv.Itoa(int(progID(t, modified.Programs["port_filter"])))}, bpfsigned.BadSig, 1, "tag(" + testutil.TagAlgorithm(t) + ")"},
 		{"input map not sealed", []string{"id", strconv.Itoa(int(progID(t, unsealed.Programs["port_filter"])))}, bpfsigned.BadSig, 1, "maps[1](blocked_ports).frozen"},
 		{"unknown program", []string{"id", strconv.Itoa(int(progID(t, other.Programs["socket_count"])))}, bpfsigned.Unsigned, 1, ""},
 	}
