@@ -2,6 +2,7 @@
 package testutil
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -107,6 +108,15 @@ const (
 	FeatureMapHash = "map-hash"
 	// FeatureBTF: kernel BTF, /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF).
 	FeatureBTF = "btf"
+	// FeatureStructOps: the struct_ops type the test fills (e.g.
+	// tcp_congestion_ops, Linux 5.6+).
+	FeatureStructOps = "struct-ops"
+	// FeatureKfunc: the kfunc the test calls (e.g. bpf_iter_num_new, Linux 6.4+).
+	FeatureKfunc = "kfunc"
+	// FeatureTCX: tcx attachment (Linux 6.6+).
+	FeatureTCX = "tcx"
+	// FeatureTracefs: tracefs mounted (kprobe and syscall events).
+	FeatureTracefs = "tracefs"
 )
 
 var featureNames = map[string]string{
@@ -115,6 +125,40 @@ var featureNames = map[string]string{
 	FeatureLSM:       "an active BPF LSM",
 	FeatureMapHash:   "bpf_map_info.hash (Linux 6.18+)",
 	FeatureBTF:       "kernel BTF (CONFIG_DEBUG_INFO_BTF)",
+	FeatureStructOps: "the struct_ops type the test fills",
+	FeatureKfunc:     "the kfunc the test calls",
+	FeatureTCX:       "tcx attachment (Linux 6.6+)",
+	FeatureTracefs:   "tracefs",
+}
+
+// MissingFeature is a probe's answer that the kernel lacks Feature (one of
+// the Feature names); tests pass it to [SkipMissing].
+type MissingFeature struct {
+	Feature string
+	Err     error
+}
+
+func (e *MissingFeature) Error() string { return featureNames[e.Feature] + ": " + e.Err.Error() }
+func (e *MissingFeature) Unwrap() error { return e.Err }
+
+// Lacks wraps a probe's error as a [MissingFeature]; nil stays nil.
+func Lacks(feature string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &MissingFeature{feature, err}
+}
+
+// SkipMissing skips for a probe's error: through [SkipWithout] when it is
+// a [MissingFeature], with a plain skip otherwise (not a kernel feature,
+// e.g. the architecture; CI fails on those in the VMs).
+func SkipMissing(tb testing.TB, err error) {
+	tb.Helper()
+	var mf *MissingFeature
+	if errors.As(err, &mf) {
+		SkipWithout(tb, mf.Feature, mf.Err)
+	}
+	tb.Skip(err)
 }
 
 // DefaultAllowedSkips are the kernel features CI tolerates missing when

@@ -5,10 +5,10 @@
 // pass/fail/skip counts of tests and subtests and the job's duration. Then
 // every failure with its output, and every skip with its reason. It exits
 // 1 when a job failed or did not run, or when a test skipped for a reason
-// other than a kernel feature named in -allow-skip (the skip message of
-// internal/testutil.SkipWithout carries "[kernel-feature:NAME]").
+// other than a kernel feature listed in DIR/LABEL/allow-skip (the skip
+// message of internal/testutil.SkipWithout carries "[kernel-feature:NAME]").
 //
-//	go run scripts/vm/table.go -out DIR [-allow-skip a,b] LABEL=PACKAGE...
+//	go run scripts/vm/table.go -out DIR LABEL=PACKAGE...
 //
 // DIR holds plan.all (the jobs, in row order) and one directory per LABEL
 // written by scripts/vm/suite inside that kernel's VM.
@@ -176,22 +176,25 @@ func reason(t *test) string {
 
 func main() {
 	out := flag.String("out", ".test-kernels", "results directory of scripts/vm/test-kernels")
-	allowFlag := flag.String("allow-skip", "", "comma-separated kernel features a test may skip for")
 	flag.Parse()
-	var allow []string
-	for _, a := range strings.Split(*allowFlag, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			allow = append(allow, a)
-		}
+	type kernel struct {
+		label, pkg, dir, vmStatus, vmSeconds string
+		allow                                []string
 	}
-	type kernel struct{ label, pkg, dir, vmStatus, vmSeconds string }
 	var kernels []kernel
 	for _, arg := range flag.Args() {
 		label, pkg, _ := strings.Cut(arg, "=")
 		dir := filepath.Join(*out, label)
 		st, _ := os.ReadFile(filepath.Join(dir, "vm.status"))
 		secs, _ := os.ReadFile(filepath.Join(dir, "vm.seconds"))
-		kernels = append(kernels, kernel{label, pkg, dir, strings.TrimSpace(string(st)), strings.TrimSpace(string(secs))})
+		al, _ := os.ReadFile(filepath.Join(dir, "allow-skip"))
+		var allow []string
+		for _, a := range strings.Split(string(al), ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				allow = append(allow, a)
+			}
+		}
+		kernels = append(kernels, kernel{label, pkg, dir, strings.TrimSpace(string(st)), strings.TrimSpace(string(secs)), allow})
 	}
 	plan, err := os.ReadFile(filepath.Join(*out, "plan.all"))
 	if err != nil {
@@ -210,7 +213,7 @@ func main() {
 	for i, job := range jobs {
 		width = max(width, len(job))
 		for _, k := range kernels {
-			c := readCell(k.dir, job, allow)
+			c := readCell(k.dir, job, k.allow)
 			cells[i] = append(cells[i], c)
 			bad = bad || c.failed()
 		}
@@ -283,7 +286,7 @@ func main() {
 				}
 			}
 			for _, t := range c.badSkips {
-				fmt.Printf("skip not allowed (only for a missing kernel feature of -allow-skip %q): %s: %s\n", *allowFlag, t.name, reason(t))
+				fmt.Printf("skip not allowed (only for a kernel feature this kernel lacks: %s): %s: %s\n", strings.Join(k.allow, ","), t.name, reason(t))
 				shown++
 			}
 			if shown == 0 || !c.json {
