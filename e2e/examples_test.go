@@ -324,7 +324,7 @@ func haveTracefs() error {
 			return nil
 		}
 	}
-	return testutil.Lacks(testutil.FeatureTracefs, errors.New("neither tracefs nor debugfs is mounted: cilium/ebpf cannot fill LINUX_HAS_SYSCALL_WRAPPER"))
+	return testutil.Lacks(testutil.FeatureTracefs, errors.New("neither tracefs nor debugfs is mounted: cilium/ebpf cannot fill LINUX_HAS_SYSCALL_WRAPPER (as root: mount -t tracefs tracefs /sys/kernel/tracing)"))
 }
 
 // haveTCX probes for tcx programs (Linux 6.6+).
