@@ -43,13 +43,14 @@ vm_resolve() {
 	# linux-image-6.1.0-57-amd64-unsigned, linux-image-6.12.117+deb12-amd64-unsigned;
 	# not the cloud or rt flavours.
 	local re="^linux-image-${name//./\\.}\\.[0-9][^ ]*-amd64-unsigned\$"
+	# Lists older than a day may name a package the archive no longer has.
+	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null &&
+		[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -n 1)" ]; then
+		vm_log "apt lists missing or older than a day: apt-get update"
+		apt-get update -qq >&2 || true
+	fi
 	local pkgs
 	pkgs="$(apt-cache search --names-only "$re" 2>/dev/null | awk '{print $1}' | grep -v -e '-cloud-' -e '-rt-' || true)"
-	if [ -z "$pkgs" ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-		vm_log "apt-cache knows no $name kernel; apt-get update"
-		apt-get update -qq >&2 || true
-		pkgs="$(apt-cache search --names-only "$re" 2>/dev/null | awk '{print $1}' | grep -v -e '-cloud-' -e '-rt-' || true)"
-	fi
 	if [ -z "$pkgs" ]; then
 		pkgs="$(cd "$VM_CACHE" 2>/dev/null && for d in linux-image-*; do [ -f "$d/ready" ] && echo "$d"; done | grep -E "$re" || true)"
 	fi
