@@ -9,6 +9,10 @@
 #   make test-oracle  attest/keyless against sigstore-go v1.3.0 and public
 #                Sigstore bundles, in the nested module internal/sigstoreoracle
 #                (its dependencies stay out of go.mod; part of make test)
+#   make test-kernels  the whole suite (tests, race, fuzz seeds, demo) on each
+#                kernel of KERNELS (default: the newest Debian 6.1 and 6.12),
+#                one QEMU VM each; prints a table kernel x package (needs
+#                root; see scripts/vm/test-kernels)
 #   make bench   run the benchmarks written up in docs/performance.md
 #   make testdata  rebuild testdata/*.o with clang-19
 
@@ -22,7 +26,18 @@ FUZZ_TARGETS = ./attest:FuzzVerify ./attest/keyless:FuzzVerifyBundle ./measure:F
 	./sealmap:FuzzPlan ./cmd/bpf2go-signed:FuzzMeasureObject \
 	./cmd/bpf2go-signed:FuzzMeasureMapSizes ./cmd/bpf2go-signed:FuzzSignInputs
 
-.PHONY: test deps vet testdata bench build demo fuzz race test-oracle
+# Packages run under the race detector, as package[:-run regexp] words (the
+# runtime's concurrency: 16 verified loads at once).
+RACE_TARGETS = ./runtime ./measure ./sealmap ./audit ./examples/xdp:Concurrent
+
+# Kernels for test-kernels: version lines (the newest Debian amd64 image of
+# each) or Debian package names; see README.md, "Kernels".
+KERNELS ?= 6.1 6.12
+# The kernel features (internal/testutil's names) a test may skip for in the
+# VMs: FEATURE,... for every kernel, KERNEL=FEATURE,... for one.
+VM_ALLOW_SKIP ?= map-hash 6.1=tcx,kfunc
+
+.PHONY: test deps vet testdata bench build demo fuzz race test-oracle test-kernels print-race-targets
 
 build:
 	$(GO) build -o bin/bpf2go-signed ./cmd/bpf2go-signed
@@ -53,9 +68,19 @@ test-oracle:
 # The runtime's concurrency under the race detector (16 verified loads at
 # once); the agent, built with -race, through its storm and verdict tests.
 race:
-	$(GO) test -count=1 -race ./runtime ./measure ./sealmap ./audit
-	$(GO) test -count=1 -race -run Concurrent ./examples/xdp
+	$(GO) test -count=1 -race $$(for t in $(RACE_TARGETS); do case $$t in *:*) ;; *) echo $$t;; esac; done)
+	@for t in $(RACE_TARGETS); do case $$t in *:*) \
+		echo "$(GO) test -count=1 -race -run $${t#*:} $${t%%:*}"; \
+		$(GO) test -count=1 -race -run "$${t#*:}" "$${t%%:*}" || exit 1;; \
+	esac; done
 	cd agent && AGENT_TEST_RACE=1 $(GO) test -count=1 -race -run 'Storm|Verdicts|Trust|LoadUnload|Lost' . ./bpfevent
+
+print-race-targets:
+	@echo $(RACE_TARGETS)
+
+test-kernels:
+	@./scripts/install-deps.sh --vm
+	KERNELS="$(KERNELS)" RACE_TARGETS="$(RACE_TARGETS)" VM_ALLOW_SKIP="$(VM_ALLOW_SKIP)" ./scripts/vm/test-kernels
 
 # Each fuzz target for FUZZTIME; a crash fails the run and leaves its input
 # in the package's testdata/fuzz (commit it as a regression seed).

@@ -176,7 +176,7 @@ func TestAuditFromAnotherProcess(t *testing.T) {
 	}{
 		{"verified", []string{"id", strconv.Itoa(int(progID(t, good.Programs["port_filter"])))}, bpfsigned.OK, 0, ""},
 		{"pinned", []string{"pinned", pin}, bpfsigned.OK, 0, ""},
-		{"modified instruction", []string{"id", strconv.Itoa(int(progID(t, modified.Programs["port_filter"])))}, bpfsigned.BadSig, 1, "tag(sha256)"},
+		{"modified instruction", []string{"id", strconv.Itoa(int(progID(t, modified.Programs["port_filter"])))}, bpfsigned.BadSig, 1, "tag(" + testutil.TagAlgorithm(t) + ")"},
 		{"input map not sealed", []string{"id", strconv.Itoa(int(progID(t, unsealed.Programs["port_filter"])))}, bpfsigned.BadSig, 1, "maps[1](blocked_ports).frozen"},
 		{"unknown program", []string{"id", strconv.Itoa(int(progID(t, other.Programs["socket_count"])))}, bpfsigned.Unsigned, 1, ""},
 	}
@@ -439,7 +439,7 @@ func TestTrustDirLayout(t *testing.T) {
 func TestAuditPartial(t *testing.T) {
 	testutil.RequireBPF(t)
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		t.Skipf("kernel BTF (CONFIG_DEBUG_INFO_BTF) not available: %v", err)
+		testutil.SkipWithout(t, testutil.FeatureBTF, err)
 	}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	s, _ := signing.FromPrivateKey(key)
@@ -524,11 +524,11 @@ func TestAuditStructOps(t *testing.T) {
 	testutil.RequireBPF(t)
 	kernel, err := btf.LoadKernelSpec()
 	if err != nil {
-		t.Skipf("kernel BTF: %v", err)
+		testutil.SkipWithout(t, testutil.FeatureBTF, err)
 	}
 	var ops *btf.Struct
 	if err := kernel.TypeByName("bpf_struct_ops_tcp_congestion_ops", &ops); err != nil {
-		t.Skipf("the kernel has no struct_ops for tcp_congestion_ops: %v", err)
+		testutil.SkipWithout(t, testutil.FeatureStructOps, fmt.Errorf("no struct_ops for tcp_congestion_ops: %w", err))
 	}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	s, _ := signing.FromPrivateKey(key)

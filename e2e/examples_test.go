@@ -115,7 +115,7 @@ func TestExamples(t *testing.T) {
 	testutil.RequireBPF(t)
 	btfPath := "/sys/kernel/btf/vmlinux"
 	if _, err := os.Stat(btfPath); err != nil {
-		t.Skipf("kernel BTF (CONFIG_DEBUG_INFO_BTF) not available: %v", err)
+		testutil.SkipWithout(t, testutil.FeatureBTF, err)
 	}
 	tools, err := examplesTools()
 	if err != nil {
@@ -155,7 +155,7 @@ func TestExamples(t *testing.T) {
 		t.Run(ex.name, func(t *testing.T) {
 			if ex.needs != nil {
 				if err := ex.needs(); err != nil {
-					t.Skip(err)
+					testutil.SkipMissing(t, err)
 				}
 			}
 			args := append(append([]string{"-cc", "clang-19"}, ex.flags...), "bpf", ex.source, "--", multiarchInclude())
@@ -324,7 +324,7 @@ func haveTracefs() error {
 			return nil
 		}
 	}
-	return errors.New("neither tracefs nor debugfs is mounted: cilium/ebpf cannot fill LINUX_HAS_SYSCALL_WRAPPER")
+	return testutil.Lacks(testutil.FeatureTracefs, errors.New("neither tracefs nor debugfs is mounted: cilium/ebpf cannot fill LINUX_HAS_SYSCALL_WRAPPER (as root: mount -t tracefs tracefs /sys/kernel/tracing)"))
 }
 
 // haveTCX probes for tcx programs (Linux 6.6+).
@@ -332,7 +332,7 @@ func haveTCX() error {
 	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.SchedCLS, AttachType: ebpf.AttachTCXIngress, License: "MIT",
 		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}})
 	if err != nil {
-		return errors.New("the kernel cannot load tcx programs (Linux 6.6+): " + err.Error())
+		return testutil.Lacks(testutil.FeatureTCX, errors.New("the kernel cannot load tcx programs (Linux 6.6+): "+err.Error()))
 	}
 	p.Close()
 	return nil
@@ -350,7 +350,7 @@ func haveKernelType(name string) func() error {
 func haveKernelFunc(name string) func() error {
 	return func() error {
 		var f *btf.Func
-		return haveKernelBTF(name, &f)
+		return testutil.Lacks(testutil.FeatureKfunc, haveKernelBTF(name, &f))
 	}
 }
 

@@ -177,7 +177,7 @@ func TestMeasureKernelFacts(t *testing.T) {
 // instead of failing.
 func TestTargetBTFDefaultTargets(t *testing.T) {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		t.Skipf("kernel BTF (CONFIG_DEBUG_INFO_BTF) not available: %v", err)
+		testutil.SkipWithout(t, testutil.FeatureBTF, err)
 	}
 	if measure.NativeOrder != binary.LittleEndian {
 		t.Skip("the test reads this host's BTF as the little-endian target")

@@ -78,10 +78,7 @@ func Compare(expected *Program, found *KernelProgram) ([]Mismatch, *InsnDigest) 
 	digests := expected.Digests()
 	for i := range digests {
 		d := &digests[i]
-		tag := d.Tag
-		if found.TagAlgorithm == TagSHA1 {
-			tag = d.TagSHA1
-		}
+		tag := d.KernelTag(found.TagAlgorithm)
 		tags = append(tags, tag)
 		if tag == found.Tag && matched == nil {
 			matched = d

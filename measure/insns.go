@@ -35,6 +35,16 @@ type InsnDigest struct {
 	TagSHA1 string `json:"tag_sha1"`
 }
 
+// KernelTag is the bpf_prog_info.tag a kernel whose tag algorithm is alg
+// ([TagSHA256] or [TagSHA1], as [TagAlgorithm] reports) gives for these
+// instructions.
+func (d *InsnDigest) KernelTag(alg string) string {
+	if alg == TagSHA1 {
+		return d.TagSHA1
+	}
+	return d.Tag
+}
+
 // SubmittedInstructions returns the bytes cilium/ebpf v0.22.0 puts in
 // bpf_attr.insns for spec: subprograms already flattened by the ELF reader,
 // bpf-to-bpf calls and jumps encoded. Map references are left without file

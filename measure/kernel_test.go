@@ -49,6 +49,7 @@ func loadColl(tb testing.TB, spec *ebpf.CollectionSpec, opts *ebpf.CollectionOpt
 // the user-space readback.
 func TestBuildTimeEqualsKernel(t *testing.T) {
 	testutil.RequireBPF(t)
+	alg := testutil.TagAlgorithm(t)
 	for _, name := range measurable {
 		t.Run(name, func(t *testing.T) {
 			spec := loadSpec(t, name)
@@ -81,15 +82,15 @@ func TestBuildTimeEqualsKernel(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if info.Tag != p.Tag {
-						t.Errorf("%s: predicted tag %s, bpf_prog_info.tag %s", p.Name, p.Tag, info.Tag)
+					if want := p.KernelTag(alg); info.Tag != want {
+						t.Errorf("%s: predicted tag(%s) %s, bpf_prog_info.tag %s", p.Name, alg, want, info.Tag)
 					}
 					for _, m := range kp.Maps {
 						if m.Frozen && m.Content == nil {
 							t.Errorf("frozen map %s has no content hash: %s", m.Name, m.ContentError)
 						}
 						if m.Content != nil {
-							want := measure.SourceKernel
+							want := testutil.ArraySource()
 							if opts != nil && opts.Readback {
 								want = measure.SourceReadback
 							}
@@ -181,7 +182,7 @@ func TestTamperDetected(t *testing.T) {
 				}
 				t.Fatal("no mov r0, imm to change")
 			},
-			field: "tag(sha256)",
+			field: "tag(" + testutil.TagAlgorithm(t) + ")",
 		},
 		{
 			name:   "one .rodata byte",
@@ -308,7 +309,7 @@ func TestTagAlgorithmFromBTF(t *testing.T) {
 func TestMapHashMatchesArrayAlgorithm(t *testing.T) {
 	testutil.RequireBPF(t)
 	if err := measure.MapHashProbe(); err != nil {
-		t.Skipf("kernel map hash (bpf_map_info.hash, Linux 6.18+) not available: %v", err)
+		testutil.SkipWithout(t, testutil.FeatureMapHash, err)
 	}
 	for _, valueSize := range []uint32{1, 4, 5, 8, 13, 64} {
 		m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: valueSize, MaxEntries: 7})
@@ -392,7 +393,7 @@ func TestFrozenStateAgreesWithFdinfo(t *testing.T) {
 func TestCORE(t *testing.T) {
 	testutil.RequireBPF(t)
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		t.Skipf("kernel BTF (CONFIG_DEBUG_INFO_BTF) not available: %v", err)
+		testutil.SkipWithout(t, testutil.FeatureBTF, err)
 	}
 	targets, err := measure.LoadTargets([]string{"/sys/kernel/btf/vmlinux"})
 	if err != nil {
@@ -415,7 +416,7 @@ func TestCORE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if kp.Tag == p.Tag {
+	if kp.Tag == p.KernelTag(kp.TagAlgorithm) {
 		t.Fatal("relocation did not change the instructions: the test object no longer exercises CO-RE")
 	}
 	ms, matched := measure.Compare(p, kp)
@@ -426,8 +427,8 @@ func TestCORE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Tag != kp.Tag || len(fixups) != 2 || fixups[0].Fixup == "" {
-		t.Fatalf("user-space relocation: tag %s (kernel %s), fixups %+v", d.Tag, kp.Tag, fixups)
+	if d.KernelTag(kp.TagAlgorithm) != kp.Tag || len(fixups) != 2 || fixups[0].Fixup == "" {
+		t.Fatalf("user-space relocation: tag(%s) %s (kernel %s), fixups %+v", kp.TagAlgorithm, d.KernelTag(kp.TagAlgorithm), kp.Tag, fixups)
 	}
 	t.Logf("fixups: %+v", fixups)
 }

@@ -2,6 +2,7 @@ package measure_test
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -57,11 +58,11 @@ func TestKfuncSites(t *testing.T) {
 	testutil.RequireBPF(t)
 	kernel, err := btf.LoadKernelSpec()
 	if err != nil {
-		t.Skipf("kernel BTF: %v", err)
+		testutil.SkipWithout(t, testutil.FeatureBTF, err)
 	}
 	var fn *btf.Func
 	if err := kernel.TypeByName("bpf_iter_num_new", &fn); err != nil {
-		t.Skipf("the kernel has no bpf_iter_num_new (Linux 6.4+): %v", err)
+		testutil.SkipWithout(t, testutil.FeatureKfunc, fmt.Errorf("no bpf_iter_num_new (Linux 6.4+): %w", err))
 	}
 	d, fixups, err := measure.RelocateForKernel(spec.Programs["sum_numbers"])
 	if err != nil {

@@ -32,7 +32,7 @@ func TestKsymSites(t *testing.T) {
 	}
 	kernel, err := btf.LoadKernelSpec()
 	if err != nil {
-		t.Skipf("kernel BTF: %v", err)
+		testutil.SkipWithout(t, testutil.FeatureBTF, err)
 	}
 	if _, _, _, err := measure.Relocate(ps, []*btf.Spec{kernel}); !errors.Is(err, measure.ErrKsymNoTarget) {
 		t.Errorf("relocating for a target: %v, want ErrKsymNoTarget", err)

@@ -35,7 +35,7 @@ func (o *coreObjects) Close() { o.Probe.Close() }
 func coreObject(t *testing.T, targetBTF []string) *bpfsigned.Object {
 	t.Helper()
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		t.Skipf("kernel BTF (CONFIG_DEBUG_INFO_BTF) not available: %v", err)
+		testutil.SkipWithout(t, testutil.FeatureBTF, err)
 	}
 	obj, err := os.ReadFile(testutil.Testdata("corerel_bpfel.o"))
 	if err != nil {

@@ -418,10 +418,7 @@ func MatchPartial(want *measure.Program, ps *ebpf.ProgramSpec, kp *measure.Kerne
 	if err != nil {
 		return nil, append(ms, measure.Mismatch{Field: "co-re", Expected: "only CO-RE sites resolved for this kernel", Found: err.Error()})
 	}
-	tag := d.Tag
-	if kp.TagAlgorithm == measure.TagSHA1 {
-		tag = d.TagSHA1
-	}
+	tag := d.KernelTag(kp.TagAlgorithm)
 	if tag != kp.Tag {
 		return nil, []measure.Mismatch{{Field: "tag(" + kp.TagAlgorithm + ")", Expected: ms[0].Expected + " or " + tag + " (relocated for this kernel)", Found: kp.Tag}}
 	}

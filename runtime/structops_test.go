@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -45,11 +46,11 @@ func TestStructOps(t *testing.T) {
 	testutil.RequireBPF(t)
 	kernel, err := btf.LoadKernelSpec()
 	if err != nil {
-		t.Skipf("kernel BTF: %v", err)
+		testutil.SkipWithout(t, testutil.FeatureBTF, err)
 	}
 	var ops *btf.Struct
 	if err := kernel.TypeByName("bpf_struct_ops_tcp_congestion_ops", &ops); err != nil {
-		t.Skipf("the kernel has no struct_ops for tcp_congestion_ops: %v", err)
+		testutil.SkipWithout(t, testutil.FeatureStructOps, fmt.Errorf("no struct_ops for tcp_congestion_ops: %w", err))
 	}
 	obj, err := os.ReadFile(testutil.Testdata("structops_bpfel.o"))
 	if err != nil {

@@ -62,7 +62,7 @@ func TestTamper(t *testing.T) {
 				}
 			}
 			t.Fatal("no instruction to edit")
-		}, want: "tag(sha256)"},
+		}, want: "tag(" + testutil.TagAlgorithm(t) + ")"},
 		{name: "edited .rodata byte", hook: func(t *testing.T, spec *ebpf.CollectionSpec) {
 			// The loader writes .rodata from the variables' bytes.
 			v := spec.Variables["max_len"]

@@ -2,11 +2,22 @@
 # Installs what the build and the tests need when it is missing: clang-19 and
 # llvm-19 (BPF compiler and llvm-strip), libbpf-dev (bpf_helpers.h), bpftool
 # and iproute2; for the agent's tests (agent/) Prometheus and promtool
-# (Debian's prometheus package), systemd-analyze and setpriv. Uses apt on
-# Debian/Ubuntu; elsewhere it says what is missing.
+# (Debian's prometheus package), systemd-analyze and setpriv. With --vm also
+# what scripts/vm needs to boot Debian kernels (make test-kernels):
+# qemu-system-x86, busybox-static, kmod (modprobe, depmod), xz-utils and zstd
+# (compressed modules). Uses apt on Debian/Ubuntu; elsewhere it says what is
+# missing.
 set -euo pipefail
 
 need=()
+if [ "${1:-}" = "--vm" ]; then
+	command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+	{ command -v busybox >/dev/null && ! ldd "$(command -v busybox)" >/dev/null 2>&1; } || need+=(busybox-static)
+	command -v modprobe >/dev/null && command -v depmod >/dev/null || need+=(kmod)
+	command -v xz >/dev/null || need+=(xz-utils)
+	command -v zstd >/dev/null || need+=(zstd)
+	command -v apt-get >/dev/null || { echo "install-deps: the VM scripts download Debian's kernels with apt-get" >&2; exit 1; }
+fi
 command -v clang-19 >/dev/null || need+=(clang-19)
 command -v llvm-strip-19 >/dev/null || need+=(llvm-19)
 [ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)

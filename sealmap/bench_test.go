@@ -116,7 +116,7 @@ func BenchmarkReadback(b *testing.B) {
 func BenchmarkSealAndHash(b *testing.B) {
 	testutil.RequireBPF(b)
 	if err := measure.MapHashProbe(); err != nil {
-		b.Skipf("kernel map hash (Linux 6.18+) unavailable: %v", err)
+		testutil.SkipWithout(b, testutil.FeatureMapHash, err)
 	}
 	for _, size := range benchSizes {
 		ms := benchSpec(size.bytes)
@@ -143,7 +143,7 @@ func BenchmarkSealAndHash(b *testing.B) {
 func BenchmarkHash(b *testing.B) {
 	testutil.RequireBPF(b)
 	if err := measure.MapHashProbe(); err != nil {
-		b.Skipf("kernel map hash (Linux 6.18+) unavailable: %v", err)
+		testutil.SkipWithout(b, testutil.FeatureMapHash, err)
 	}
 	for _, size := range benchSizes {
 		m, err := sealmap.Seal(benchSpec(size.bytes))
@@ -169,7 +169,7 @@ func BenchmarkHash(b *testing.B) {
 func TestSealedHashesAgree(t *testing.T) {
 	testutil.RequireBPF(t)
 	if err := measure.MapHashProbe(); err != nil {
-		t.Skipf("kernel map hash (Linux 6.18+) unavailable: %v", err)
+		testutil.SkipWithout(t, testutil.FeatureMapHash, err)
 	}
 	for _, size := range benchSizes[:2] {
 		m, err := sealmap.Seal(benchSpec(size.bytes))

@@ -88,7 +88,7 @@ func TestSealedEndToEnd(t *testing.T) {
 		t.Fatalf("params: %v", ms)
 	}
 
-	sources := map[string]string{"config": measure.SourceKernel, "ports": measure.SourceReadback, ".rodata": measure.SourceReadback}
+	sources := map[string]string{"config": testutil.ArraySource(), "ports": measure.SourceReadback, ".rodata": measure.SourceReadback}
 	for name, src := range sources {
 		km := mapByName(kp, name)
 		if km == nil || km.Content == nil || !km.Frozen || !strings.HasPrefix(km.Content.Source, src) {

@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
+	"github.com/bpf2go-signed/bpf2go-signed/measure"
 )
 
 func runCLI(args ...string) (stdout, stderr string, code int) {
@@ -98,10 +99,8 @@ var hex16 = regexp.MustCompile(`^[0-9a-f]{16}$`)
 
 type objectJSON struct {
 	Programs []struct {
-		Name    string `json:"name"`
-		Digest  string `json:"digest"`
-		Tag     string `json:"tag"`
-		TagSHA1 string `json:"tag_sha1"`
+		Name string `json:"name"`
+		measure.InsnDigest
 	} `json:"programs"`
 }
 
@@ -133,6 +132,7 @@ func TestMeasureObjectJSON(t *testing.T) {
 
 func TestProgMeasure(t *testing.T) {
 	testutil.RequireBPF(t)
+	alg := testutil.TagAlgorithm(t)
 	path := testutil.Testdata("xdp_bpfel.o")
 	stdout, stderr, code := runCLI("measure", "object", path, "-j")
 	if code != 0 {
@@ -178,8 +178,8 @@ func TestProgMeasure(t *testing.T) {
 		if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 			t.Fatal(err)
 		}
-		if got.Tag != info.Tag || got.Tag != expected.Programs[0].Tag {
-			t.Errorf("%v: tag %s, bpf_prog_info.tag %s, expected %s", sel, got.Tag, info.Tag, expected.Programs[0].Tag)
+		if want := expected.Programs[0].KernelTag(alg); got.Tag != info.Tag || got.Tag != want {
+			t.Errorf("%v: tag %s, bpf_prog_info.tag %s, expected tag(%s) %s", sel, got.Tag, info.Tag, alg, want)
 		}
 		if got.ID != uint32(id) || len(got.Maps) == 0 {
 			t.Errorf("%v: id %d maps %v", sel, got.ID, got.Maps)
@@ -252,8 +252,9 @@ func TestMapShowAndHash(t *testing.T) {
 		}
 	}
 	out, stderr, code := runCLI("map", "hash", "id", id(coll.Maps[".rodata"]), "-j")
-	if code != 0 || !strings.Contains(out, want) || !strings.Contains(out, `"source":"kernel"`) {
-		t.Fatalf("map hash .rodata: exit %d, %q %q, want %s from the kernel", code, out, stderr, want)
+	source := testutil.ArraySource()
+	if code != 0 || !strings.Contains(out, want) || !strings.Contains(out, `"source":"`+source+`"`) {
+		t.Fatalf("map hash .rodata: exit %d, %q %q, want %s from %q", code, out, stderr, want, source)
 	}
 	out, _, code = runCLI("map", "show", "id", id(coll.Maps["tag_hist"]))
 	if code != 0 || !strings.Contains(out, "frozen false") {
@@ -269,7 +270,7 @@ func TestMapShowAndHash(t *testing.T) {
 // targets without giving them again is refused.
 func TestSignKeepsTargets(t *testing.T) {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		t.Skipf("kernel BTF (CONFIG_DEBUG_INFO_BTF) not available: %v", err)
+		testutil.SkipWithout(t, testutil.FeatureBTF, err)
 	}
 	dir := t.TempDir()
 	obj, _ := os.ReadFile(testutil.Testdata("corerel_bpfel.o"))

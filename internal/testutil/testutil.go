@@ -2,16 +2,22 @@
 package testutil
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
+
+	"github.com/bpf2go-signed/bpf2go-signed/measure"
 )
 
 // RequireBPF stops the test when the process cannot load BPF programs: it
@@ -86,4 +92,131 @@ func BPFFS(tb testing.TB) string {
 	}
 	tb.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
 	return dir
+}
+
+// Kernel features a test may need and a kernel may lack. Each is a short
+// name: the one that BPF2GO_SIGNED_ALLOW_SKIP lists and that skip messages
+// carry as "[kernel-feature:NAME]".
+const (
+	// FeatureTracing: tracing programs (fentry/fexit, iterators), BPF_PROG_TYPE_TRACING.
+	FeatureTracing = "tracing"
+	// FeatureExtension: extension programs (freplace), BPF_PROG_TYPE_EXT.
+	FeatureExtension = "extension"
+	// FeatureLSM: the BPF LSM, active (bpf in /sys/kernel/security/lsm).
+	FeatureLSM = "lsm"
+	// FeatureMapHash: bpf_map_info.hash of frozen arrays (Linux 6.18+).
+	FeatureMapHash = "map-hash"
+	// FeatureBTF: kernel BTF, /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF).
+	FeatureBTF = "btf"
+	// FeatureStructOps: the struct_ops type the test fills (e.g.
+	// tcp_congestion_ops, Linux 5.6+).
+	FeatureStructOps = "struct-ops"
+	// FeatureKfunc: the kfunc the test calls (e.g. bpf_iter_num_new, Linux 6.4+).
+	FeatureKfunc = "kfunc"
+	// FeatureTCX: tcx attachment (Linux 6.6+).
+	FeatureTCX = "tcx"
+	// FeatureTracefs: tracefs mounted (kprobe and syscall events).
+	FeatureTracefs = "tracefs"
+)
+
+var featureNames = map[string]string{
+	FeatureTracing:   "tracing programs (fentry/fexit, iterators)",
+	FeatureExtension: "extension programs (freplace)",
+	FeatureLSM:       "an active BPF LSM",
+	FeatureMapHash:   "bpf_map_info.hash (Linux 6.18+)",
+	FeatureBTF:       "kernel BTF (CONFIG_DEBUG_INFO_BTF)",
+	FeatureStructOps: "the struct_ops type the test fills",
+	FeatureKfunc:     "the kfunc the test calls",
+	FeatureTCX:       "tcx attachment (Linux 6.6+)",
+	FeatureTracefs:   "tracefs",
+}
+
+// MissingFeature is a probe's answer that the kernel lacks Feature (one of
+// the Feature names); tests pass it to [SkipMissing].
+type MissingFeature struct {
+	Feature string
+	Err     error
+}
+
+func (e *MissingFeature) Error() string { return featureNames[e.Feature] + ": " + e.Err.Error() }
+func (e *MissingFeature) Unwrap() error { return e.Err }
+
+// Lacks wraps a probe's error as a [MissingFeature]; nil stays nil.
+func Lacks(feature string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &MissingFeature{feature, err}
+}
+
+// SkipMissing skips for a probe's error: through [SkipWithout] when it is
+// a [MissingFeature], with a plain skip otherwise (not a kernel feature,
+// e.g. the architecture; CI fails on those in the VMs).
+func SkipMissing(tb testing.TB, err error) {
+	tb.Helper()
+	var mf *MissingFeature
+	if errors.As(err, &mf) {
+		SkipWithout(tb, mf.Feature, mf.Err)
+	}
+	tb.Skip(err)
+}
+
+// DefaultAllowedSkips are the kernel features CI tolerates missing when
+// BPF2GO_SIGNED_ALLOW_SKIP is not set: those the CI host refuses (it loads
+// no tracing, extension or LSM programs). scripts/vm/test-kernels sets the
+// variable for the kernels it boots.
+const DefaultAllowedSkips = FeatureTracing + "," + FeatureExtension + "," + FeatureLSM
+
+// SkipWithout stops a test that needs a kernel feature the running kernel
+// lacks; feature is one of the Feature names and err says how its probe
+// failed. It skips, naming the feature. Under CI it fails instead, unless
+// the feature is listed in BPF2GO_SIGNED_ALLOW_SKIP (comma-separated;
+// default [DefaultAllowedSkips]): a CI machine must have every other
+// feature, so a skip there would hide a test that never ran.
+func SkipWithout(tb testing.TB, feature string, err error) {
+	tb.Helper()
+	what := featureNames[feature]
+	if what == "" {
+		tb.Fatalf("SkipWithout: unknown kernel feature %q (add it to internal/testutil)", feature)
+	}
+	msg := fmt.Sprintf("kernel lacks %s [kernel-feature:%s]: %v", what, feature, err)
+	if os.Getenv("CI") != "" && !SkipAllowed(feature) {
+		tb.Fatalf("%s; under CI only skips for %s are allowed (BPF2GO_SIGNED_ALLOW_SKIP)", msg, allowedSkips())
+	}
+	tb.Skip(msg)
+}
+
+// SkipAllowed reports whether CI tolerates a skip for the missing feature.
+func SkipAllowed(feature string) bool {
+	return slices.Contains(strings.Split(allowedSkips(), ","), feature)
+}
+
+func allowedSkips() string {
+	if v, ok := os.LookupEnv("BPF2GO_SIGNED_ALLOW_SKIP"); ok {
+		return v
+	}
+	return DefaultAllowedSkips
+}
+
+// TagAlgorithm is the running kernel's bpf_prog_info.tag algorithm as the
+// project's probe reports it: measure.TagSHA256 on Linux 6.18+,
+// measure.TagSHA1 before. Tests that compare tags use it (with
+// measure.InsnDigest.KernelTag) instead of assuming one kernel.
+func TagAlgorithm(tb testing.TB) string {
+	tb.Helper()
+	alg, err := measure.TagAlgorithm()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return alg
+}
+
+// ArraySource is the content source the kernel measurement reports for a
+// frozen array with default options: measure.SourceKernel where the probe
+// finds bpf_map_info.hash (Linux 6.18+), measure.SourceReadback before.
+func ArraySource() string {
+	if measure.MapHashSupported() {
+		return measure.SourceKernel
+	}
+	return measure.SourceReadback
 }
