@@ -188,6 +188,7 @@ func flipRodataByte(t *testing.T, path string) {
 // → OK; go generate twice → identical files; one .rodata byte changed in the
 // generated object and rebuilt → refused, with no fd left open.
 func TestUserWorkflow(t *testing.T) {
+	testutil.HostOnly(t, "go generate and go build of user modules")
 	testutil.RequireBPF(t)
 	testutil.RequireTool(t, "clang-19", "llvm-strip-19")
 	dir := userModule(t, "-sign-key cosign.key")
@@ -251,6 +252,7 @@ func TestUserWorkflow(t *testing.T) {
 // binary loads OK; "verify" and, where installed, cosign accept the
 // envelope.
 func TestReleaseWorkflow(t *testing.T) {
+	testutil.HostOnly(t, "go generate and go build of user modules")
 	testutil.RequireBPF(t)
 	testutil.RequireTool(t, "clang-19", "llvm-strip-19")
 	dir := userModule(t, "-trust cosign.pub")
@@ -340,6 +342,7 @@ func cosignBinary() string {
 // TestToolDirective: the generator runs through Go's tool directive
 // (`go tool bpf2go-signed`), as the README describes.
 func TestToolDirective(t *testing.T) {
+	testutil.HostOnly(t, "go generate and go build of user modules")
 	testutil.RequireTool(t, "clang-19", "llvm-strip-19")
 	dir := userModule(t, "-trust cosign.pub")
 	env := []string{"COSIGN_PASSWORD=", "GOFLAGS=-mod=mod"}

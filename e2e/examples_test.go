@@ -111,6 +111,7 @@ var examplesTools = sync.OnceValues(func() ([2]string, error) {
 // bpf2go writes with the same bytes, signs the objects, and the verified
 // loader built from the module gives each its verdict on this kernel.
 func TestExamples(t *testing.T) {
+	testutil.HostOnly(t, "go generate and go build of user modules")
 	testutil.RequireTool(t, "clang-19", "llvm-strip-19")
 	testutil.RequireBPF(t)
 	btfPath := "/sys/kernel/btf/vmlinux"

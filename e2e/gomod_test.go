@@ -83,6 +83,7 @@ func moduleVersion(t *testing.T, mod string) string {
 // at most maxToolRequirements requirements, none of them a cloud SDK, grpc
 // or OpenTelemetry; bpf2go's count is logged next to it.
 func TestToolRequirements(t *testing.T) {
+	testutil.HostOnly(t, "go generate and go build of user modules")
 	ours := toolRequirements(t, "github.com/bpf2go-signed/bpf2go-signed", testutil.Root(), "github.com/bpf2go-signed/bpf2go-signed/cmd/bpf2go-signed")
 	theirs := toolRequirements(t, "github.com/cilium/ebpf", "", "github.com/cilium/ebpf/cmd/bpf2go")
 	t.Logf("bpf2go-signed as a tool: %d requirements: %s", len(ours), strings.Join(ours, " "))

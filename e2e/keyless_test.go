@@ -24,6 +24,7 @@ const ciIdentity = "issuer=" + fakesigstore.GitHubIssuer + ";identity=" + fakesi
 // keeps the bundle; "verify --identity" accepts it; a bundle signed by
 // another workflow is refused with no fd left open.
 func TestKeylessWorkflow(t *testing.T) {
+	testutil.HostOnly(t, "go generate and go build of user modules")
 	testutil.RequireBPF(t)
 	testutil.RequireTool(t, "clang-19", "llvm-strip-19")
 	s := fakesigstore.New()

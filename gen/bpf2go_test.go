@@ -88,6 +88,7 @@ func files(t *testing.T, dir string) map[string][]byte {
 // command lines and environment: every file bpf2go writes, bpf2go-signed
 // writes with the same bytes.
 func TestBpf2goByteForByte(t *testing.T) {
+	testutil.HostOnly(t, "clang and the generator")
 	bpf2go, signed := buildTools(t)
 	inc := includeFlags()
 	tests := []struct {
@@ -176,6 +177,7 @@ func TestMeasureKernelFacts(t *testing.T) {
 // per-target digest, the bpfeb object none, and the generator says so
 // instead of failing.
 func TestTargetBTFDefaultTargets(t *testing.T) {
+	testutil.HostOnly(t, "clang and the generator")
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		testutil.SkipWithout(t, testutil.FeatureBTF, err)
 	}

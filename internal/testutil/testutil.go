@@ -161,6 +161,23 @@ func SkipMissing(tb testing.TB, err error) {
 	tb.Skip(err)
 }
 
+// HostOnlyTag marks the skip of a kernel-independent test inside the
+// kernel matrix's VMs (see [HostOnly]); scripts/vm/table.go accepts it.
+const HostOnlyTag = "[host-only]"
+
+// HostOnly skips a test inside the VMs of make test-kernels
+// (BPF2GO_SIGNED_VM set) when its cost is kernel-independent work: the
+// generator, clang and go build of user modules, which are 13–35× slower
+// under QEMU's TCG and give the same answer on every kernel. The host run
+// of make test runs them; the VMs run every test that asks the kernel
+// something. why names the work that is kernel-independent.
+func HostOnly(tb testing.TB, why string) {
+	tb.Helper()
+	if os.Getenv("BPF2GO_SIGNED_VM") != "" {
+		tb.Skipf("kernel-independent (%s): runs on the host, not in the kernel VMs %s", why, HostOnlyTag)
+	}
+}
+
 // DefaultAllowedSkips are the kernel features CI tolerates missing when
 // BPF2GO_SIGNED_ALLOW_SKIP is not set: those the CI host refuses (it loads
 // no tracing, extension or LSM programs). scripts/vm/test-kernels sets the
