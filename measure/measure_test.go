@@ -120,7 +120,7 @@ func TestManifestCheck(t *testing.T) {
 			m.Programs[0].Alternatives = append(m.Programs[0].Alternatives, m.Programs[0].InsnDigest)
 		}},
 		{"object digest", func(m *measure.Manifest) { m.Digest = strings.Repeat("1", 64) }},
-		{"version", func(m *measure.Manifest) { m.Version = 2 }},
+		{"version", func(m *measure.Manifest) { m.Version = 1 }},
 		{"no programs", func(m *measure.Manifest) { m.Programs = nil }},
 	}
 	for _, tt := range tests {
