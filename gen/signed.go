@@ -146,7 +146,7 @@ func (c *Config) writeSigned(ctx context.Context, objFile, stem, outputStem stri
 	if err != nil {
 		return err
 	}
-	manifest, plan, spec, err := Measure(obj, sealmap.Config{Seal: c.Seal, Contents: e.contents, Params: c.Params}, e.targets)
+	manifest, plan, spec, err := Measure(obj, sealmap.Config{Seal: c.Seal, Contents: e.contents, Params: c.Params, UnsealedProgArrays: c.UnsealedProgArrays}, e.targets)
 	if err != nil {
 		return fmt.Errorf("%s: %w", filepath.Base(objFile), err)
 	}
