@@ -2,7 +2,8 @@
 // reach it only through slot 0 of the outer array "policies", which the
 // generator therefore seals too (filled, frozen, slots measured). tenants
 // is an unsealed hash of maps: mutable data, bound by its descriptor and
-// its inner-map template. spare is referenced by nothing.
+// its inner-map template. spare looks like policy (same template) but
+// nothing references it: a candidate for swapping into the outer slot.
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "bpf2go_signed.h"
@@ -39,12 +40,7 @@ struct {
 	__array(values, struct counter_map);
 } tenants SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(max_entries, 1);
-} spare SEC(".maps");
+struct policy_map spare SEC(".maps");
 
 SEC("xdp")
 int mim_filter(struct xdp_md *ctx)
