@@ -196,6 +196,17 @@ func (p *Plan) Apply(spec *ebpf.CollectionSpec) error {
 			// them.
 			ms.Flags |= FlagRdonlyProg
 		}
+		if ms.Type == ebpf.ArrayOfMaps || ms.Type == ebpf.HashOfMaps {
+			// The kernel accepts only inner maps whose flags equal the
+			// template's: a sealed outer map may hold sealed inner maps,
+			// so its template is read-only for programs too.
+			if ms.InnerMap == nil {
+				return fmt.Errorf("%w %s: a map of maps without an inner-map template", ErrCannotSeal, name)
+			}
+			if holdsSealed(ms, p.Sealed) {
+				ms.InnerMap.Flags |= FlagRdonlyProg
+			}
+		}
 		if entries, ok := p.Contents[name]; ok {
 			ms.Contents = make([]ebpf.MapKV, len(entries))
 			for i, e := range entries {
@@ -227,6 +238,17 @@ func Sealable(ms *ebpf.MapSpec) error {
 		}
 	}
 	return nil
+}
+
+// holdsSealed reports whether a map of maps' initial values name a sealed
+// map.
+func holdsSealed(ms *ebpf.MapSpec, sealed []string) bool {
+	for _, kv := range ms.Contents {
+		if inner, ok := kv.Value.(string); ok && (slices.Contains(sealed, inner) || measure.IsAlwaysSealed(inner)) {
+			return true
+		}
+	}
+	return false
 }
 
 // usedMaps returns the maps an instruction of some program references.
