@@ -65,7 +65,7 @@ var ErrUnsealedProgArray = errors.New("unsealed program array")
 
 // ErrUnreachableSealed is wrapped when a sealed map is used by no program,
 // directly or through a map of maps.
-var ErrUnreachableSealed = errors.New("sealed map used by no program")
+var ErrUnreachableSealed = errors.New("sealed map unreachable")
 
 // Resolve checks a developer's declarations against an object and returns
 // the plan. Every refusal names the map or variable and says why: a name
@@ -282,7 +282,7 @@ func reachable(spec *ebpf.CollectionSpec, sealed map[string]bool) error {
 	}
 	for _, name := range slices.Sorted(maps.Keys(sealed)) {
 		if !reach[name] {
-			return fmt.Errorf("%w %s: no program references it, directly or through a map of maps (.values), so its signed contents would bind nothing; "+
+			return fmt.Errorf("%w: sealed map %s is referenced by no program, directly or through a map of maps (.values), so its signed contents would bind nothing; "+
 				"use it from a program, put it in a map of maps a program uses, or stop sealing it", ErrUnreachableSealed, name)
 		}
 	}
