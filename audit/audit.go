@@ -374,7 +374,8 @@ func (t *Trust) newPass() (*pass, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pass{links: links}, nil
+	digests, _ := measure.FullDigestsIfAvailable()
+	return &pass{links, digests}, nil
 }
 
 // program gives the verdict on the program behind fd. withLinks says
@@ -407,7 +408,7 @@ func (t *Trust) program(fd int, ps *pass, withLinks bool) (*Result, error) {
 		// instructions: the signed one relocated for this kernel
 		// (PARTIAL), or another program (BADSIG).
 		for i, c := range named {
-			kp, err := measure.KernelFD(fd, &measure.KernelOptions{Expected: c.p, Manifest: c.m.Manifest, Links: ps.links})
+			kp, err := measure.KernelFD(fd, &measure.KernelOptions{Expected: c.p, Manifest: c.m.Manifest, Links: ps.links, FullDigests: ps.digests})
 			if err != nil {
 				return nil, err
 			}
@@ -433,7 +434,7 @@ func (t *Trust) program(fd int, ps *pass, withLinks bool) (*Result, error) {
 		return r, t.linkVerdicts(r, ps, withLinks)
 	}
 	for i, c := range cands {
-		kp, err := measure.KernelFD(fd, &measure.KernelOptions{Expected: c.p, Manifest: c.m.Manifest, Links: ps.links})
+		kp, err := measure.KernelFD(fd, &measure.KernelOptions{Expected: c.p, Manifest: c.m.Manifest, Links: ps.links, FullDigests: ps.digests})
 		if err != nil {
 			return nil, err
 		}

@@ -140,6 +140,22 @@ func (c *comparer) program(expected *Program, found *KernelProgram) ([]Mismatch,
 	if matched == nil {
 		add("tag("+found.TagAlgorithm+")", strings.Join(tags, " or "), found.Tag)
 	}
+	if found.Digest != "" {
+		// The full-digest backend: all 256 bits must equal an acceptable
+		// digest, not only the 64 of the tag.
+		full := false
+		var want []string
+		for i := range digests {
+			want = append(want, digests[i].Digest)
+			if digests[i].Digest == found.Digest {
+				full, matched = true, &digests[i]
+			}
+		}
+		if !full {
+			matched = nil
+			add("digest(sha256)", strings.Join(want, " or "), found.Digest)
+		}
+	}
 
 	if len(expected.Maps) != len(found.Maps) {
 		add("maps", fmt.Sprintf("%d maps (%s)", len(expected.Maps), expectedMapNames(expected.Maps)),

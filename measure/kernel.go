@@ -82,8 +82,12 @@ type KernelProgram struct {
 	// TagBits is how many bits of the instruction digest the comparison
 	// rests on: 64 for bpf_prog_info.tag (a collision costs about 2^32
 	// work, a second preimage about 2^64).
-	TagBits int         `json:"tag_bits"`
-	Maps    []KernelMap `json:"maps"`
+	TagBits int `json:"tag_bits"`
+	// Digest is the program's whole SHA-256 as the kernel keeps it
+	// (struct bpf_prog.digest, Linux 6.18+), read with the full-digest
+	// backend ([FullDigests]) where it is available; TagBits is then 256.
+	Digest string      `json:"digest,omitempty"`
+	Maps   []KernelMap `json:"maps"`
 	// BoundMaps are maps in map_ids that no instruction references
 	// (BPF_PROG_BIND_MAP). They cannot change what the program does and
 	// are reported, not compared. Only told apart when the expected
@@ -127,6 +131,10 @@ type KernelOptions struct {
 	// enumerates them for this measurement. NoLinks skips them.
 	Links   *Links
 	NoLinks bool
+	// FullDigests are the kernel's full program digests by program id
+	// ([FullDigests]), read once per pass where the backend is available:
+	// the comparison then rests on all 256 bits instead of the 64-bit tag.
+	FullDigests map[uint32]string
 }
 
 // ParamValue is the value of a run-time parameter read back from the kernel.
@@ -178,6 +186,9 @@ func kernelProgram(fd int, opts *KernelOptions) (*KernelProgram, error) {
 		TagAlgorithm: alg,
 		TagBits:      8 * bpfsys.TagSize,
 		Maps:         make([]KernelMap, 0, len(ids)),
+	}
+	if d, ok := opts.FullDigests[kp.ID]; ok && alg == TagSHA256 && d[:2*tagSize] == tag {
+		kp.Digest, kp.TagBits = d, 256
 	}
 	if e := opts.Expected; e != nil && len(ids) > len(e.Maps) {
 		if ids, err = splitBound(fd, ids, len(e.Maps), kp); err != nil {

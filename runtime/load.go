@@ -213,6 +213,7 @@ func (r *Report) measure(progs map[string]*ebpf.Program, complete bool, specs ma
 	if err != nil {
 		return fmt.Errorf("enumerate links: %w", err)
 	}
+	r.DigestBackend = loaderDigestBackend
 	r.Verdict = r.Signature.Verdict
 	if r.manifest == nil {
 		for _, name := range slices.Sorted(maps.Keys(progs)) {
@@ -296,6 +297,15 @@ func (r *Report) measure(progs map[string]*ebpf.Program, complete bool, specs ma
 	r.Accepted = r.policy.accepts(r.Verdict)
 	return nil
 }
+
+// loaderDigestBackend says what a verified load compares instructions
+// with. The loader submits the instructions of an object it binds by the
+// SHA-256 of the whole ELF; the kernel's 64-bit tag confirms the kernel
+// holds them, and forging a program with a signed program's tag is a
+// second preimage (about 2^64 work). The full-digest backend, which costs
+// a tracing program, serves the audit (package audit), where the programs
+// come from anyone.
+const loaderDigestBackend = "object bound by the SHA-256 of its ELF; kernel comparison by the 64-bit tag (second preimage about 2^64 work, collision about 2^32)"
 
 // innerTemplates checks, for a load, that the inner-map template of every
 // map of maps the program uses was submitted as signed: the kernel does

@@ -161,7 +161,11 @@ type Report struct {
 	Accept       []Verdict       `json:"accept"`
 	MeasID       string          `json:"meas_id,omitempty"`
 	Signature    SignatureReport `json:"signature"`
-	Programs     []ProgramReport `json:"programs"`
+	// DigestBackend says what the instruction comparison rests on: the
+	// kernel's 64-bit tag (and why the full digest is not available) or
+	// the full 256-bit digest.
+	DigestBackend string          `json:"digest_backend,omitempty"`
+	Programs      []ProgramReport `json:"programs"`
 	// StructOps are the verdicts on the object's struct_ops maps.
 	StructOps []StructOpsReport `json:"struct_ops,omitempty"`
 
