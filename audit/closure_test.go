@@ -218,7 +218,16 @@ func TestTailCallsSealed(t *testing.T) {
 	if entry == nil || len(entry.TailCalls) != 2 || entry.TagBits != 64 {
 		t.Fatalf("tail_entry report: %+v", entry)
 	}
-	agree(t, &objs, rep, s, wantAll(bpfsigned.OK, "tail_entry", "tail_a", "tail_b"), "")
+	v := agree(t, &objs, rep, s, wantAll(bpfsigned.OK, "tail_entry", "tail_a", "tail_b"), "")
+	// The audit rests on all 256 bits of the digest where the kernel's can
+	// be read, else on the 64-bit tag, and says which.
+	bits := `"tag_bits":64`
+	if measure.FullDigestProbe() == nil {
+		bits = `"tag_bits":256`
+	}
+	if !strings.Contains(v["tail_entry"].auditText, bits) || !strings.Contains(v["tail_entry"].cliText, bits) {
+		t.Errorf("audit does not report %s:\n%s\n%s", bits, v["tail_entry"].auditText, v["tail_entry"].cliText)
+	}
 
 	replacement := exampleWithMode(t, 1).Programs["port_filter"]
 	jmpID, _ := objs.Jmp.Info()
@@ -473,3 +482,69 @@ func TestExtensionLink(t *testing.T) {
 }
 
 func itoa(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
+
+// TestAuditFullDigest: a signed program whose digest equals the kernel's
+// on the tag's 64 bits but differs in the other 192 (what a second
+// preimage or a collision on the tag would give) is OK for a comparison
+// that rests on the tag, and BADSIG for the full-digest backend, which the
+// audit uses where the kernel keeps the whole SHA-256 and lets a bpf_prog
+// iterator read it.
+func TestAuditFullDigest(t *testing.T) {
+	testutil.RequireBPF(t)
+	if err := measure.FullDigestProbe(); err != nil {
+		t.Skipf("full-digest backend unavailable: %v", err)
+	}
+	raw, err := os.ReadFile(testutil.Testdata("tailcall_bpfel.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, plan, _, err := gen.Measure(raw, sealmap.Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range m.Programs {
+		d := []byte(m.Programs[i].Digest)
+		d[len(d)-1] ^= 1 // beyond the tag: still equal on 64 bits
+		m.Programs[i].Digest = string(d)
+	}
+	if err := m.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	sg, _ := signing.FromPrivateKey(key)
+	env, err := sg.Sign(context.Background(), attest.NewStatement("tailcall_bpfel.o", raw, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := attest.MarshalPublicKey(key.Public())
+	dir := t.TempDir()
+	for f, b := range map[string][]byte{"tailcall_bpfel.o": raw, "tailcall_bpfel.o" + attest.Suffix: env, "key.pub": pub} {
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec, err := ebpf.LoadCollectionSpec(testutil.Testdata("tailcall_bpfel.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	coll, err := sealmap.LoadCollection(spec, plan, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer coll.Close()
+	trust, err := audit.LoadTrustDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := trust.ProgramID(progID(t, coll.Programs["tail_entry"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, ms := range r.Mismatches {
+		found = found || ms.Field == "digest(sha256)"
+	}
+	if r.Verdict != bpfsigned.BadSig || !found || r.TagBits != 256 {
+		t.Fatalf("a digest equal on the tag only: verdict %s, tag_bits %d, mismatches %+v", r.Verdict, r.TagBits, r.Mismatches)
+	}
+}
