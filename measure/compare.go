@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/cilium/ebpf"
 )
 
 // Mismatch is one field where the kernel's measurement differs from the
@@ -328,6 +330,9 @@ func (m *Manifest) Unbound(expected *Program, found *KernelProgram) []string {
 		p := progs[k]
 		for i := range p.Maps {
 			mp := &p.Maps[i]
+			if redirectsToPrograms(mp) {
+				out = append(out, fmt.Sprintf("program %s: maps[%d](%s): programs attached to its entries (run on redirect) not bound: a %s whose values can name a program", p.Name, i, mp.Name, ebpf.MapType(mp.Type)))
+			}
 			if mp.IsProgramArray() && !mp.Sealed {
 				s := fmt.Sprintf("program %s: maps[%d](%s): tail-call targets not bound (unsealed program array)", p.Name, i, mp.Name)
 				if found != nil && p == expected && i < len(found.Maps) {
@@ -355,6 +360,18 @@ func (m *Manifest) Unbound(expected *Program, found *KernelProgram) []string {
 		out = append(out, "links: "+found.LinksError)
 	}
 	return out
+}
+
+// redirectsToPrograms reports whether a map's values can name a program
+// that runs when packets are redirected through it: device maps and CPU
+// maps whose values are large enough for struct bpf_devmap_val or
+// struct bpf_cpumap_val with a program fd (Linux 5.8+, 5.9+).
+func redirectsToPrograms(m *Map) bool {
+	switch ebpf.MapType(m.Type) {
+	case ebpf.DevMap, ebpf.DevMapHash, ebpf.CPUMap:
+		return m.ValueSize >= 8
+	}
+	return false
 }
 
 func expectedMapNames(maps []Map) string {
