@@ -116,7 +116,7 @@ func (c *comparer) program(expected *Program, found *KernelProgram) ([]Mismatch,
 		ms = append(ms, Mismatch{field, fmt.Sprint(want), fmt.Sprint(got)})
 	}
 	for _, u := range expected.Unsupported {
-		add("unsupported", "a program measurement v1 can predict", u)
+		add("unsupported", "a program measurement v2 can predict", u)
 	}
 	if want := KernelName(expected.Name); found.Name != want {
 		add("name", strconv.Quote(want), strconv.Quote(found.Name))

@@ -320,7 +320,7 @@ func kernelMap(fd int, opts *KernelOptions, params []Param, info *bpfsys.MapInfo
 }
 
 // readbackHash reads a frozen map's contents through the kernel and hashes
-// them with the algorithm measurement v1 uses for the map's type.
+// them with the algorithm measurement v2 uses for the map's type.
 func readbackHash(fd int, info *bpfsys.MapInfo) (*Content, error) {
 	typ := ebpf.MapType(info.Type)
 	if typ == ebpf.Array && info.MapFlags&unix.BPF_F_MMAPABLE != 0 {

@@ -145,7 +145,7 @@ type Program struct {
 	// Relocations are the program's CO-RE relocation sites: the kernel
 	// receives them resolved against its own types.
 	Relocations []Relocation `json:"relocations,omitempty"`
-	// Unsupported lists what measurement v1 cannot cover in this program. A
+	// Unsupported lists what measurement v2 cannot cover in this program. A
 	// program with entries here never matches a kernel measurement.
 	Unsupported []string `json:"unsupported,omitempty"`
 	// Measurement is the hex SHA-256 of the program's canonical encoding.

@@ -23,7 +23,7 @@ import (
 // Collection computes the expected measurement of every program in spec, as
 // cilium/ebpf v0.22.0 will submit it. spec is not modified.
 //
-// Programs that use what measurement v1 cannot predict (CO-RE relocations,
+// Programs that use what measurement v2 cannot predict (CO-RE relocations,
 // kfuncs, ksyms, kconfig externs) are measured with their Unsupported field
 // set; [Manifest.Unsupported] lists them. They never match a kernel
 // measurement.
@@ -378,7 +378,7 @@ func rawBytes(v any, size uint32, bo binary.ByteOrder) ([]byte, error) {
 }
 
 // HashContents computes the content hash of a map holding entries, with the
-// algorithm measurement v1 uses for its type: [AlgArray] for arrays,
+// algorithm measurement v2 uses for its type: [AlgArray] for arrays,
 // [AlgKV] otherwise. bo is the byte order of array indexes in the keys.
 func HashContents(bo binary.ByteOrder, typ ebpf.MapType, keySize, valueSize, maxEntries uint32, entries []Entry) ([sha256.Size]byte, string, error) {
 	if typ == ebpf.Array {
