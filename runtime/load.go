@@ -95,6 +95,10 @@ func Load(o *Object, params map[string]any, to any, opts *ebpf.CollectionOptions
 		return report, &Error{Report: report, Cause: sig.err}
 	}
 	if to != nil {
+		if err := programArraysHeld(to, coll); err != nil {
+			coll.Close()
+			return report, err
+		}
 		if err := coll.Assign(to); err != nil {
 			coll.Close()
 			return report, fmt.Errorf("assign objects: %w", err)
@@ -402,6 +406,39 @@ func Recheck(objs any, prev *Report) (*Report, error) {
 		return r, &Error{Report: r}
 	}
 	return r, nil
+}
+
+// programArraysHeld refuses to hand out programs whose program arrays the
+// caller would not hold: the kernel empties a program array when its last
+// file descriptor closes, and the tail calls would then fail (and a
+// recheck report the emptied slots).
+func programArraysHeld(to any, coll *ebpf.Collection) error {
+	v := reflect.ValueOf(to)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return nil // Assign explains
+	}
+	held := map[string]bool{}
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			switch {
+			case f.Anonymous && v.Field(i).Kind() == reflect.Struct:
+				walk(v.Field(i))
+			case f.Type == reflect.TypeOf((*ebpf.Map)(nil)):
+				held[f.Tag.Get("ebpf")] = true
+			}
+		}
+	}
+	walk(v.Elem())
+	for _, name := range slices.Sorted(maps.Keys(coll.Maps)) {
+		if coll.Maps[name].Type() != ebpf.ProgramArray || held[name] {
+			continue
+		}
+		return fmt.Errorf("program array %s is not in %T: the kernel empties a program array when its last file descriptor closes, so its tail calls would fail; add a field with `ebpf:%q` (the generated objects struct has one)", name, to, name)
+	}
+	return nil
 }
 
 // objectsOf collects the *ebpf.Program and *ebpf.Map fields tagged

@@ -299,3 +299,22 @@ func TestTamper(t *testing.T) {
 		t.Fatalf("only %d attacks", len(tests))
 	}
 }
+
+// TestProgramArrayMustBeHeld: a verified load into a struct without the
+// program array is refused (the kernel would empty the array when the
+// loader closes it), with nothing left open.
+func TestProgramArrayMustBeHeld(t *testing.T) {
+	testutil.RequireBPF(t)
+	f := newFixtureFor(t, "tailcall_bpfel.o", sealmap.Config{})
+	var objs struct {
+		Entry *ebpf.Program `ebpf:"tail_entry"`
+	}
+	before := testutil.OpenFDs(t)
+	_, err := bpfsigned.Load(f.object(t, f.obj, f.manifest, f.key), nil, &objs, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "program array jmp is not in") || objs.Entry != nil {
+		t.Fatalf("load without the program array: %v", err)
+	}
+	if after := testutil.OpenFDs(t); after != before {
+		t.Errorf("%d fds open before, %d after", before, after)
+	}
+}
