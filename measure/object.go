@@ -415,7 +415,7 @@ var ErrTooLarge = safefs.ErrTooLarge
 func HashArray(bo binary.ByteOrder, valueSize, maxEntries uint32, entries []Entry) ([sha256.Size]byte, error) {
 	elem := (uint64(valueSize) + 7) &^ 7
 	if total := elem * uint64(maxEntries); total > MaxArrayContents {
-		return [sha256.Size]byte{}, fmt.Errorf("%w: an array of %d × %d-byte values holds %s, more than the %s measurement v1 hashes", ErrTooLarge, maxEntries, valueSize, byteCount(total), byteCount(MaxArrayContents))
+		return [sha256.Size]byte{}, fmt.Errorf("%w: an array of %d × %d-byte values holds %s, more than the %s measurement v2 hashes", ErrTooLarge, maxEntries, valueSize, byteCount(total), byteCount(MaxArrayContents))
 	}
 	byIndex := make(map[uint32][]byte, len(entries))
 	for _, e := range entries {
