@@ -106,12 +106,14 @@ func agree(t *testing.T, objs any, rep *bpfsigned.Report, s *signed, want map[st
 		t.Fatal(err)
 	}
 	out, _ := runCLI(t, "prog", "verify", "--all", "--trust", s.dir, "-j")
-	var all []audit.Result
+	var all struct {
+		Programs []audit.Result `json:"programs"`
+	}
 	if err := json.Unmarshal(out, &all); err != nil {
 		t.Fatalf("prog verify --all: %q: %v", out, err)
 	}
 	byID := map[uint32]audit.Result{}
-	for _, r := range all {
+	for _, r := range all.Programs {
 		byID[r.ID] = r
 	}
 	got := map[string]*verdicts{}

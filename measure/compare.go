@@ -142,9 +142,10 @@ func (c *comparer) program(expected *Program, found *KernelProgram) ([]Mismatch,
 	if matched == nil {
 		add("tag("+found.TagAlgorithm+")", strings.Join(tags, " or "), found.Tag)
 	}
-	if found.Digest != "" {
+	if found.Digest != "" && matched != nil {
 		// The full-digest backend: all 256 bits must equal an acceptable
-		// digest, not only the 64 of the tag.
+		// digest, not only the 64 of the tag (a tag mismatch already says
+		// the instructions differ).
 		full := false
 		var want []string
 		for i := range digests {

@@ -539,6 +539,10 @@ func MatchPartial(want *measure.Program, ps *ebpf.ProgramSpec, kp *measure.Kerne
 	if tag != kp.Tag {
 		return nil, []measure.Mismatch{{Field: "tag(" + kp.TagAlgorithm + ")", Expected: ms[0].Expected + " or " + tag + " (relocated for this kernel)", Found: kp.Tag}}
 	}
+	if kp.Digest != "" && d.Digest != kp.Digest {
+		// The full-digest backend read all 256 bits: they must match too.
+		return nil, []measure.Mismatch{{Field: "digest(sha256)", Expected: d.Digest + " (relocated for this kernel)", Found: kp.Digest}}
+	}
 	if fixups == nil {
 		fixups = []measure.Fixup{}
 	}
