@@ -67,6 +67,13 @@ type nameType struct {
 // Trust is what an audit compares with: the manifests of a trust directory
 // whose signature verified with one of its keys.
 type Trust struct {
+	// FullDigest makes every pass read the kernel's full 256-bit program
+	// digests where the backend is available ([measure.FullDigestProbe]):
+	// one bpf_prog iterator, loaded once per process and kept, which is
+	// itself a loaded program (not listed by [Trust.All]). Off, the
+	// comparison rests on the 64-bit tag. prog verify turns it on; a
+	// long-running process such as the agent leaves it off.
+	FullDigest bool `json:"full_digest"`
 	// Dir is the trust directory.
 	Dir string `json:"dir"`
 	// Keys is the number of public keys found.
@@ -374,8 +381,11 @@ func (t *Trust) newPass() (*pass, error) {
 	if err != nil {
 		return nil, err
 	}
-	digests, _ := measure.FullDigestsIfAvailable()
-	return &pass{links, digests}, nil
+	p := &pass{links: links}
+	if t.FullDigest {
+		p.digests, _ = measure.FullDigestsIfAvailable()
+	}
+	return p, nil
 }
 
 // program gives the verdict on the program behind fd. withLinks says
@@ -552,6 +562,9 @@ func (t *Trust) All() ([]Result, error) {
 			return out, nil
 		}
 		id = next
+		if id == measure.DigestIteratorID() {
+			continue // this process's own digest iterator
+		}
 		r, err := t.programID(id, ps)
 		if errors.Is(err, os.ErrNotExist) {
 			continue

@@ -105,6 +105,7 @@ func agree(t *testing.T, objs any, rep *bpfsigned.Report, s *signed, want map[st
 	if err != nil {
 		t.Fatal(err)
 	}
+	trust.FullDigest = true // as prog verify does
 	out, _ := runCLI(t, "prog", "verify", "--all", "--trust", s.dir, "-j")
 	var all struct {
 		Programs []audit.Result `json:"programs"`
@@ -538,6 +539,7 @@ func TestAuditFullDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	trust.FullDigest = true
 	r, err := trust.ProgramID(progID(t, coll.Programs["tail_entry"]))
 	if err != nil {
 		t.Fatal(err)

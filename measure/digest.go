@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -183,12 +184,24 @@ var digestIter = sync.OnceValues(func() (*link.Iter, error) {
 		return nil, fmt.Errorf("%w: load the bpf_prog iterator (a tracing program): %w", ErrNoFullDigest, err)
 	}
 	defer prog.Close() // the link holds it
+	if info, err := prog.Info(); err == nil {
+		if id, ok := info.ID(); ok {
+			digestIterID.Store(uint32(id))
+		}
+	}
 	it, err := link.AttachIter(link.IterOptions{Program: prog})
 	if err != nil {
 		return nil, fmt.Errorf("%w: attach the bpf_prog iterator: %w", ErrNoFullDigest, err)
 	}
 	return it, nil
 })
+
+var digestIterID atomic.Uint32
+
+// DigestIteratorID returns the id of this process's bpf_prog iterator
+// program (the full-digest backend), or 0 when it has none. Audits leave
+// it out: it is the auditor's own tool, not a program under audit.
+func DigestIteratorID() uint32 { return digestIterID.Load() }
 
 func readFullDigests() (map[uint32]string, error) {
 	it, err := digestIter()
