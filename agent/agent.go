@@ -425,7 +425,8 @@ func (a *Agent) rescan(reason, source string) error {
 			a.verify(id, source, start, true)
 		case reason == "periodic" && a.progs[id] != nil:
 			// What can change after a load without a load event
-			// (BPF_PROG_BIND_MAP adding a map, say) shows here.
+			// (an extension or fentry link, an unsealed program
+			// array's slots, a bound map) shows here.
 			a.verify(id, source, start, false)
 		}
 	}

@@ -23,7 +23,7 @@ var sentinels = []error{attest.ErrMalformed, attest.ErrUnsigned, attest.ErrBadSi
 // every error wraps exactly one of the package's sentinels.
 func FuzzVerify(f *testing.F) {
 	object := []byte("object")
-	m := &measure.Manifest{Version: 1, Programs: []measure.Program{{Name: "p", Type: 6, Insns: 2,
+	m := &measure.Manifest{Version: measure.Version, Programs: []measure.Program{{Name: "p", Type: 6, Insns: 2,
 		InsnDigest: measure.DigestInstructions(make([]byte, 16), nil), Maps: []measure.Map{}}}}
 	if err := m.Seal(); err != nil {
 		f.Fatal(err)

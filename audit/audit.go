@@ -67,6 +67,13 @@ type nameType struct {
 // Trust is what an audit compares with: the manifests of a trust directory
 // whose signature verified with one of its keys.
 type Trust struct {
+	// FullDigest makes every pass read the kernel's full 256-bit program
+	// digests where the backend is available ([measure.FullDigestProbe]):
+	// one bpf_prog iterator, loaded once per process and kept, which is
+	// itself a loaded program (not listed by [Trust.All]). Off, the
+	// comparison rests on the 64-bit tag. prog verify turns it on; a
+	// long-running process such as the agent leaves it off.
+	FullDigest bool `json:"full_digest"`
 	// Dir is the trust directory.
 	Dir string `json:"dir"`
 	// Keys is the number of public keys found.
@@ -324,6 +331,21 @@ type Result struct {
 	Relocations []measure.Fixup `json:"relocations,omitempty"`
 	// Hint says how a BADSIG could become a verdict, when it is known.
 	Hint string `json:"hint,omitempty"`
+	// TagBits is how many bits of the instruction digest the match rests
+	// on: 64 for the kernel's tag (collision about 2^32 work, second
+	// preimage about 2^64), 256 with the full-digest backend.
+	TagBits int `json:"tag_bits"`
+	// Unbound lists what the signature does not bind in the program's
+	// closure (unsealed program arrays): the verdict is then PARTIAL.
+	Unbound []string `json:"unbound,omitempty"`
+	// TailCalls are the programs reached through program-array slots.
+	TailCalls []uint32 `json:"tail_calls,omitempty"`
+	// BoundMaps are maps bound with BPF_PROG_BIND_MAP that no instruction
+	// references: reported, not compared.
+	BoundMaps []measure.BoundMap `json:"bound_maps,omitempty"`
+	// Links are the tracing and extension links that target the program
+	// or a program of its closure; each makes the verdict BADSIG.
+	Links []measure.KernelLink `json:"links,omitempty"`
 }
 
 // Passed reports whether the verdict is OK, the only verdict the loader's
@@ -335,8 +357,41 @@ func (r *Result) Passed() bool { return r.Verdict == bpfsigned.OK }
 // whose CO-RE relocations were resolved for this kernel (decided as the
 // loader does, which needs the signed object in the trust directory);
 // BADSIG when it differs from the signed program of its name and type;
-// UNSIGNED when no envelope names it.
+// UNSIGNED when no envelope names it. The measurement covers the program's
+// closure (the programs its sealed program arrays hold, the maps its maps
+// of maps hold, the links that target any of those programs): a part the
+// signature does not bind makes an OK PARTIAL, a link BADSIG.
 func (t *Trust) Program(fd int) (*Result, error) {
+	p, err := t.newPass()
+	if err != nil {
+		return nil, err
+	}
+	return t.program(fd, p, true)
+}
+
+// pass is what one audit pass reads once from the host: its links and,
+// where the backend is available, the programs' full digests.
+type pass struct {
+	links   *measure.Links
+	digests map[uint32]string
+}
+
+func (t *Trust) newPass() (*pass, error) {
+	links, err := measure.EnumerateLinks()
+	if err != nil {
+		return nil, err
+	}
+	p := &pass{links: links}
+	if t.FullDigest {
+		p.digests, _ = measure.FullDigestsIfAvailable()
+	}
+	return p, nil
+}
+
+// program gives the verdict on the program behind fd. withLinks says
+// whether the links' attaching programs get a verdict of their own (one
+// level: their own links are not followed).
+func (t *Trust) program(fd int, ps *pass, withLinks bool) (*Result, error) {
 	alg, err := measure.TagAlgorithm()
 	if err != nil {
 		return nil, err
@@ -346,9 +401,10 @@ func (t *Trust) Program(fd int) (*Result, error) {
 		return nil, err
 	}
 	r := &Result{
-		ID:   info.ID,
-		Type: ebpf.ProgramType(info.Type).String(),
-		Name: bpfsys.CString(info.Name[:]),
+		ID:      info.ID,
+		Type:    ebpf.ProgramType(info.Type).String(),
+		Name:    bpfsys.CString(info.Name[:]),
+		TagBits: 8 * bpfsys.TagSize,
 	}
 	r.Tag = hex.EncodeToString(info.Tag[:])
 	cands := t.byTag[alg+":"+r.Tag]
@@ -362,11 +418,11 @@ func (t *Trust) Program(fd int) (*Result, error) {
 		// instructions: the signed one relocated for this kernel
 		// (PARTIAL), or another program (BADSIG).
 		for i, c := range named {
-			kp, err := measure.KernelFD(fd, &measure.KernelOptions{Expected: c.p})
+			kp, err := measure.KernelFD(fd, &measure.KernelOptions{Expected: c.p, Manifest: c.m.Manifest, Links: ps.links, FullDigests: ps.digests})
 			if err != nil {
 				return nil, err
 			}
-			ms, _ := measure.Compare(c.p, kp)
+			ms, _ := c.m.Manifest.Compare(c.p, kp)
 			fixups, ms := bpfsigned.MatchPartial(c.p, c.m.programSpec(c.p.Name), kp, ms)
 			if fixups != nil || i == 0 {
 				r.describe(c)
@@ -374,6 +430,7 @@ func (t *Trust) Program(fd int) (*Result, error) {
 				for _, m := range kp.Maps {
 					r.Params = append(r.Params, m.Params...)
 				}
+				r.closure(c, kp)
 			}
 			if fixups != nil {
 				r.Verdict = bpfsigned.Partial
@@ -384,14 +441,14 @@ func (t *Trust) Program(fd int) (*Result, error) {
 		if c := named[0]; len(c.p.Relocations) > 0 && c.m.objPath == "" {
 			r.Hint = fmt.Sprintf("the signed program has CO-RE relocations: put its object (whose sha256 is the subject of %s) in the trust directory to check whether it is the signed program relocated for this kernel (PARTIAL)", c.m.File)
 		}
-		return r, nil
+		return r, t.linkVerdicts(r, ps, withLinks)
 	}
 	for i, c := range cands {
-		kp, err := measure.KernelFD(fd, &measure.KernelOptions{Expected: c.p})
+		kp, err := measure.KernelFD(fd, &measure.KernelOptions{Expected: c.p, Manifest: c.m.Manifest, Links: ps.links, FullDigests: ps.digests})
 		if err != nil {
 			return nil, err
 		}
-		ms, _ := measure.Compare(c.p, kp)
+		ms, _ := c.m.Manifest.Compare(c.p, kp)
 		if len(ms) == 0 || i == 0 {
 			r.describe(c)
 			r.Mismatches = ms
@@ -399,14 +456,61 @@ func (t *Trust) Program(fd int) (*Result, error) {
 			for _, m := range kp.Maps {
 				r.Params = append(r.Params, m.Params...)
 			}
+			r.closure(c, kp)
 		}
 		if len(ms) == 0 {
 			r.Verdict = bpfsigned.OK
+			if len(r.Unbound) > 0 {
+				r.Verdict = bpfsigned.Partial
+			}
 			return r, nil
 		}
 	}
 	r.Verdict = bpfsigned.BadSig
-	return r, nil
+	return r, t.linkVerdicts(r, ps, withLinks)
+}
+
+// closure records what the kernel measurement found beyond the program
+// itself.
+func (r *Result) closure(c candidate, kp *measure.KernelProgram) {
+	r.Unbound = c.m.Manifest.Unbound(c.p, kp)
+	r.TagBits = kp.TagBits
+	r.BoundMaps = kp.BoundMaps
+	r.TailCalls = nil
+	r.Links = append([]measure.KernelLink{}, kp.Links...)
+	for _, tc := range kp.TailCalls {
+		r.TailCalls = append(r.TailCalls, tc.ID)
+		r.Links = append(r.Links, tc.Links...)
+	}
+}
+
+// linkVerdicts adds to every link mismatch the attaching program's own
+// verdict against the trust directory.
+func (t *Trust) linkVerdicts(r *Result, ps *pass, withLinks bool) error {
+	if !withLinks {
+		return nil
+	}
+	for _, l := range r.Links {
+		verdict := "gone"
+		if fd, err := bpfsys.ProgFDByID(l.ProgID); err == nil {
+			ar, err := t.program(fd, ps, false)
+			unix.Close(fd)
+			if err != nil {
+				return fmt.Errorf("attaching program id %d: %w", l.ProgID, err)
+			}
+			verdict = string(ar.Verdict)
+			if ar.Manifest != "" {
+				verdict += " (" + ar.Manifest + ")"
+			}
+		}
+		suffix := fmt.Sprintf("links[id %d]", l.ID)
+		for i := range r.Mismatches {
+			if strings.HasSuffix(r.Mismatches[i].Field, suffix) {
+				r.Mismatches[i].Found += "; the attaching program's verdict: " + verdict
+			}
+		}
+	}
+	return nil
 }
 
 func (r *Result) describe(c candidate) {
@@ -428,10 +532,27 @@ func (t *Trust) ProgramID(id uint32) (*Result, error) {
 	return t.Program(fd)
 }
 
+// programID is ProgramID with what a pass reads once from the host.
+func (t *Trust) programID(id uint32, ps *pass) (*Result, error) {
+	fd, err := bpfsys.ProgFDByID(id)
+	if errors.Is(err, unix.ENOENT) {
+		return nil, fmt.Errorf("program id %d: %w", id, os.ErrNotExist)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	return t.program(fd, ps, true)
+}
+
 // All gives a verdict on every program loaded on the host, in id order.
 // Programs that are unloaded while the scan runs are left out.
 func (t *Trust) All() ([]Result, error) {
 	var out []Result
+	ps, err := t.newPass()
+	if err != nil {
+		return nil, err
+	}
 	for id := uint32(0); ; {
 		next, ok, err := bpfsys.NextProgID(id)
 		if err != nil {
@@ -441,7 +562,10 @@ func (t *Trust) All() ([]Result, error) {
 			return out, nil
 		}
 		id = next
-		r, err := t.ProgramID(id)
+		if id == measure.DigestIteratorID() {
+			continue // this process's own digest iterator
+		}
+		r, err := t.programID(id, ps)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}

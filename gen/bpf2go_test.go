@@ -217,3 +217,45 @@ func TestTargetBTFDefaultTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestGenerateProgramArrays runs the generator on C sources with program
+// arrays: one initialised in C is sealed without a flag (the plan lists
+// it, the envelope records its slots); one filled at run time is refused,
+// naming -unsealed-prog-array, and accepted with it (the plan records the
+// choice).
+func TestGenerateProgramArrays(t *testing.T) {
+	_, signed := buildTools(t)
+	base := []string{"-target", "bpfel"}
+	dir := runIn(t, signed, []string{"tailcall.c"}, nil, append(base, "tail", "tailcall.c", "--", multiarchInclude())...)
+	plan, err := os.ReadFile(filepath.Join(dir, "tail_bpfel.o"+gen.PlanSuffix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(plan, []byte(`"jmp"`)) {
+		t.Errorf("plan does not seal jmp:\n%s", plan)
+	}
+
+	src := t.TempDir()
+	b, err := os.ReadFile(testutil.Testdata("tailcall_open.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "tailcall_open.c"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(signed, append(base, "open", "tailcall_open.c", "--", multiarchInclude())...)
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "GOPACKAGE=main")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !bytes.Contains(out, []byte("-unsealed-prog-array dispatch")) || !bytes.Contains(out, []byte("unsealed program array dispatch")) {
+		t.Fatalf("open program array without the flag: %v\n%s", err, out)
+	}
+	dir = runIn(t, signed, []string{"tailcall_open.c"}, nil, append(base, "-unsealed-prog-array", "dispatch", "open", "tailcall_open.c", "--", multiarchInclude())...)
+	plan, err = os.ReadFile(filepath.Join(dir, "open_bpfel.o"+gen.PlanSuffix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(plan, []byte(`"unsealed_prog_arrays": [`)) {
+		t.Errorf("plan does not record the unsealed program array:\n%s", plan)
+	}
+}

@@ -62,6 +62,9 @@ type Config struct {
 	Seal         []string
 	SealContents map[string]string
 	Params       []string
+	// UnsealedProgArrays names program arrays accepted unsealed
+	// (-unsealed-prog-array): the verdict is then at best PARTIAL.
+	UnsealedProgArrays []string
 	// TargetBTF are kernel BTF files or directories that CO-RE relocations
 	// are resolved against, each giving an acceptable digest.
 	TargetBTF []string
@@ -168,7 +171,7 @@ func Parse(args []string, env Env, out io.Writer) (*Config, error) {
 	pkg := fs.String("go-package", "", "package for output go file (default as ENV GOPACKAGE)")
 
 	fs.StringVar(&c.SignKey, "sign-key", "", "sign the measurement with this `key`: a cosign or PEM private key file (password in $COSIGN_PASSWORD) or a KMS URI; without it an unsigned placeholder is written")
-	var trust, seal, contents, params, targetBTF, identities listFlag
+	var trust, seal, contents, params, targetBTF, identities, openArrays listFlag
 	fs.Var(&identities, "trust-identity", "trust keyless Sigstore signatures by this `IDENTITY`: 'issuer=URL;identity=SAN' or identity-regexp=RE, optionally with Fulcio claims such as github_workflow_repository=OWNER/REPO (repeatable; needs -trusted-root; see docs/keyless.md)")
 	fs.StringVar(&c.TrustedRoot, "trusted-root", "", "pin this trusted_root.json `FILE` (Fulcio CAs, Rekor, CT and TSA keys) in the loader, for -trust-identity")
 	fs.Var(&targetBTF, "target-btf", "resolve CO-RE relocations against this kernel BTF `PATH` (a file such as a copy of /sys/kernel/btf/vmlinux, or a directory of them; repeatable), signing one acceptable digest per target")
@@ -176,6 +179,7 @@ func Parse(args []string, env Env, out io.Writer) (*Config, error) {
 	fs.Var(&seal, "seal", "seal the map `NAME` (repeatable; like __sealed in C)")
 	fs.Var(&contents, "seal-contents", "fill sealed map NAME with the contents `NAME=FILE` (JSON, see docs/sealing.md; repeatable)")
 	fs.Var(&params, "param", "declare the read-only global `VAR` a run-time parameter (repeatable)")
+	fs.Var(&openArrays, "unsealed-prog-array", "accept the program array `NAME` unsealed: its slots are filled at run time and not signed, and the verdict is at best PARTIAL (\"tail-call targets not bound\"; repeatable)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), usage, fs.Name())
 		fs.PrintDefaults()
@@ -255,6 +259,7 @@ func Parse(args []string, env Env, out io.Writer) (*Config, error) {
 
 	c.Tags, c.Types = tags.expr, types
 	c.Trust, c.Seal, c.Params, c.TargetBTF, c.TrustIdentity = trust, seal, params, targetBTF, identities
+	c.UnsealedProgArrays = openArrays
 	for _, kv := range contents {
 		name, file, ok := strings.Cut(kv, "=")
 		if !ok || name == "" || file == "" {

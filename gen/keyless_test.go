@@ -54,7 +54,7 @@ func TestWriteKeyless(t *testing.T) {
 	s := fakesigstore.New()
 	k := &keylessExtras{identities: []string{"x"}, root: s.TrustedRoot()}
 	obj := filepath.Join(t.TempDir(), "x.o")
-	m := &measure.Manifest{Version: 1, Programs: []measure.Program{{Name: "p", Type: 6, Insns: 2,
+	m := &measure.Manifest{Version: measure.Version, Programs: []measure.Program{{Name: "p", Type: 6, Insns: 2,
 		InsnDigest: measure.DigestInstructions(make([]byte, 16), nil), Maps: []measure.Map{}}}}
 	if err := m.Seal(); err != nil {
 		t.Fatal(err)

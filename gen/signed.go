@@ -146,7 +146,7 @@ func (c *Config) writeSigned(ctx context.Context, objFile, stem, outputStem stri
 	if err != nil {
 		return err
 	}
-	manifest, plan, spec, err := Measure(obj, sealmap.Config{Seal: c.Seal, Contents: e.contents, Params: c.Params}, e.targets)
+	manifest, plan, spec, err := Measure(obj, sealmap.Config{Seal: c.Seal, Contents: e.contents, Params: c.Params, UnsealedProgArrays: c.UnsealedProgArrays}, e.targets)
 	if err != nil {
 		return fmt.Errorf("%s: %w", filepath.Base(objFile), err)
 	}
@@ -217,7 +217,7 @@ func (c *Config) writeSigned(ctx context.Context, objFile, stem, outputStem stri
 const PlanSuffix = ".seal.json"
 
 // Measure resolves the sealing plan of an object and computes its
-// measurement. Programs measurement v1 cannot predict are refused.
+// measurement. Programs measurement v2 cannot predict are refused.
 func Measure(obj []byte, cfg sealmap.Config, targets []measure.Target) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
 	return measureWith(obj, targets, func(spec *ebpf.CollectionSpec) (*sealmap.Plan, error) { return sealmap.Resolve(spec, cfg) })
 }
@@ -241,7 +241,7 @@ func measureWith(obj []byte, targets []measure.Target, plan func(*ebpf.Collectio
 }
 
 // ManifestOf measures spec with a sealing plan applied (to a copy) and
-// CO-RE targets, and reports programs measurement v1 cannot predict in
+// CO-RE targets, and reports programs measurement v2 cannot predict in
 // their Unsupported field instead of refusing them.
 func ManifestOf(spec *ebpf.CollectionSpec, plan *sealmap.Plan, targets []measure.Target) (*measure.Manifest, error) {
 	measured := spec.Copy()

@@ -96,3 +96,29 @@ func BenchmarkKernelMeasurement(b *testing.B) { benchKernel(b, nil) }
 func BenchmarkKernelMeasurementReadback(b *testing.B) {
 	benchKernel(b, &measure.KernelOptions{Readback: true})
 }
+
+// BenchmarkKernelMeasurementClosure measures tailcall.c's entry program
+// with its closure: its program array's 4 slots read back, the 2 programs
+// they hold measured (a cycle), the host's links enumerated, and the
+// comparison with the manifest. The ratio to BenchmarkKernelMeasurement is
+// the cost of following tail calls.
+func BenchmarkKernelMeasurementClosure(b *testing.B) {
+	testutil.RequireBPF(b)
+	spec := loadSpec(b, "tailcall")
+	m, err := measure.CollectionWithOptions(spec, &measure.Options{Sealed: []string{"jmp"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	coll := loadColl(b, spec, nil)
+	opts := &measure.KernelOptions{Expected: m.Program("tail_entry"), Manifest: m}
+	for b.Loop() {
+		kp, err := measure.Kernel(coll.Programs["tail_entry"], opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(kp.TailCalls) != 2 {
+			b.Fatalf("%d tail calls, want 2", len(kp.TailCalls))
+		}
+		m.Compare(opts.Expected, kp)
+	}
+}

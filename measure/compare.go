@@ -3,9 +3,12 @@ package measure
 import (
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/cilium/ebpf"
 )
 
 // Mismatch is one field where the kernel's measurement differs from the
@@ -58,13 +61,62 @@ func Verify(expected *Program, found *KernelProgram) error {
 // kernel's order. A sealed map must be frozen, read-only for programs, and
 // hold the expected contents. The expected attach type is not reported by
 // the kernel and is not compared here.
+//
+// Without a manifest, programs reached through program-array slots cannot
+// be compared and are mismatches; use [Manifest.Compare].
 func Compare(expected *Program, found *KernelProgram) ([]Mismatch, *InsnDigest) {
+	return (*Manifest)(nil).Compare(expected, found)
+}
+
+// Compare is [Compare] over the program's closure: the slots of its sealed
+// program arrays and maps of maps, the programs those slots hold (found's
+// TailCalls, each compared with the program of m its slot names), and the
+// tracing and extension links that target any of them (each one a
+// mismatch).
+func (m *Manifest) Compare(expected *Program, found *KernelProgram) ([]Mismatch, *InsnDigest) {
+	c := &comparer{m: m, byID: map[uint32]*KernelProgram{found.ID: found}, as: map[uint32]string{found.ID: expected.Name}}
+	for i := range found.TailCalls {
+		tc := &found.TailCalls[i]
+		c.byID[tc.ID] = tc
+		c.as[tc.ID] = tc.MeasuredAs
+	}
+	ms, matched := c.program(expected, found)
+	for i := range found.TailCalls {
+		tc := &found.TailCalls[i]
+		prefix := fmt.Sprintf("tail_calls[id %d](%s).", tc.ID, tc.Name)
+		var want *Program
+		if m != nil && tc.MeasuredAs != "" {
+			want = m.Program(tc.MeasuredAs)
+		}
+		if want == nil {
+			ms = append(ms, Mismatch{prefix + "program", "a program of the signed object in a signed slot", fmt.Sprintf("program id %d %q tag %s", tc.ID, tc.Name, tc.Tag)})
+			continue
+		}
+		sub, _ := c.program(want, tc)
+		for _, s := range sub {
+			s.Field = prefix + s.Field
+			ms = append(ms, s)
+		}
+	}
+	return ms, matched
+}
+
+// comparer compares the programs of one closure. byID holds every program
+// of the closure by kernel id; as says which expected program each was
+// measured against.
+type comparer struct {
+	m    *Manifest
+	byID map[uint32]*KernelProgram
+	as   map[uint32]string
+}
+
+func (c *comparer) program(expected *Program, found *KernelProgram) ([]Mismatch, *InsnDigest) {
 	var ms []Mismatch
 	add := func(field string, want, got any) {
 		ms = append(ms, Mismatch{field, fmt.Sprint(want), fmt.Sprint(got)})
 	}
 	for _, u := range expected.Unsupported {
-		add("unsupported", "a program measurement v1 can predict", u)
+		add("unsupported", "a program measurement v2 can predict", u)
 	}
 	if want := KernelName(expected.Name); found.Name != want {
 		add("name", strconv.Quote(want), strconv.Quote(found.Name))
@@ -87,20 +139,39 @@ func Compare(expected *Program, found *KernelProgram) ([]Mismatch, *InsnDigest) 
 	if matched == nil {
 		add("tag("+found.TagAlgorithm+")", strings.Join(tags, " or "), found.Tag)
 	}
+	if found.Digest != "" && matched != nil {
+		// The full-digest backend: all 256 bits must equal an acceptable
+		// digest, not only the 64 of the tag (a tag mismatch already says
+		// the instructions differ).
+		full := false
+		var want []string
+		for i := range digests {
+			want = append(want, digests[i].Digest)
+			if digests[i].Digest == found.Digest {
+				full, matched = true, &digests[i]
+			}
+		}
+		if !full {
+			matched = nil
+			add("digest(sha256)", strings.Join(want, " or "), found.Digest)
+		}
+	}
 
 	if len(expected.Maps) != len(found.Maps) {
 		add("maps", fmt.Sprintf("%d maps (%s)", len(expected.Maps), expectedMapNames(expected.Maps)),
 			fmt.Sprintf("%d maps (%s)", len(found.Maps), kernelMapNames(found.Maps)))
 	}
 	for i := 0; i < min(len(expected.Maps), len(found.Maps)); i++ {
-		ms = append(ms, compareMap(i, &expected.Maps[i], &found.Maps[i])...)
+		ms = append(ms, c.compareMap(fmt.Sprintf("maps[%d](%s).", i, expected.Maps[i].Name), &expected.Maps[i], &found.Maps[i])...)
+	}
+	for _, l := range found.Links {
+		ms = append(ms, Mismatch{fmt.Sprintf("links[id %d]", l.ID), "no tracing or extension program attached to this program", l.String()})
 	}
 	return ms, matched
 }
 
-func compareMap(i int, want *Map, got *KernelMap) []Mismatch {
+func (c *comparer) compareMap(prefix string, want *Map, got *KernelMap) []Mismatch {
 	var ms []Mismatch
-	prefix := fmt.Sprintf("maps[%d](%s).", i, want.Name)
 	add := func(field string, w, g any) {
 		ms = append(ms, Mismatch{prefix + field, fmt.Sprint(w), fmt.Sprint(g)})
 	}
@@ -125,12 +196,18 @@ func compareMap(i int, want *Map, got *KernelMap) []Mismatch {
 	if want.MapExtra != got.MapExtra {
 		add("map_extra", want.MapExtra, got.MapExtra)
 	}
+	if want.Inner != nil {
+		ms = append(ms, innerTemplate(prefix, want.Inner, got)...)
+	}
 	if !want.Sealed {
 		return ms
 	}
 	if !got.Frozen {
 		add("frozen", true, false)
 		return ms
+	}
+	if want.holdsObjects() {
+		return append(ms, c.compareSlots(prefix, want, got)...)
 	}
 	if got.RawFlags&flagRdonlyProg == 0 {
 		add("flags.BPF_F_RDONLY_PROG", "set (sealed maps are read-only for programs)", "clear")
@@ -150,6 +227,149 @@ func compareMap(i int, want *Map, got *KernelMap) []Mismatch {
 		ms = append(ms, checkKconfig(prefix, want, got)...)
 	}
 	return ms
+}
+
+// innerTemplate checks every inner map found in a map of maps against the
+// signed inner-map template: the kernel accepts only inner maps that
+// match the template the outer map was created with, so the maps present
+// witness it (an empty outer map shows nothing).
+func innerTemplate(prefix string, tmpl *Map, got *KernelMap) []Mismatch {
+	var ms []Mismatch
+	for _, sl := range got.Slots {
+		in := sl.Map
+		if in == nil {
+			continue
+		}
+		f := fmt.Sprintf("%sslots[%s](map id %d %s).inner_template", prefix, sl.Key, sl.MapID, in.Name)
+		want := fmt.Sprintf("type %d key %d value %d flags %#x", tmpl.Type, tmpl.KeySize, tmpl.ValueSize, tmpl.Flags)
+		found := fmt.Sprintf("type %d key %d value %d flags %#x", in.Type, in.KeySize, in.ValueSize, in.Flags)
+		if want != found {
+			ms = append(ms, Mismatch{f, want, found})
+		}
+		if tmpl.Flags&flagInnerMap == 0 && tmpl.MaxEntries != in.MaxEntries {
+			ms = append(ms, Mismatch{f + ".max_entries", fmt.Sprint(tmpl.MaxEntries), fmt.Sprint(in.MaxEntries)})
+		}
+	}
+	return ms
+}
+
+// compareSlots compares the slots of a sealed program array or map of
+// maps, key by key: the same keys filled, each program-array slot holding
+// the program of the closure measured as the one the signed slot names,
+// each map-of-maps slot holding a map with the signed descriptor (and,
+// when sealed, contents).
+func (c *comparer) compareSlots(prefix string, want *Map, got *KernelMap) []Mismatch {
+	var ms []Mismatch
+	if got.SlotsError != "" {
+		return []Mismatch{{prefix + "slots", fmt.Sprintf("%d slots read through the kernel", len(want.Slots)), "unreadable: " + got.SlotsError}}
+	}
+	found := map[string]KernelSlot{}
+	for _, sl := range got.Slots {
+		found[sl.Key] = sl
+	}
+	for j := range want.Slots {
+		ws := &want.Slots[j]
+		field := fmt.Sprintf("%sslots[%s]", prefix, ws.Key)
+		gs, ok := found[ws.Key]
+		delete(found, ws.Key)
+		switch {
+		case !ok:
+			ms = append(ms, Mismatch{field, describeSlot(ws), "empty"})
+		case ws.Program != "":
+			kp := c.byID[gs.ProgID]
+			switch {
+			case kp == nil:
+				ms = append(ms, Mismatch{field, describeSlot(ws), fmt.Sprintf("program id %d, not measured", gs.ProgID)})
+			case c.as[gs.ProgID] != ws.Program:
+				ms = append(ms, Mismatch{field, describeSlot(ws), fmt.Sprintf("program id %d %q, which the closure binds to program %q", gs.ProgID, kp.Name, c.as[gs.ProgID])})
+			}
+		case ws.Map != nil:
+			if gs.Map == nil {
+				ms = append(ms, Mismatch{field, describeSlot(ws), fmt.Sprintf("map id %d, not measured", gs.MapID)})
+				continue
+			}
+			ms = append(ms, c.compareMap(fmt.Sprintf("%s(map id %d).", field, gs.MapID), ws.Map, gs.Map)...)
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(found)) {
+		gs := found[key]
+		what := fmt.Sprintf("map id %d", gs.MapID)
+		if gs.ProgID != 0 || want.IsProgramArray() {
+			what = fmt.Sprintf("program id %d", gs.ProgID)
+			if kp := c.byID[gs.ProgID]; kp != nil {
+				what += fmt.Sprintf(" %q tag %s", kp.Name, kp.Tag)
+			}
+		}
+		ms = append(ms, Mismatch{fmt.Sprintf("%sslots[%s]", prefix, key), "empty", what})
+	}
+	return ms
+}
+
+func describeSlot(s *Slot) string {
+	if s.Program != "" {
+		return fmt.Sprintf("program %s (measurement %s)", s.Program, s.Measurement)
+	}
+	if s.Map != nil {
+		return "map " + s.Map.Name
+	}
+	return "empty"
+}
+
+// Unbound lists what the signature does not bind in a program's closure,
+// though nothing differs from it: program arrays that are not sealed
+// (their slots are code anyone holding them can change), and links that
+// could not be enumerated. A program with such entries is at best
+// PARTIAL. found may be nil.
+func (m *Manifest) Unbound(expected *Program, found *KernelProgram) []string {
+	var out []string
+	progs := []*Program{expected}
+	seen := map[string]bool{expected.Name: true}
+	for k := 0; k < len(progs); k++ {
+		p := progs[k]
+		for i := range p.Maps {
+			mp := &p.Maps[i]
+			if redirectsToPrograms(mp) {
+				out = append(out, fmt.Sprintf("program %s: maps[%d](%s): programs attached to its entries (run on redirect) not bound: a %s whose values can name a program", p.Name, i, mp.Name, ebpf.MapType(mp.Type)))
+			}
+			if mp.IsProgramArray() && !mp.Sealed {
+				s := fmt.Sprintf("program %s: maps[%d](%s): tail-call targets not bound (unsealed program array)", p.Name, i, mp.Name)
+				if found != nil && p == expected && i < len(found.Maps) {
+					var held []string
+					for _, sl := range found.Maps[i].Slots {
+						held = append(held, fmt.Sprintf("slot %s: program id %d", sl.Key, sl.ProgID))
+					}
+					if len(held) > 0 {
+						s += "; holds " + strings.Join(held, ", ")
+					}
+				}
+				out = append(out, s)
+			}
+			for _, sl := range mp.Slots {
+				if sl.Program != "" && !seen[sl.Program] && m != nil {
+					if t := m.Program(sl.Program); t != nil {
+						seen[sl.Program] = true
+						progs = append(progs, t)
+					}
+				}
+			}
+		}
+	}
+	if found != nil && found.LinksError != "" {
+		out = append(out, "links: "+found.LinksError)
+	}
+	return out
+}
+
+// redirectsToPrograms reports whether a map's values can name a program
+// that runs when packets are redirected through it: device maps and CPU
+// maps whose values are large enough for struct bpf_devmap_val or
+// struct bpf_cpumap_val with a program fd (Linux 5.8+, 5.9+).
+func redirectsToPrograms(m *Map) bool {
+	switch ebpf.MapType(m.Type) {
+	case ebpf.DevMap, ebpf.DevMapHash, ebpf.CPUMap:
+		return m.ValueSize >= 8
+	}
+	return false
 }
 
 func expectedMapNames(maps []Map) string {

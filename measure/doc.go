@@ -1,4 +1,4 @@
-// Package measure defines measurement v1 of bpf2go-signed and computes it on
+// Package measure defines measurement v2 of bpf2go-signed and computes it on
 // both sides of a load:
 //
 //   - at build time, from an [ebpf.CollectionSpec], exactly as cilium/ebpf
@@ -6,7 +6,10 @@
 //   - at run time, from data the kernel owns and reports about a loaded
 //     program ([Kernel], [KernelFD]).
 //
-// [Compare] matches the two field by field and names every difference.
+// [Manifest.Compare] matches the two field by field over the program's
+// closure (the programs its sealed program arrays hold, the maps its maps
+// of maps hold, the links that target any of them) and names every
+// difference; [Manifest.Unbound] says what the signature does not bind.
 // The definition is written down in docs/measurement.md; this package is its
 // only implementation, shared by the generator, the generated loaders and the
 // command line tool.

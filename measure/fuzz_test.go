@@ -19,7 +19,18 @@ func FuzzManifest(f *testing.F) {
 		b, _ := json.Marshal(m)
 		f.Add(b)
 	}
-	f.Add([]byte(`{"version":1,"programs":[{"name":"p","maps":[{"sealed":true,"params":[{"name":"x","offset":4294967295,"size":2}]}]}]}`))
+	// Slots of a sealed program array (tail calls in a cycle) and of a
+	// map of maps holding a sealed map.
+	for name, sealed := range map[string][]string{"tailcall": {"jmp"}, "mapinmap": {"policies", "policy"}} {
+		m, err := measure.CollectionWithOptions(loadSpec(f, name), &measure.Options{Sealed: sealed})
+		if err != nil {
+			f.Fatal(err)
+		}
+		b, _ := json.Marshal(m)
+		f.Add(b)
+	}
+	f.Add([]byte(`{"version":2,"programs":[{"name":"p","maps":[{"sealed":true,"params":[{"name":"x","offset":4294967295,"size":2}]}]}]}`))
+	f.Add([]byte(`{"version":2,"programs":[{"name":"p","maps":[{"type":3,"key_size":4,"sealed":true,"slots":[{"key":"00000000","program":"p"},{"key":"00000000","program":"p"}]}]}]}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var m measure.Manifest
 		if json.Unmarshal(raw, &m) != nil || m.Check() != nil {

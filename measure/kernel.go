@@ -44,6 +44,29 @@ type KernelMap struct {
 	// measurement declares parameters (Content is then the hash with their
 	// bytes zeroed).
 	Params []ParamValue `json:"params,omitempty"`
+	// Slots are the filled slots of a program array or map of maps, read
+	// through the kernel, sorted by key.
+	Slots []KernelSlot `json:"slots,omitempty"`
+	// SlotsError says why the slots could not be read.
+	SlotsError string `json:"slots_error,omitempty"`
+}
+
+// KernelSlot is one filled slot of a program array (ProgID) or map of maps
+// (MapID and the inner map's measurement).
+type KernelSlot struct {
+	// Key is the hex of the key bytes.
+	Key    string     `json:"key"`
+	ProgID uint32     `json:"prog_id,omitempty"`
+	MapID  uint32     `json:"map_id,omitempty"`
+	Map    *KernelMap `json:"map,omitempty"`
+}
+
+// BoundMap is a map in a program's map_ids that none of its instructions
+// references: bound to it with BPF_PROG_BIND_MAP after the load.
+type BoundMap struct {
+	ID   uint32 `json:"id"`
+	Name string `json:"name"`
+	Type string `json:"type"`
 }
 
 // KernelProgram is the measurement of a loaded program, built from data the
@@ -55,8 +78,34 @@ type KernelProgram struct {
 	// Tag is bpf_prog_info.tag in hex.
 	Tag string `json:"tag"`
 	// TagAlgorithm is [TagSHA256] or [TagSHA1], found by probing.
-	TagAlgorithm string      `json:"tag_algorithm"`
-	Maps         []KernelMap `json:"maps"`
+	TagAlgorithm string `json:"tag_algorithm"`
+	// TagBits is how many bits of the instruction digest the comparison
+	// rests on: 64 for bpf_prog_info.tag (a collision costs about 2^32
+	// work, a second preimage about 2^64).
+	TagBits int `json:"tag_bits"`
+	// Digest is the program's whole SHA-256 as the kernel keeps it
+	// (struct bpf_prog.digest, Linux 6.18+), read with the full-digest
+	// backend ([FullDigests]) where it is available; TagBits is then 256.
+	Digest string      `json:"digest,omitempty"`
+	Maps   []KernelMap `json:"maps"`
+	// BoundMaps are maps in map_ids that no instruction references
+	// (BPF_PROG_BIND_MAP). They cannot change what the program does and
+	// are reported, not compared. Only told apart when the expected
+	// measurement is known and has fewer maps than map_ids.
+	BoundMaps []BoundMap `json:"bound_maps,omitempty"`
+	// Links are tracing and extension links whose target is this program.
+	Links []KernelLink `json:"links,omitempty"`
+	// LinksError says why links could not be enumerated.
+	LinksError string `json:"links_error,omitempty"`
+	// TailCalls are the programs reachable through the slots of this
+	// program's program arrays, transitively, each measured once (by id)
+	// against the program the first slot that reached it names. Only set
+	// on the program measurement was asked for.
+	TailCalls []KernelProgram `json:"tail_calls,omitempty"`
+	// MeasuredAs names the expected program a tail-call program was
+	// measured against ("" when no slot of the expected measurement holds
+	// one at its key).
+	MeasuredAs string `json:"measured_as,omitempty"`
 }
 
 // KernelOptions tune a kernel measurement. The zero value is the default.
@@ -74,6 +123,18 @@ type KernelOptions struct {
 	// KernelMap.Params and zeroed before hashing, as the manifest's
 	// content hash was computed.
 	Expected *Program
+	// Manifest, when set, holds the programs that the slots of Expected's
+	// program arrays name: each program reached through a slot is
+	// measured against the program its expected slot names.
+	Manifest *Manifest
+	// Links are the host's links, enumerated once per pass; nil
+	// enumerates them for this measurement. NoLinks skips them.
+	Links   *Links
+	NoLinks bool
+	// FullDigests are the kernel's full program digests by program id
+	// ([FullDigests]), read once per pass where the backend is available:
+	// the comparison then rests on all 256 bits instead of the 64-bit tag.
+	FullDigests map[uint32]string
 }
 
 // ParamValue is the value of a run-time parameter read back from the kernel.
@@ -88,11 +149,26 @@ func Kernel(prog *ebpf.Program, opts *KernelOptions) (*KernelProgram, error) {
 	return KernelFD(prog.FD(), opts)
 }
 
-// KernelFD measures the program behind a file descriptor.
+// KernelFD measures the program behind a file descriptor, and its closure:
+// the programs its program arrays hold (in TailCalls, transitively, each
+// once) and the links that target any of them.
 func KernelFD(fd int, opts *KernelOptions) (*KernelProgram, error) {
 	if opts == nil {
 		opts = &KernelOptions{}
 	}
+	kp, err := kernelProgram(fd, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := closure(kp, opts); err != nil {
+		return nil, err
+	}
+	return kp, nil
+}
+
+// kernelProgram measures one program: its info, its maps (with the slots
+// of program arrays and maps of maps) and its bound maps.
+func kernelProgram(fd int, opts *KernelOptions) (*KernelProgram, error) {
 	info, ids, err := bpfsys.ProgramInfo(fd)
 	if err != nil {
 		return nil, err
@@ -108,7 +184,16 @@ func KernelFD(fd int, opts *KernelOptions) (*KernelProgram, error) {
 		Type:         info.Type,
 		Tag:          tag,
 		TagAlgorithm: alg,
+		TagBits:      8 * bpfsys.TagSize,
 		Maps:         make([]KernelMap, 0, len(ids)),
+	}
+	if d, ok := opts.FullDigests[kp.ID]; ok && alg == TagSHA256 && d[:2*tagSize] == tag {
+		kp.Digest, kp.TagBits = d, 256
+	}
+	if e := opts.Expected; e != nil && len(ids) > len(e.Maps) {
+		if ids, err = splitBound(fd, ids, len(e.Maps), kp); err != nil {
+			return nil, fmt.Errorf("program %s (id %d): %w", kp.Name, kp.ID, err)
+		}
 	}
 	held := map[uint32]heldMap{}
 	for _, m := range opts.Maps {
@@ -206,6 +291,12 @@ func kernelMap(fd int, opts *KernelOptions, params []Param, info *bpfsys.MapInfo
 	desc := Map{Name: km.Name, Type: km.Type, KeySize: km.KeySize, ValueSize: km.ValueSize, MaxEntries: km.MaxEntries, Flags: km.RawFlags}
 	normaliseDescriptor(&desc)
 	km.Flags, km.KeySize, km.ValueSize, km.MaxEntries = desc.Flags, desc.KeySize, desc.ValueSize, desc.MaxEntries
+	if desc.holdsObjects() {
+		if err := readSlots(fd, info, opts, km); err != nil {
+			km.SlotsError = err.Error()
+		}
+		return km, nil
+	}
 	if !frozen {
 		return km, nil
 	}
@@ -229,7 +320,7 @@ func kernelMap(fd int, opts *KernelOptions, params []Param, info *bpfsys.MapInfo
 }
 
 // readbackHash reads a frozen map's contents through the kernel and hashes
-// them with the algorithm measurement v1 uses for the map's type.
+// them with the algorithm measurement v2 uses for the map's type.
 func readbackHash(fd int, info *bpfsys.MapInfo) (*Content, error) {
 	typ := ebpf.MapType(info.Type)
 	if typ == ebpf.Array && info.MapFlags&unix.BPF_F_MMAPABLE != 0 {

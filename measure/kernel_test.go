@@ -16,7 +16,7 @@ import (
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 )
 
-// measurable are the testdata objects measurement v1 fully predicts.
+// measurable are the testdata objects measurement v2 fully predicts.
 var measurable = []string{
 	"xdp", "tc", "socket", "tracepoint", "shared", "subprog", "globals", "maps", "maporder",
 }

@@ -4,14 +4,19 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/cilium/ebpf"
 )
 
 // Version is the measurement version this package produces and accepts.
-const Version = 1
+// Version 2 added the slots of sealed program arrays and maps of maps and
+// the inner-map template of maps of maps (docs/measurement.md §8).
+const Version = 2
 
 // Sentinel errors. Functions wrap them with the details; test with errors.Is.
 var (
@@ -20,7 +25,7 @@ var (
 	// ErrNoPrograms: an object has no programs to measure.
 	ErrNoPrograms = errors.New("object has no programs")
 	// ErrUnsupported: part of a program cannot be measured by this version.
-	ErrUnsupported = errors.New("not supported by measurement v1")
+	ErrUnsupported = errors.New("not supported by measurement v2")
 	// ErrMismatch: a kernel measurement differs from the expected one.
 	ErrMismatch = errors.New("measurement mismatch")
 	// ErrBadManifest: a manifest is malformed or inconsistent.
@@ -47,6 +52,9 @@ const (
 	// AlgKV is this project's algorithm for other map types: SHA-256 over the
 	// entries sorted by key bytes (docs/measurement.md).
 	AlgKV = "kv-sha256"
+	// AlgSlots names the contents of a sealed program array or map of
+	// maps: its slots, compared one by one through the kernel (no hash).
+	AlgSlots = "slots"
 )
 
 // Sources of a content hash.
@@ -74,7 +82,44 @@ type Map struct {
 	// offset. Their bytes are zero in the hashed contents; their values are
 	// reported, not signed.
 	Params []Param `json:"params,omitempty"`
+	// Inner is the inner-map template of a map of maps (descriptor only:
+	// name, sealed, content and slots stay empty). The kernel accepts only
+	// inner maps that match it.
+	Inner *Map `json:"inner,omitempty"`
+	// Slots are the signed contents of a sealed program array or map of
+	// maps, sorted by key: every slot that holds something. Slots not
+	// listed must be empty.
+	Slots []Slot `json:"slots,omitempty"`
 }
+
+// Slot is one filled slot of a sealed program array or map of maps.
+type Slot struct {
+	// Key is the hex of the key bytes in the object's byte order.
+	Key string `json:"key"`
+	// Program names the program of this object a program-array slot
+	// holds.
+	Program string `json:"program,omitempty"`
+	// Measurement is the measurement of Program in the same manifest. It
+	// is derived (not part of the canonical encoding, which binds the slot
+	// to the program by name: tail calls can form cycles) and checked by
+	// [Manifest.Check].
+	Measurement string `json:"measurement,omitempty"`
+	// Map is the inner map a map-of-maps slot holds: its descriptor and,
+	// when sealed, its content hash.
+	Map *Map `json:"map,omitempty"`
+}
+
+// IsProgramArray reports whether the map's slots hold programs.
+func (m *Map) IsProgramArray() bool { return ebpf.MapType(m.Type) == ebpf.ProgramArray }
+
+// IsMapOfMaps reports whether the map's slots hold maps.
+func (m *Map) IsMapOfMaps() bool {
+	return ebpf.MapType(m.Type) == ebpf.ArrayOfMaps || ebpf.MapType(m.Type) == ebpf.HashOfMaps
+}
+
+// holdsObjects reports whether the map's values are programs or maps: its
+// sealed contents are slots rather than bytes.
+func (m *Map) holdsObjects() bool { return m.IsProgramArray() || m.IsMapOfMaps() }
 
 // Param is a read-only global whose value is set at load time.
 type Param struct {
@@ -100,7 +145,7 @@ type Program struct {
 	// Relocations are the program's CO-RE relocation sites: the kernel
 	// receives them resolved against its own types.
 	Relocations []Relocation `json:"relocations,omitempty"`
-	// Unsupported lists what measurement v1 cannot cover in this program. A
+	// Unsupported lists what measurement v2 cannot cover in this program. A
 	// program with entries here never matches a kernel measurement.
 	Unsupported []string `json:"unsupported,omitempty"`
 	// Measurement is the hex SHA-256 of the program's canonical encoding.
@@ -141,8 +186,8 @@ func (p *Program) Digests() []InsnDigest {
 }
 
 const (
-	programDomain = "bpf2go-signed measurement v1 program\x00"
-	objectDomain  = "bpf2go-signed measurement v1 object\x00"
+	programDomain = "bpf2go-signed measurement v2 program\x00"
+	objectDomain  = "bpf2go-signed measurement v2 object\x00"
 )
 
 // encoder writes the canonical encoding of docs/measurement.md: integers
@@ -198,41 +243,9 @@ func (p *Program) canonical() ([]byte, error) {
 		}
 	}
 	e.u32(uint32(len(p.Maps)))
-	for i, m := range p.Maps {
-		e.str(m.Name)
-		e.u32(m.Type)
-		e.u32(m.KeySize)
-		e.u32(m.ValueSize)
-		e.u32(m.MaxEntries)
-		e.u32(m.Flags)
-		e.u64(m.MapExtra)
-		if !m.Sealed {
-			if m.Content != nil || len(m.Params) > 0 {
-				return nil, fmt.Errorf("%w: programs[%s].maps[%d] (%s) has a content hash or parameters but is not sealed", ErrBadManifest, p.Name, i, m.Name)
-			}
-			e.u8(0)
-			continue
-		}
-		e.u8(1)
-		if m.Content == nil {
-			return nil, fmt.Errorf("%w: programs[%s].maps[%d] (%s) is sealed but has no content hash", ErrBadManifest, p.Name, i, m.Name)
-		}
-		sum, err := decodeHex(fmt.Sprintf("programs[%s].maps[%d].content.hash", p.Name, i), m.Content.Hash, sha256.Size)
-		if err != nil {
+	for i := range p.Maps {
+		if err := p.Maps[i].encode(e, fmt.Sprintf("programs[%s].maps[%d]", p.Name, i)); err != nil {
 			return nil, err
-		}
-		e.str(m.Content.Algorithm)
-		e.bytes(sum)
-		e.u32(uint32(len(m.Params)))
-		end := uint64(0)
-		for _, prm := range m.Params {
-			if uint64(prm.Offset) < end || prm.Size == 0 || uint64(prm.Offset)+uint64(prm.Size) > uint64(m.ValueSize) {
-				return nil, fmt.Errorf("%w: programs[%s].maps[%d] (%s): parameter %s (offset %d, size %d) overlaps another or lies outside the %d-byte value", ErrBadManifest, p.Name, i, m.Name, prm.Name, prm.Offset, prm.Size, m.ValueSize)
-			}
-			end = uint64(prm.Offset) + uint64(prm.Size)
-			e.str(prm.Name)
-			e.u32(prm.Offset)
-			e.u32(prm.Size)
 		}
 	}
 	e.u32(uint32(len(p.Unsupported)))
@@ -245,6 +258,100 @@ func (p *Program) canonical() ([]byte, error) {
 		e.str(r.Relocation)
 	}
 	return e.buf, nil
+}
+
+// encode writes the canonical encoding of one map (docs/measurement.md §4).
+func (m *Map) encode(e *encoder, field string) error {
+	field += "(" + m.Name + ")"
+	m.encodeDescriptor(e)
+	if m.IsMapOfMaps() {
+		if m.Inner == nil {
+			return fmt.Errorf("%w: %s is a map of maps without an inner-map template", ErrBadManifest, field)
+		}
+		e.u8(1)
+		m.Inner.encodeDescriptor(e)
+	} else {
+		if m.Inner != nil {
+			return fmt.Errorf("%w: %s has an inner-map template but is not a map of maps", ErrBadManifest, field)
+		}
+		e.u8(0)
+	}
+	if !m.Sealed {
+		if m.Content != nil || len(m.Params) > 0 || len(m.Slots) > 0 {
+			return fmt.Errorf("%w: %s has a content hash, parameters or slots but is not sealed", ErrBadManifest, field)
+		}
+		e.u8(0)
+		return nil
+	}
+	e.u8(1)
+	if m.holdsObjects() {
+		if m.Content != nil || len(m.Params) > 0 {
+			return fmt.Errorf("%w: %s holds programs or maps: it is bound by its slots, not by a content hash or parameters", ErrBadManifest, field)
+		}
+		e.str(AlgSlots)
+		e.u32(uint32(len(m.Slots)))
+		for j := range m.Slots {
+			sl := &m.Slots[j]
+			key, err := hex.DecodeString(sl.Key)
+			if err != nil || uint32(len(key)) != m.KeySize || strings.ToLower(sl.Key) != sl.Key {
+				return fmt.Errorf("%w: %s.slots[%d].key %q is not %d lowercase hex bytes", ErrBadManifest, field, j, sl.Key, m.KeySize)
+			}
+			if j > 0 && m.Slots[j-1].Key >= sl.Key {
+				return fmt.Errorf("%w: %s.slots are not sorted by key or repeat one (%s after %s)", ErrBadManifest, field, sl.Key, m.Slots[j-1].Key)
+			}
+			e.bytes(key)
+			switch {
+			case m.IsProgramArray() && sl.Program != "" && sl.Map == nil:
+				e.u8(1)
+				e.str(sl.Program)
+			case m.IsMapOfMaps() && sl.Map != nil && sl.Program == "" && sl.Measurement == "":
+				if sl.Map.holdsObjects() {
+					return fmt.Errorf("%w: %s.slots[%d]: an inner map cannot hold programs or maps", ErrBadManifest, field, j)
+				}
+				e.u8(2)
+				if err := sl.Map.encode(e, fmt.Sprintf("%s.slots[%d].map", field, j)); err != nil {
+					return err
+				}
+			default:
+				return fmt.Errorf("%w: %s.slots[%d] must hold a program (program arrays) or a map (maps of maps)", ErrBadManifest, field, j)
+			}
+		}
+		return nil
+	}
+	if len(m.Slots) > 0 {
+		return fmt.Errorf("%w: %s has slots but holds neither programs nor maps", ErrBadManifest, field)
+	}
+	if m.Content == nil {
+		return fmt.Errorf("%w: %s is sealed but has no content hash", ErrBadManifest, field)
+	}
+	sum, err := decodeHex(field+".content.hash", m.Content.Hash, sha256.Size)
+	if err != nil {
+		return err
+	}
+	e.str(m.Content.Algorithm)
+	e.bytes(sum)
+	e.u32(uint32(len(m.Params)))
+	end := uint64(0)
+	for _, prm := range m.Params {
+		if uint64(prm.Offset) < end || prm.Size == 0 || uint64(prm.Offset)+uint64(prm.Size) > uint64(m.ValueSize) {
+			return fmt.Errorf("%w: %s: parameter %s (offset %d, size %d) overlaps another or lies outside the %d-byte value", ErrBadManifest, field, prm.Name, prm.Offset, prm.Size, m.ValueSize)
+		}
+		end = uint64(prm.Offset) + uint64(prm.Size)
+		e.str(prm.Name)
+		e.u32(prm.Offset)
+		e.u32(prm.Size)
+	}
+	return nil
+}
+
+func (m *Map) encodeDescriptor(e *encoder) {
+	e.str(m.Name)
+	e.u32(m.Type)
+	e.u32(m.KeySize)
+	e.u32(m.ValueSize)
+	e.u32(m.MaxEntries)
+	e.u32(m.Flags)
+	e.u64(m.MapExtra)
 }
 
 // seal computes the derived fields of p.
@@ -283,6 +390,24 @@ func (m *Manifest) Seal() error {
 	if err := encodeStructOps(e, m.StructOps, m.Programs); err != nil {
 		return err
 	}
+	// Slot measurements are derived from the programs they name.
+	for i := range m.Programs {
+		p := &m.Programs[i]
+		for j := range p.Maps {
+			mp := &p.Maps[j]
+			for k := range mp.Slots {
+				sl := &mp.Slots[k]
+				if sl.Program == "" {
+					continue
+				}
+				target := m.Program(sl.Program)
+				if target == nil {
+					return fmt.Errorf("%w: program %s: maps[%d](%s).slots[%s] holds program %s, which is not in the manifest", ErrBadManifest, p.Name, j, mp.Name, sl.Key, sl.Program)
+				}
+				sl.Measurement = target.Measurement
+			}
+		}
+	}
 	sum := sha256.Sum256(e.buf)
 	m.Digest = hex.EncodeToString(sum[:])
 	m.MeasID = m.Digest[:2*tagSize]
@@ -295,8 +420,15 @@ func (m *Manifest) Check() error {
 	if len(m.Programs) == 0 && len(m.StructOps) == 0 {
 		return fmt.Errorf("%w: %w", ErrBadManifest, ErrNoPrograms)
 	}
-	cp := *m
-	cp.Programs = slices.Clone(m.Programs)
+	// A deep copy: Seal writes derived fields into nested slots.
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadManifest, err)
+	}
+	var cp Manifest
+	if err := json.Unmarshal(raw, &cp); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadManifest, err)
+	}
 	if err := cp.Seal(); err != nil {
 		return err
 	}
@@ -307,6 +439,13 @@ func (m *Manifest) Check() error {
 		}
 		if got.Measurement != want.Measurement || got.MeasID != want.MeasID {
 			return fmt.Errorf("%w: program %s: measurement %s does not match its contents (computed %s)", ErrBadManifest, got.Name, got.Measurement, want.Measurement)
+		}
+		for j := range got.Maps {
+			for k := range got.Maps[j].Slots {
+				if g, w := got.Maps[j].Slots[k].Measurement, want.Maps[j].Slots[k].Measurement; g != w {
+					return fmt.Errorf("%w: program %s: maps[%d](%s).slots[%s].measurement %s is not the measurement of program %s (%s)", ErrBadManifest, got.Name, j, got.Maps[j].Name, got.Maps[j].Slots[k].Key, g, got.Maps[j].Slots[k].Program, w)
+				}
+			}
 		}
 	}
 	if m.Digest != cp.Digest || m.MeasID != cp.MeasID {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
@@ -120,7 +121,7 @@ func TestManifestCheck(t *testing.T) {
 			m.Programs[0].Alternatives = append(m.Programs[0].Alternatives, m.Programs[0].InsnDigest)
 		}},
 		{"object digest", func(m *measure.Manifest) { m.Digest = strings.Repeat("1", 64) }},
-		{"version", func(m *measure.Manifest) { m.Version = 2 }},
+		{"version", func(m *measure.Manifest) { m.Version = 1 }},
 		{"no programs", func(m *measure.Manifest) { m.Programs = nil }},
 	}
 	for _, tt := range tests {
@@ -176,5 +177,97 @@ func TestTestdataReproducible(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s: rebuilt object differs from the committed one (run testdata/build.sh and commit)", filepath.Base(b))
 		}
+	}
+}
+
+// TestUnbound: what the signature does not bind in a program's closure,
+// from the manifest alone: an unsealed program array (the program and the
+// programs its sealed slots reach), a device or CPU map whose values can
+// name a program; sealed program arrays and plain maps bind everything.
+func TestUnbound(t *testing.T) {
+	prog := func(name string, maps ...measure.Map) measure.Program {
+		return measure.Program{Name: name, Maps: maps}
+	}
+	open := measure.Map{Name: "open", Type: uint32(ebpf.ProgramArray), KeySize: 4, ValueSize: 4, MaxEntries: 2}
+	sealed := measure.Map{Name: "jmp", Type: uint32(ebpf.ProgramArray), KeySize: 4, ValueSize: 4, MaxEntries: 2, Sealed: true,
+		Slots: []measure.Slot{{Key: "00000000", Program: "target"}}}
+	devmap := measure.Map{Name: "tx", Type: uint32(ebpf.DevMap), KeySize: 4, ValueSize: 8, MaxEntries: 4}
+	oldDevmap := measure.Map{Name: "tx", Type: uint32(ebpf.DevMap), KeySize: 4, ValueSize: 4, MaxEntries: 4}
+	counts := measure.Map{Name: "counts", Type: uint32(ebpf.Array), KeySize: 4, ValueSize: 8, MaxEntries: 4}
+	m := &measure.Manifest{Programs: []measure.Program{
+		prog("entry", sealed), prog("target", open), prog("plain", counts, oldDevmap), prog("redirect", devmap),
+	}}
+	tests := []struct {
+		prog string
+		want []string
+	}{
+		{"entry", []string{"program target: maps[0](open): tail-call targets not bound"}},
+		{"target", []string{"program target: maps[0](open): tail-call targets not bound"}},
+		{"plain", nil},
+		{"redirect", []string{"programs attached to its entries"}},
+	}
+	for _, tt := range tests {
+		got := m.Unbound(m.Program(tt.prog), nil)
+		if len(got) != len(tt.want) {
+			t.Errorf("%s: %q, want %q", tt.prog, got, tt.want)
+			continue
+		}
+		for i := range got {
+			if !strings.Contains(got[i], tt.want[i]) {
+				t.Errorf("%s: %q does not say %q", tt.prog, got[i], tt.want[i])
+			}
+		}
+	}
+}
+
+// TestManifestCheckSlots: the slots of sealed program arrays and maps of
+// maps and the inner-map templates are part of the signed encoding, and a
+// slot's measurement must be the measurement of the program it names.
+func TestManifestCheckSlots(t *testing.T) {
+	tail, err := measure.CollectionWithOptions(loadSpec(t, "tailcall"), &measure.Options{Sealed: []string{"jmp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mim, err := measure.CollectionWithOptions(loadSpec(t, "mapinmap"), &measure.Options{Sealed: []string{"policies", "policy"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jmp := func(m *measure.Manifest) *measure.Map { return &m.Program("tail_entry").Maps[1] }
+	outer := func(m *measure.Manifest) *measure.Map { return &m.Program("mim_filter").Maps[0] }
+	tests := []struct {
+		name string
+		m    *measure.Manifest
+		edit func(m *measure.Manifest)
+	}{
+		{"slot program", tail, func(m *measure.Manifest) { jmp(m).Slots[0].Program = "tail_b" }},
+		{"slot measurement", tail, func(m *measure.Manifest) { jmp(m).Slots[0].Measurement = strings.Repeat("0", 64) }},
+		{"slot naming no program", tail, func(m *measure.Manifest) { jmp(m).Slots[0].Program = "nowhere" }},
+		{"slot dropped", tail, func(m *measure.Manifest) { jmp(m).Slots = jmp(m).Slots[1:] }},
+		{"slots unsorted", tail, func(m *measure.Manifest) { s := jmp(m).Slots; s[0], s[1] = s[1], s[0] }},
+		{"slot key size", tail, func(m *measure.Manifest) { jmp(m).Slots[0].Key = "00" }},
+		{"program array with a content hash", tail, func(m *measure.Manifest) {
+			jmp(m).Content = &measure.Content{Algorithm: measure.AlgArray, Hash: strings.Repeat("0", 64)}
+		}},
+		{"program array unsealed with slots", tail, func(m *measure.Manifest) { jmp(m).Sealed = false }},
+		{"inner map content", mim, func(m *measure.Manifest) { outer(m).Slots[0].Map.Content.Hash = strings.Repeat("0", 64) }},
+		{"inner map in a program array slot", mim, func(m *measure.Manifest) { outer(m).Slots[0].Program = "mim_filter" }},
+		{"inner template", mim, func(m *measure.Manifest) { outer(m).Inner.MaxEntries++ }},
+		{"no inner template", mim, func(m *measure.Manifest) { outer(m).Inner = nil }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			blob, _ := json.Marshal(tt.m)
+			var cp measure.Manifest
+			if err := json.Unmarshal(blob, &cp); err != nil {
+				t.Fatal(err)
+			}
+			if err := cp.Check(); err != nil {
+				t.Fatalf("unedited manifest: %v", err)
+			}
+			tt.edit(&cp)
+			if err := cp.Check(); !errors.Is(err, measure.ErrBadManifest) {
+				t.Fatalf("Check() = %v, want ErrBadManifest", err)
+			}
+		})
 	}
 }

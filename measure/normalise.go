@@ -8,8 +8,9 @@ import (
 
 // Map flags that the loader adds or that measurement looks at.
 const (
-	flagRdonlyProg = 0x80  // BPF_F_RDONLY_PROG
-	flagMmapable   = 0x400 // BPF_F_MMAPABLE
+	flagRdonlyProg = 0x80   // BPF_F_RDONLY_PROG
+	flagMmapable   = 0x400  // BPF_F_MMAPABLE
+	flagInnerMap   = 0x1000 // BPF_F_INNER_MAP: inner maps may differ in max_entries
 )
 
 // KernelName returns the name the kernel stores for an object that

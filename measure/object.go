@@ -23,7 +23,7 @@ import (
 // Collection computes the expected measurement of every program in spec, as
 // cilium/ebpf v0.22.0 will submit it. spec is not modified.
 //
-// Programs that use what measurement v1 cannot predict (CO-RE relocations,
+// Programs that use what measurement v2 cannot predict (CO-RE relocations,
 // kfuncs, ksyms, kconfig externs) are measured with their Unsupported field
 // set; [Manifest.Unsupported] lists them. They never match a kernel
 // measurement.
@@ -225,8 +225,19 @@ func (ctx *specContext) mapFromSpec(ms *ebpf.MapSpec) (*Map, error) {
 		Params:     ctx.params[ms.Name],
 	}
 	normaliseDescriptor(m)
+	if m.IsMapOfMaps() {
+		if ms.InnerMap == nil {
+			return nil, fmt.Errorf("map %s: a map of maps without an inner-map template", ms.Name)
+		}
+		m.Inner = &Map{Type: uint32(ms.InnerMap.Type), KeySize: ms.InnerMap.KeySize, ValueSize: ms.InnerMap.ValueSize,
+			MaxEntries: ms.InnerMap.MaxEntries, Flags: ms.InnerMap.Flags, MapExtra: ms.InnerMap.MapExtra}
+		normaliseDescriptor(m.Inner)
+	}
 	if !m.Sealed {
 		return m, nil
+	}
+	if m.holdsObjects() {
+		return m, ctx.slotsFromSpec(m, ms)
 	}
 	if c, ok := ctx.contents[ms.Name]; ok {
 		content := *c
@@ -254,6 +265,45 @@ func (ctx *specContext) mapFromSpec(ms *ebpf.MapSpec) (*Map, error) {
 	content := *m.Content
 	ctx.contents[ms.Name] = &content
 	return m, nil
+}
+
+// slotsFromSpec records the slots of a sealed program array or map of maps:
+// the object's programs or maps its .values initialiser names, which
+// cilium/ebpf puts there after loading the programs.
+func (ctx *specContext) slotsFromSpec(m *Map, ms *ebpf.MapSpec) error {
+	for i, kv := range ms.Contents {
+		key, err := rawBytes(kv.Key, ms.KeySize, ctx.byteOrder())
+		if err != nil {
+			return fmt.Errorf("map %s: contents[%d] key: %w", ms.Name, i, err)
+		}
+		name, ok := kv.Value.(string)
+		if !ok {
+			return fmt.Errorf("map %s: contents[%d]: a %T, want the name of a program or map of the object (.values)", ms.Name, i, kv.Value)
+		}
+		sl := Slot{Key: hex.EncodeToString(key)}
+		if m.IsProgramArray() {
+			if ctx.coll.Programs[name] == nil {
+				return fmt.Errorf("map %s: slot %x holds program %q, which the object does not define", ms.Name, key, name)
+			}
+			sl.Program = name
+		} else {
+			inner := ctx.coll.Maps[name]
+			if inner == nil {
+				return fmt.Errorf("map %s: slot %x holds map %q, which the object does not define", ms.Name, key, name)
+			}
+			if sl.Map, err = ctx.mapFromSpec(inner); err != nil {
+				return fmt.Errorf("map %s: slot %x: %w", ms.Name, key, err)
+			}
+		}
+		m.Slots = append(m.Slots, sl)
+	}
+	slices.SortFunc(m.Slots, func(a, b Slot) int { return strings.Compare(a.Key, b.Key) })
+	for i := 1; i < len(m.Slots); i++ {
+		if m.Slots[i].Key == m.Slots[i-1].Key {
+			return fmt.Errorf("map %s: slot %s is initialised twice", ms.Name, m.Slots[i].Key)
+		}
+	}
+	return nil
 }
 
 // Entry is one key/value pair of a map's contents, as raw bytes.
@@ -312,6 +362,12 @@ func rawBytes(v any, size uint32, bo binary.ByteOrder) ([]byte, error) {
 	case uint32:
 		b = make([]byte, 4)
 		bo.PutUint32(b, v)
+	case int:
+		if v < 0 || v > 1<<32-1 {
+			return nil, fmt.Errorf("key %d out of range", v)
+		}
+		b = make([]byte, 4)
+		bo.PutUint32(b, uint32(v))
 	default:
 		return nil, fmt.Errorf("%w: contents of type %T (want []byte)", ErrUnsupported, v)
 	}
@@ -322,7 +378,7 @@ func rawBytes(v any, size uint32, bo binary.ByteOrder) ([]byte, error) {
 }
 
 // HashContents computes the content hash of a map holding entries, with the
-// algorithm measurement v1 uses for its type: [AlgArray] for arrays,
+// algorithm measurement v2 uses for its type: [AlgArray] for arrays,
 // [AlgKV] otherwise. bo is the byte order of array indexes in the keys.
 func HashContents(bo binary.ByteOrder, typ ebpf.MapType, keySize, valueSize, maxEntries uint32, entries []Entry) ([sha256.Size]byte, string, error) {
 	if typ == ebpf.Array {
@@ -359,7 +415,7 @@ var ErrTooLarge = safefs.ErrTooLarge
 func HashArray(bo binary.ByteOrder, valueSize, maxEntries uint32, entries []Entry) ([sha256.Size]byte, error) {
 	elem := (uint64(valueSize) + 7) &^ 7
 	if total := elem * uint64(maxEntries); total > MaxArrayContents {
-		return [sha256.Size]byte{}, fmt.Errorf("%w: an array of %d × %d-byte values holds %s, more than the %s measurement v1 hashes", ErrTooLarge, maxEntries, valueSize, byteCount(total), byteCount(MaxArrayContents))
+		return [sha256.Size]byte{}, fmt.Errorf("%w: an array of %d × %d-byte values holds %s, more than the %s measurement v2 hashes", ErrTooLarge, maxEntries, valueSize, byteCount(total), byteCount(MaxArrayContents))
 	}
 	byIndex := make(map[uint32][]byte, len(entries))
 	for _, e := range entries {

@@ -41,7 +41,7 @@ type StructOpsMember struct {
 	Data string `json:"data,omitempty"`
 }
 
-const structOpsDomain = "bpf2go-signed measurement v1 struct_ops\x00"
+const structOpsDomain = "bpf2go-signed measurement v2 struct_ops\x00"
 
 // structOpsOf measures every struct_ops map of spec, sorted by name. As
 // cilium/ebpf does when it fills the map, a function member holds the

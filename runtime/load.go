@@ -79,14 +79,14 @@ func Load(o *Object, params map[string]any, to any, opts *ebpf.CollectionOptions
 		}()
 	}
 
-	coll, specs, values, err := load(o, elfSum, params, opts)
+	coll, specs, mapSpecs, values, err := load(o, elfSum, params, opts)
 	sig := <-sigDone
 	if err != nil {
 		return nil, err
 	}
 
 	report := newReport(o, elfSum, sig, values, policy)
-	if err := report.measure(coll.Programs, true, specs, slices.Collect(maps.Values(coll.Maps))); err != nil {
+	if err := report.measure(coll.Programs, true, specs, mapSpecs, slices.Collect(maps.Values(coll.Maps))); err != nil {
 		coll.Close()
 		return nil, err
 	}
@@ -95,6 +95,10 @@ func Load(o *Object, params map[string]any, to any, opts *ebpf.CollectionOptions
 		return report, &Error{Report: report, Cause: sig.err}
 	}
 	if to != nil {
+		if err := programArraysHeld(to, coll); err != nil {
+			coll.Close()
+			return report, err
+		}
 		if err := coll.Assign(to); err != nil {
 			coll.Close()
 			return report, fmt.Errorf("assign objects: %w", err)
@@ -131,10 +135,10 @@ func trustedKeys(o *Object, policy *Policy) ([]crypto.PublicKey, error) {
 // program specs it submitted (for what the kernel does not report: the
 // expected attach type, and the instructions before CO-RE relocation), and
 // the value of every parameter.
-func load(o *Object, elfSum [32]byte, params map[string]any, opts *ebpf.CollectionOptions) (*ebpf.Collection, map[string]*ebpf.ProgramSpec, map[string][]byte, error) {
+func load(o *Object, elfSum [32]byte, params map[string]any, opts *ebpf.CollectionOptions) (*ebpf.Collection, map[string]*ebpf.ProgramSpec, map[string]*ebpf.MapSpec, map[string][]byte, error) {
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(o.ELF))
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("load %s: %w", o.Name, err)
+		return nil, nil, nil, nil, fmt.Errorf("load %s: %w", o.Name, err)
 	}
 	if tamperHook != nil {
 		tamperHook(spec)
@@ -145,16 +149,16 @@ func load(o *Object, elfSum [32]byte, params map[string]any, opts *ebpf.Collecti
 		plan = p.(*sealmap.Plan)
 	} else {
 		if plan, err = sealmap.DecodePlan(o.Plan, spec); err != nil {
-			return nil, nil, nil, fmt.Errorf("load %s: %w", o.Name, err)
+			return nil, nil, nil, nil, fmt.Errorf("load %s: %w", o.Name, err)
 		}
 		planCache.Store(id, plan)
 	}
 	for _, name := range slices.Sorted(maps.Keys(params)) {
 		if !slices.Contains(plan.Params, name) {
-			return nil, nil, nil, fmt.Errorf("load %s: %q is not a parameter (declared: %v); only -param variables can be set", o.Name, name, plan.Params)
+			return nil, nil, nil, nil, fmt.Errorf("load %s: %q is not a parameter (declared: %v); only -param variables can be set", o.Name, name, plan.Params)
 		}
 		if err := spec.Variables[name].Set(params[name]); err != nil {
-			return nil, nil, nil, fmt.Errorf("load %s: parameter %s: %w", o.Name, name, err)
+			return nil, nil, nil, nil, fmt.Errorf("load %s: parameter %s: %w", o.Name, name, err)
 		}
 	}
 	values := make(map[string][]byte, len(plan.Params))
@@ -163,9 +167,9 @@ func load(o *Object, elfSum [32]byte, params map[string]any, opts *ebpf.Collecti
 	}
 	coll, err := sealmap.LoadCollection(spec, plan, opts)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("load %s: %w%s", o.Name, err, structOpsHint(spec, err))
+		return nil, nil, nil, nil, fmt.Errorf("load %s: %w%s", o.Name, err, structOpsHint(spec, err))
 	}
-	return coll, spec.Programs, values, nil
+	return coll, spec.Programs, spec.Maps, values, nil
 }
 
 func newReport(o *Object, elfSum [32]byte, sig sigResult, values map[string][]byte, policy *Policy) *Report {
@@ -206,8 +210,14 @@ func newReport(o *Object, elfSum [32]byte, sig sigResult, values map[string][]by
 // complete says progs is the whole loaded collection (not a subset handed
 // over to the caller); specs are the program specs submitted (nil for a
 // recheck).
-func (r *Report) measure(progs map[string]*ebpf.Program, complete bool, specs map[string]*ebpf.ProgramSpec, held []*ebpf.Map) error {
+func (r *Report) measure(progs map[string]*ebpf.Program, complete bool, specs map[string]*ebpf.ProgramSpec, mapSpecs map[string]*ebpf.MapSpec, held []*ebpf.Map) error {
 	r.Programs = nil
+	// One enumeration of the host's links serves every program.
+	links, err := measure.EnumerateLinks()
+	if err != nil {
+		return fmt.Errorf("enumerate links: %w", err)
+	}
+	r.DigestBackend = loaderDigestBackend
 	r.Verdict = r.Signature.Verdict
 	if r.manifest == nil {
 		for _, name := range slices.Sorted(maps.Keys(progs)) {
@@ -229,21 +239,24 @@ func (r *Report) measure(progs map[string]*ebpf.Program, complete bool, specs ma
 				continue
 			}
 		} else {
-			kp, err := measure.Kernel(prog, &measure.KernelOptions{Expected: want, Maps: held})
+			kp, err := measure.Kernel(prog, &measure.KernelOptions{Expected: want, Maps: held, Manifest: r.manifest, Links: links})
 			if err != nil {
 				return fmt.Errorf("measure program %s: %w", want.Name, err)
 			}
-			ms, matched := measure.Compare(want, kp)
+			ms, matched := r.manifest.Compare(want, kp)
 			ms = append(ms, measure.CheckParams(kp, r.paramsOf(want))...)
 			ps := specs[want.Name]
 			if ps != nil && uint32(ps.AttachType) != want.AttachType {
 				ms = append(ms, measure.Mismatch{Field: "attach_type", Expected: fmt.Sprint(want.AttachType), Found: fmt.Sprint(uint32(ps.AttachType))})
 			}
+			ms = append(ms, innerTemplates(want, mapSpecs)...)
 			partial := false
 			if matched == nil && onlyTag(ms) && len(want.Relocations) > 0 {
 				partial, ms = r.partial(want, ps, kp, ms)
 			}
-			pr.ID, pr.Tag, pr.TagAlgorithm, pr.Mismatches = kp.ID, kp.Tag, kp.TagAlgorithm, ms
+			pr.ID, pr.Tag, pr.TagAlgorithm, pr.TagBits, pr.Mismatches = kp.ID, kp.Tag, kp.TagAlgorithm, kp.TagBits, r.linkVerdicts(ms, kp, progs)
+			pr.Unbound = r.manifest.Unbound(want, kp)
+			pr.BoundMaps, pr.Links = kp.BoundMaps, kp.Links
 			if partial {
 				pr.Relocations = r.partials[want.Name].fixups
 			}
@@ -251,16 +264,19 @@ func (r *Report) measure(progs map[string]*ebpf.Program, complete bool, specs ma
 				pr.Target = matched.Target
 			}
 			for j, m := range kp.Maps {
-				mr := MapReport{Name: m.Name, ID: m.ID, Frozen: m.Frozen, Content: m.Content}
+				mr := MapReport{Name: m.Name, ID: m.ID, Frozen: m.Frozen, Content: m.Content, Slots: m.Slots}
 				if j < len(want.Maps) {
 					mr.Sealed = want.Maps[j].Sealed
 				}
 				pr.Params = append(pr.Params, m.Params...)
 				pr.Maps = append(pr.Maps, mr)
 			}
+			for _, tc := range kp.TailCalls {
+				pr.TailCalls = append(pr.TailCalls, TailCallReport{ID: tc.ID, Name: tc.Name, Tag: tc.Tag, MeasuredAs: tc.MeasuredAs, Links: tc.Links})
+			}
 		}
 		pr.Verdict = r.Signature.Verdict
-		if pr.Relocations != nil && pr.Verdict == OK {
+		if (pr.Relocations != nil || len(pr.Unbound) > 0) && pr.Verdict == OK {
 			pr.Verdict = Partial
 		}
 		if len(pr.Mismatches) > 0 {
@@ -284,6 +300,71 @@ func (r *Report) measure(progs map[string]*ebpf.Program, complete bool, specs ma
 	}
 	r.Accepted = r.policy.accepts(r.Verdict)
 	return nil
+}
+
+// loaderDigestBackend says what a verified load compares instructions
+// with. The loader submits the instructions of an object it binds by the
+// SHA-256 of the whole ELF; the kernel's 64-bit tag confirms the kernel
+// holds them, and forging a program with a signed program's tag is a
+// second preimage (about 2^64 work). The full-digest backend, which costs
+// a tracing program, serves the audit (package audit), where the programs
+// come from anyone.
+const loaderDigestBackend = "object bound by the SHA-256 of its ELF; kernel comparison by the 64-bit tag (second preimage about 2^64 work, collision about 2^32)"
+
+// innerTemplates checks, for a load, that the inner-map template of every
+// map of maps the program uses was submitted as signed: the kernel does
+// not report the template (only the inner maps present show it), so the
+// loader, which controls the load, checks its spec.
+func innerTemplates(want *measure.Program, mapSpecs map[string]*ebpf.MapSpec) []measure.Mismatch {
+	var ms []measure.Mismatch
+	for i, m := range want.Maps {
+		if m.Inner == nil {
+			continue
+		}
+		for _, spec := range mapSpecs {
+			if measure.KernelName(spec.Name) != m.Name || spec.InnerMap == nil {
+				continue
+			}
+			in := spec.InnerMap
+			w := fmt.Sprintf("type %d key %d value %d max_entries %d flags %#x", m.Inner.Type, m.Inner.KeySize, m.Inner.ValueSize, m.Inner.MaxEntries, m.Inner.Flags)
+			g := fmt.Sprintf("type %d key %d value %d max_entries %d flags %#x", uint32(in.Type), in.KeySize, in.ValueSize, in.MaxEntries, in.Flags)
+			if w != g {
+				ms = append(ms, measure.Mismatch{Field: fmt.Sprintf("maps[%d](%s).inner_template", i, m.Name), Expected: w, Found: g})
+			}
+		}
+	}
+	return ms
+}
+
+// linkVerdicts adds to every link mismatch the verdict of the attaching
+// program as far as this loader can tell: one of its own programs, or a
+// program outside the signed object.
+func (r *Report) linkVerdicts(ms []measure.Mismatch, kp *measure.KernelProgram, progs map[string]*ebpf.Program) []measure.Mismatch {
+	ours := map[uint32]string{}
+	for name, p := range progs {
+		if info, err := p.Info(); err == nil {
+			if id, ok := info.ID(); ok {
+				ours[uint32(id)] = name
+			}
+		}
+	}
+	all := append([]measure.KernelLink{}, kp.Links...)
+	for _, tc := range kp.TailCalls {
+		all = append(all, tc.Links...)
+	}
+	for i := range ms {
+		for _, l := range all {
+			if !strings.HasSuffix(ms[i].Field, fmt.Sprintf("links[id %d]", l.ID)) {
+				continue
+			}
+			if name, ok := ours[l.ProgID]; ok {
+				ms[i].Found += fmt.Sprintf("; the attaching program is %s of this object, itself bound by this report", name)
+			} else {
+				ms[i].Found += fmt.Sprintf("; the attaching program's verdict: %s (not a program of %s)", Unsigned, r.Object)
+			}
+		}
+	}
+	return ms
 }
 
 // paramsOf returns the parameter values set at load time that live in the
@@ -318,13 +399,46 @@ func Recheck(objs any, prev *Report) (*Report, error) {
 		Signature: prev.Signature, manifest: prev.manifest, params: prev.params, policy: prev.policy,
 		partials: prev.partials,
 	}
-	if err := r.measure(progs, false, nil, held); err != nil {
+	if err := r.measure(progs, false, nil, nil, held); err != nil {
 		return nil, err
 	}
 	if !r.Accepted {
 		return r, &Error{Report: r}
 	}
 	return r, nil
+}
+
+// programArraysHeld refuses to hand out programs whose program arrays the
+// caller would not hold: the kernel empties a program array when its last
+// file descriptor closes, and the tail calls would then fail (and a
+// recheck report the emptied slots).
+func programArraysHeld(to any, coll *ebpf.Collection) error {
+	v := reflect.ValueOf(to)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return nil // Assign explains
+	}
+	held := map[string]bool{}
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			switch {
+			case f.Anonymous && v.Field(i).Kind() == reflect.Struct:
+				walk(v.Field(i))
+			case f.Type == reflect.TypeOf((*ebpf.Map)(nil)):
+				held[f.Tag.Get("ebpf")] = true
+			}
+		}
+	}
+	walk(v.Elem())
+	for _, name := range slices.Sorted(maps.Keys(coll.Maps)) {
+		if coll.Maps[name].Type() != ebpf.ProgramArray || held[name] {
+			continue
+		}
+		return fmt.Errorf("program array %s is not in %T: the kernel empties a program array when its last file descriptor closes, so its tail calls would fail; add a field with `ebpf:%q` (the generated objects struct has one)", name, to, name)
+	}
+	return nil
 }
 
 // objectsOf collects the *ebpf.Program and *ebpf.Map fields tagged
@@ -421,6 +535,10 @@ func MatchPartial(want *measure.Program, ps *ebpf.ProgramSpec, kp *measure.Kerne
 	tag := d.KernelTag(kp.TagAlgorithm)
 	if tag != kp.Tag {
 		return nil, []measure.Mismatch{{Field: "tag(" + kp.TagAlgorithm + ")", Expected: ms[0].Expected + " or " + tag + " (relocated for this kernel)", Found: kp.Tag}}
+	}
+	if kp.Digest != "" && d.Digest != kp.Digest {
+		// The full-digest backend read all 256 bits: they must match too.
+		return nil, []measure.Mismatch{{Field: "digest(sha256)", Expected: d.Digest + " (relocated for this kernel)", Found: kp.Digest}}
 	}
 	if fixups == nil {
 		fixups = []measure.Fixup{}

@@ -98,6 +98,18 @@ type MapReport struct {
 	Sealed  bool             `json:"sealed"`
 	Frozen  bool             `json:"frozen"`
 	Content *measure.Content `json:"content,omitempty"`
+	// Slots are the filled slots of a program array or map of maps.
+	Slots []measure.KernelSlot `json:"slots,omitempty"`
+}
+
+// TailCallReport is a program reached through the slots of a program
+// array, measured against the signed program its slot names.
+type TailCallReport struct {
+	ID         uint32               `json:"id"`
+	Name       string               `json:"name"`
+	Tag        string               `json:"tag"`
+	MeasuredAs string               `json:"measured_as,omitempty"`
+	Links      []measure.KernelLink `json:"links,omitempty"`
 }
 
 // ProgramReport is the verdict on one program.
@@ -108,6 +120,9 @@ type ProgramReport struct {
 	// Tag is the kernel's tag; TagAlgorithm says which hash it is.
 	Tag          string `json:"tag,omitempty"`
 	TagAlgorithm string `json:"tag_algorithm,omitempty"`
+	// TagBits is how many bits of the instruction digest the comparison
+	// rests on (64: the kernel's tag).
+	TagBits int `json:"tag_bits,omitempty"`
 	// MeasID is the signed measurement's id of this program.
 	MeasID string `json:"meas_id,omitempty"`
 	// Target names the acceptable digest that matched ("" for the object
@@ -120,6 +135,19 @@ type ProgramReport struct {
 	// for this kernel: instruction index, relocation (kind, type, field)
 	// and the value written.
 	Relocations []measure.Fixup `json:"relocations,omitempty"`
+	// Unbound lists what the signature does not bind although nothing
+	// differs from it (unsealed program arrays: "tail-call targets not
+	// bound"); such a program is at best PARTIAL.
+	Unbound []string `json:"unbound,omitempty"`
+	// TailCalls are the programs reached through program-array slots.
+	TailCalls []TailCallReport `json:"tail_calls,omitempty"`
+	// BoundMaps are maps bound to the program with BPF_PROG_BIND_MAP that
+	// no instruction references: reported, not compared (they cannot
+	// change what the program does).
+	BoundMaps []measure.BoundMap `json:"bound_maps,omitempty"`
+	// Links are tracing and extension links that target the program
+	// (each one also a mismatch).
+	Links []measure.KernelLink `json:"links,omitempty"`
 }
 
 // Report is the full result of a verified load, JSON-marshalable. Every
@@ -133,7 +161,11 @@ type Report struct {
 	Accept       []Verdict       `json:"accept"`
 	MeasID       string          `json:"meas_id,omitempty"`
 	Signature    SignatureReport `json:"signature"`
-	Programs     []ProgramReport `json:"programs"`
+	// DigestBackend says what the instruction comparison rests on: the
+	// kernel's 64-bit tag (and why the full digest is not available) or
+	// the full 256-bit digest.
+	DigestBackend string          `json:"digest_backend,omitempty"`
+	Programs      []ProgramReport `json:"programs"`
 	// StructOps are the verdicts on the object's struct_ops maps.
 	StructOps []StructOpsReport `json:"struct_ops,omitempty"`
 
@@ -164,6 +196,12 @@ func (r *Report) String() string {
 		}
 		for _, f := range p.Relocations {
 			fmt.Fprintf(&b, "\n    CO-RE insn %d %s: %s", f.Insn, f.Relocation.Relocation, f.Fixup)
+		}
+		for _, u := range p.Unbound {
+			fmt.Fprintf(&b, "\n    not bound: %s", u)
+		}
+		for _, bm := range p.BoundMaps {
+			fmt.Fprintf(&b, "\n    bound map (BPF_PROG_BIND_MAP, no instruction uses it): id %d %s %q", bm.ID, bm.Type, bm.Name)
 		}
 		for _, m := range p.Mismatches {
 			fmt.Fprintf(&b, "\n    %s", m)
@@ -202,6 +240,9 @@ func (e *Error) Error() string {
 		for _, m := range p.Mismatches {
 			fmt.Fprintf(&b, "; program %s: %s", p.Name, m)
 		}
+		for _, u := range p.Unbound {
+			fmt.Fprintf(&b, "; program %s: not bound: %s", p.Name, u)
+		}
 	}
 	for _, so := range r.StructOps {
 		for _, m := range so.Mismatches {
@@ -225,6 +266,8 @@ func advice(r *Report) string {
 	switch {
 	case r.Signature.Verdict == Unsigned:
 		return `what to do: sign the object ("bpf2go-signed sign --key KEY ./..."), then rebuild; or accept UNSIGNED in the policy for development only`
+	case r.Verdict == Partial && hasUnbound(r):
+		return `what to do: the programs are the signed ones, but what they tail-call through an unsealed program array is not; initialise the program array in C (.values) or seal it and regenerate, or accept PARTIAL in the policy`
 	case r.Verdict == Partial:
 		return `what to do: the programs are the signed ones with their CO-RE relocations resolved for this kernel, which the signature does not cover; generate and sign with -target-btf for this kernel's BTF (/sys/kernel/btf/vmlinux), or accept PARTIAL in the policy`
 	case r.Signature.Verdict == BadSig:
@@ -232,6 +275,15 @@ func advice(r *Report) string {
 	default:
 		return `what to do: the kernel holds something other than what was signed; rebuild with "go generate" and sign again, and if this binary was not rebuilt, treat it as tampered`
 	}
+}
+
+func hasUnbound(r *Report) bool {
+	for _, p := range r.Programs {
+		if len(p.Unbound) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func joinVerdicts(vs []Verdict) string {

@@ -44,6 +44,7 @@ func (o *objects) Close() {
 }
 
 type fixture struct {
+	name     string
 	obj      []byte
 	plan     []byte
 	manifest *measure.Manifest
@@ -53,11 +54,18 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	obj, err := os.ReadFile(testutil.Testdata("sealed_bpfel.o"))
+	return newFixtureFor(t, "sealed_bpfel.o", sealCfg)
+}
+
+// newFixtureFor measures a testdata object with a sealing configuration
+// and makes a key to sign it with.
+func newFixtureFor(t testing.TB, name string, cfg sealmap.Config) *fixture {
+	t.Helper()
+	obj, err := os.ReadFile(testutil.Testdata(name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, plan, _, err := gen.Measure(obj, sealCfg, nil)
+	m, plan, _, err := gen.Measure(obj, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,14 +74,14 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{obj: obj, plan: plan.Encode(), manifest: m, key: key, pubPEM: string(pub)}
+	return &fixture{name: name, obj: obj, plan: plan.Encode(), manifest: m, key: key, pubPEM: string(pub)}
 }
 
 // object returns the embedded object, with the envelope over the
 // statement (name, object bytes, manifest) signed by key (nil: unsigned).
 func (f *fixture) object(t testing.TB, obj []byte, m *measure.Manifest, key *ecdsa.PrivateKey) *bpfsigned.Object {
 	t.Helper()
-	st := attest.NewStatement("sealed_bpfel.o", obj, m)
+	st := attest.NewStatement(f.name, obj, m)
 	var env []byte
 	var err error
 	if key == nil {
@@ -87,7 +95,7 @@ func (f *fixture) object(t testing.TB, obj []byte, m *measure.Manifest, key *ecd
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &bpfsigned.Object{Name: "sealed_bpfel.o", ELF: obj, Envelope: env, Plan: f.plan, TrustedKeys: []string{f.pubPEM}}
+	return &bpfsigned.Object{Name: f.name, ELF: obj, Envelope: env, Plan: f.plan, TrustedKeys: []string{f.pubPEM}}
 }
 
 func tamperRodata(t testing.TB, obj []byte) []byte {

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
 )
 
 // TestTamper is the tamper matrix: every attack on what the kernel ends up
@@ -43,6 +45,54 @@ func TestTamper(t *testing.T) {
 		return o
 	}
 	otherStatementObj, _ := ebpfObject(t, "globals_bpfel.o")
+
+	// The closure: tail calls through a sealed program array, a sealed
+	// map reached through a map of maps, an open program array.
+	tail := newFixtureFor(t, "tailcall_bpfel.o", sealmap.Config{})
+	mim := newFixtureFor(t, "mapinmap_bpfel.o", sealmap.Config{Contents: map[string][]byte{"policy": []byte(`{"entries":[{"key":1,"value":1}]}`)}})
+	open := newFixtureFor(t, "tailcall_open_bpfel.o", sealmap.Config{UnsealedProgArrays: []string{"dispatch"}})
+	signedBy := func(f *fixture) func() *bpfsigned.Object {
+		return func() *bpfsigned.Object { return f.object(t, f.obj, f.manifest, f.key) }
+	}
+	editPlan := func(f *fixture, from, to string) func() *bpfsigned.Object {
+		return func() *bpfsigned.Object {
+			o := f.object(t, f.obj, f.manifest, f.key)
+			p := bytes.Replace(o.Plan, []byte(from), []byte(to), 1)
+			if bytes.Equal(p, o.Plan) {
+				t.Fatalf("plan %s has no %q", o.Plan, from)
+			}
+			o.Plan = p
+			return o
+		}
+	}
+	editInsn := func(prog string) func(t *testing.T, spec *ebpf.CollectionSpec) {
+		return func(t *testing.T, spec *ebpf.CollectionSpec) {
+			p := spec.Programs[prog]
+			for i, ins := range p.Instructions {
+				if ins.OpCode.Class().IsALU() && ins.OpCode.ALUOp() == asm.Mov && ins.OpCode.Source() == asm.ImmSource {
+					p.Instructions[i].Constant ^= 1
+					return
+				}
+			}
+			t.Fatal("no instruction to edit")
+		}
+	}
+	slot := func(mapName string, edit func(c []ebpf.MapKV) []ebpf.MapKV) func(t *testing.T, spec *ebpf.CollectionSpec) {
+		return func(t *testing.T, spec *ebpf.CollectionSpec) {
+			ms := spec.Maps[mapName]
+			ms.Contents = edit(slices.Clone(ms.Contents))
+		}
+	}
+	withMap := func(spec *ebpf.MapSpec) func(t *testing.T) *ebpf.CollectionOptions {
+		return func(t *testing.T) *ebpf.CollectionOptions {
+			m, err := ebpf.NewMap(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { m.Close() })
+			return &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{spec.Name: m}}
+		}
+	}
 
 	tests := []struct {
 		name   string
@@ -157,6 +207,42 @@ func TestTamper(t *testing.T) {
 			return o
 		}, want: "malformed envelope"},
 		{name: "unsigned placeholder", obj: func() *bpfsigned.Object { return f.object(t, f.obj, f.manifest, nil) }, want: "UNSIGNED"},
+
+		// Tail calls: the slots of a sealed program array are code.
+		{name: "program array slot holds another program of the object", obj: signedBy(tail), hook: slot("jmp", func(c []ebpf.MapKV) []ebpf.MapKV {
+			c[0].Value = "tail_b"
+			return c
+		}), want: "jmp).slots[00000000]"},
+		{name: "program array slot left empty", obj: signedBy(tail), hook: slot("jmp", func(c []ebpf.MapKV) []ebpf.MapKV { return c[:1] }), want: "slots[01000000]: expected program tail_b"},
+		{name: "program array slot added", obj: signedBy(tail), hook: slot("jmp", func(c []ebpf.MapKV) []ebpf.MapKV {
+			return append(c, ebpf.MapKV{Key: uint32(3), Value: "tail_entry"})
+		}), want: "slots[03000000]: expected empty"},
+		{name: "tail-called program edited", obj: signedBy(tail), hook: editInsn("tail_b"), want: "tail_calls[id"},
+		{name: "tail-called program's read-only input changed", obj: signedBy(tail), hook: func(t *testing.T, spec *ebpf.CollectionSpec) {
+			if err := spec.Variables["verdict_b"].Set(uint32(1)); err != nil {
+				t.Fatal(err)
+			}
+		}, want: "(.rodata).content.hash"},
+		{name: "program array swapped through MapReplacements", obj: signedBy(tail), opts: withMap(&ebpf.MapSpec{Name: "jmp", Type: ebpf.ProgramArray, KeySize: 4, ValueSize: 4, MaxEntries: 4}), want: "sealed map cannot be replaced"},
+		{name: "program array left unfrozen (plan edited)", obj: editPlan(tail, `"jmp"`, `"calls"`), want: "sealing plan"},
+		{name: "open program array under the default policy", obj: signedBy(open), want: "tail-call targets not bound"},
+
+		// Maps of maps: a sealed map reached only through a slot.
+		{name: "sealed inner map contents changed", obj: editPlan(mim, `"value_hex": "01000000"`, `"value_hex": "02000000"`), want: "policies).slots[00000000](map id"},
+		{name: "look-alike map in the sealed map's slot", obj: signedBy(mim), hook: func(t *testing.T, spec *ebpf.CollectionSpec) {
+			spec.Maps["spare"].Flags |= sealmap.FlagRdonlyProg // the template's flags, so the kernel takes it
+			spec.Maps["policies"].Contents = []ebpf.MapKV{{Key: uint32(0), Value: "spare"}, {Key: uint32(1), Value: "policy"}}
+		}, want: `slots[00000000](map id`},
+		{name: "look-alike map added in another slot", obj: signedBy(mim), hook: func(t *testing.T, spec *ebpf.CollectionSpec) {
+			spec.Maps["spare"].Flags |= sealmap.FlagRdonlyProg
+			spec.Maps["policies"].Contents = append(spec.Maps["policies"].Contents, ebpf.MapKV{Key: uint32(1), Value: "spare"})
+		}, want: "slots[01000000]: expected empty"},
+		{name: "inner map removed from the outer map", obj: signedBy(mim), hook: slot("policies", func(c []ebpf.MapKV) []ebpf.MapKV { return nil }), want: "map policy"},
+		{name: "outer map swapped through MapReplacements", obj: signedBy(mim), opts: withMap(&ebpf.MapSpec{Name: "policies", Type: ebpf.ArrayOfMaps, KeySize: 4, ValueSize: 4, MaxEntries: 2,
+			InnerMap: &ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 2, Flags: sealmap.FlagRdonlyProg}}), want: "sealed map cannot be replaced"},
+		{name: "inner-map template of an unsealed map of maps changed", obj: signedBy(mim), hook: func(t *testing.T, spec *ebpf.CollectionSpec) {
+			spec.Maps["tenants"].InnerMap.MaxEntries = 2
+		}, want: "maps[1](tenants).inner_template"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,7 +295,26 @@ func TestTamper(t *testing.T) {
 			}
 		})
 	}
-	if len(tests) < 15 {
+	if len(tests) < 30 {
 		t.Fatalf("only %d attacks", len(tests))
+	}
+}
+
+// TestProgramArrayMustBeHeld: a verified load into a struct without the
+// program array is refused (the kernel would empty the array when the
+// loader closes it), with nothing left open.
+func TestProgramArrayMustBeHeld(t *testing.T) {
+	testutil.RequireBPF(t)
+	f := newFixtureFor(t, "tailcall_bpfel.o", sealmap.Config{})
+	var objs struct {
+		Entry *ebpf.Program `ebpf:"tail_entry"`
+	}
+	before := testutil.OpenFDs(t)
+	_, err := bpfsigned.Load(f.object(t, f.obj, f.manifest, f.key), nil, &objs, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "program array jmp is not in") || objs.Entry != nil {
+		t.Fatalf("load without the program array: %v", err)
+	}
+	if after := testutil.OpenFDs(t); after != before {
+		t.Errorf("%d fds open before, %d after", before, after)
 	}
 }

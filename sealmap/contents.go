@@ -80,6 +80,9 @@ func parseContents(data []byte, ms *ebpf.MapSpec, bo binary.ByteOrder, field fie
 	if total := uint64(len(f.Entries)) * (uint64(ms.KeySize) + uint64(ms.ValueSize)); total > MaxContents {
 		return nil, fmt.Errorf("%w: %w: %d entries of %d+%d bytes for map %s, more than the %d bytes of contents read", ErrBadContents, measure.ErrTooLarge, len(f.Entries), ms.KeySize, ms.ValueSize, ms.Name, uint64(MaxContents))
 	}
+	if ms.Type == ebpf.Array && ms.KeySize != 4 {
+		return nil, fmt.Errorf("%w: map %s is an array with %d-byte keys; array keys are 4-byte indexes", ErrBadContents, ms.Name, ms.KeySize)
+	}
 	out := make([]measure.Entry, 0, len(f.Entries))
 	seen := map[string]int{}
 	for i, e := range f.Entries {

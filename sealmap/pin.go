@@ -59,6 +59,9 @@ func openPins(spec *ebpf.CollectionSpec, plan *Plan, opts *ebpf.CollectionOption
 		if ms.Pinning != ebpf.PinByName {
 			return pins, fmt.Errorf("%w %s: pinning type %d is not supported (use LIBBPF_PIN_BY_NAME)", ErrPinned, name, ms.Pinning)
 		}
+		if ms.Type == ebpf.ProgramArray || ms.Type == ebpf.ArrayOfMaps || ms.Type == ebpf.HashOfMaps {
+			return pins, fmt.Errorf("%w %s: a sealed %s cannot be pinned: its slots hold this load's programs or maps, and a pinned one would hold another load's; remove the pinning", ErrPinned, name, ms.Type)
+		}
 		if opts.Maps.PinPath == "" {
 			return pins, fmt.Errorf("%w %s: the map is pinned by name, but CollectionOptions.Maps.PinPath is not set", ErrPinned, name)
 		}

@@ -16,7 +16,7 @@ import (
 // statement returns a statement about object with a small valid manifest.
 func statement(t testing.TB, object []byte) []byte {
 	t.Helper()
-	m := &measure.Manifest{Version: 1, Programs: []measure.Program{{Name: "p", Type: 6, Insns: 2,
+	m := &measure.Manifest{Version: measure.Version, Programs: []measure.Program{{Name: "p", Type: 6, Insns: 2,
 		InsnDigest: measure.DigestInstructions(make([]byte, 16), nil), Maps: []measure.Map{}}}}
 	if err := m.Seal(); err != nil {
 		t.Fatal(err)

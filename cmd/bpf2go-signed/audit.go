@@ -136,6 +136,7 @@ func progVerify(words []string, opts options, w, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("prog verify: %w", err)
 	}
+	trust.FullDigest = true
 	for _, s := range trust.Skipped {
 		fmt.Fprintf(stderr, "bpf2go-signed: prog verify: not trusted: %s\n", s)
 	}

@@ -80,7 +80,7 @@ func TestHostileObjectsUnderMemoryLimit(t *testing.T) {
 	tests := []struct {
 		object, want string
 	}{
-		{"hugemap_bpfel.o", "map huge: too large: an array of 4294967295 × 1048576-byte values holds 4.0 PiB, more than the 1 GiB measurement v1 hashes"},
+		{"hugemap_bpfel.o", "map huge: too large: an array of 4294967295 × 1048576-byte values holds 4.0 PiB, more than the 1 GiB measurement v2 hashes"},
 		{"hugebss_bpfel.o", "too large: section .bss declares 4294967280 zero bytes"},
 	}
 	for _, tt := range tests {

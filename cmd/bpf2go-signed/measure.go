@@ -149,10 +149,29 @@ func printObject(w io.Writer, rep *objectReport) error {
 		}
 		for i, m := range p.Maps {
 			fmt.Fprintf(tw, "  map %d\t%s  %s  key %d  value %d  max_entries %d  flags %#x", i, m.Name, ebpf.MapType(m.Type), m.KeySize, m.ValueSize, m.MaxEntries, m.Flags)
-			if m.Sealed {
+			switch {
+			case m.Sealed && m.Content != nil:
 				fmt.Fprintf(tw, "  sealed %s %s", m.Content.Algorithm, m.Content.Hash)
+			case m.Sealed:
+				fmt.Fprintf(tw, "  sealed %s", measure.AlgSlots)
+			case m.IsProgramArray():
+				fmt.Fprintf(tw, "  UNSEALED: tail-call targets not bound")
+			}
+			if m.Inner != nil {
+				fmt.Fprintf(tw, "  inner %s key %d value %d max_entries %d flags %#x", ebpf.MapType(m.Inner.Type), m.Inner.KeySize, m.Inner.ValueSize, m.Inner.MaxEntries, m.Inner.Flags)
 			}
 			fmt.Fprintln(tw)
+			for _, sl := range m.Slots {
+				if sl.Program != "" {
+					fmt.Fprintf(tw, "    slot %s\tprogram %s  measurement %s\n", sl.Key, sl.Program, sl.Measurement)
+				} else if sl.Map != nil {
+					fmt.Fprintf(tw, "    slot %s\tmap %s  %s", sl.Key, sl.Map.Name, ebpf.MapType(sl.Map.Type))
+					if sl.Map.Content != nil {
+						fmt.Fprintf(tw, "  sealed %s %s", sl.Map.Content.Algorithm, sl.Map.Content.Hash)
+					}
+					fmt.Fprintln(tw)
+				}
+			}
 		}
 		for _, u := range p.Unsupported {
 			fmt.Fprintf(tw, "  UNSUPPORTED\t%s\n", u)

@@ -48,7 +48,9 @@ func openObject(kind string, words []string, byID func(uint32) (int, error)) (in
 
 func progMeasure(fd int, opts options, w io.Writer) error {
 	defer unix.Close(fd)
-	kp, err := measure.KernelFD(fd, &measure.KernelOptions{Readback: opts.readback})
+	// The kernel's whole digest where it can be read; else the tag.
+	digests, _ := measure.FullDigestsIfAvailable()
+	kp, err := measure.KernelFD(fd, &measure.KernelOptions{Readback: opts.readback, FullDigests: digests})
 	if err != nil {
 		return fmt.Errorf("prog measure: %w", err)
 	}
@@ -56,7 +58,12 @@ func progMeasure(fd int, opts options, w io.Writer) error {
 		return writeJSON(w, kp, opts.pretty)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "%d: %s  name %s  tag %s (%s)\n", kp.ID, ebpf.ProgramType(kp.Type), kp.Name, kp.Tag, kp.TagAlgorithm)
+	fmt.Fprintf(tw, "%d: %s  name %s  tag %s (%s, %d bits)\n", kp.ID, ebpf.ProgramType(kp.Type), kp.Name, kp.Tag, kp.TagAlgorithm, kp.TagBits)
+	if kp.Digest != "" {
+		fmt.Fprintf(tw, "  digest\t%s (kernel, full)\n", kp.Digest)
+	} else {
+		fmt.Fprintf(tw, "  digest\tnot read: %s\n", measure.DigestBackend())
+	}
 	for i, m := range kp.Maps {
 		fmt.Fprintf(tw, "  map %d\tid %d  %s  %s  key %d  value %d  max_entries %d  flags %#x", i, m.ID, m.Name, ebpf.MapType(m.Type), m.KeySize, m.ValueSize, m.MaxEntries, m.RawFlags)
 		if m.Frozen {
@@ -69,6 +76,19 @@ func progMeasure(fd int, opts options, w io.Writer) error {
 			fmt.Fprintf(tw, "  no content hash: %s", m.ContentError)
 		}
 		fmt.Fprintln(tw)
+		for _, sl := range m.Slots {
+			if m.Type == uint32(ebpf.ProgramArray) {
+				fmt.Fprintf(tw, "    slot %s\tprogram id %d\n", sl.Key, sl.ProgID)
+			} else {
+				fmt.Fprintf(tw, "    slot %s\tmap id %d\n", sl.Key, sl.MapID)
+			}
+		}
+	}
+	for _, tc := range kp.TailCalls {
+		fmt.Fprintf(tw, "  tail call\tid %d  %s  tag %s\n", tc.ID, tc.Name, tc.Tag)
+	}
+	for _, l := range kp.Links {
+		fmt.Fprintf(tw, "  ATTACHED\t%s\n", l)
 	}
 	return tw.Flush()
 }

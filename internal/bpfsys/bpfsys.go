@@ -9,6 +9,7 @@ package bpfsys
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -239,4 +240,43 @@ func ObjGet(path string) (int, error) {
 		return -1, fmt.Errorf("open pinned %s: %w", path, err)
 	}
 	return int(fd), nil
+}
+
+// XlatedMapRefs returns the ids of the maps the program's translated
+// instructions (as the verifier left them) reference: the kernel writes a
+// map's id into every ldimm64 that loads a map or a map value when it
+// dumps them. Maps in map_ids that no instruction references were bound
+// with BPF_PROG_BIND_MAP (or referenced only from code the verifier
+// removed as dead). ok is false when the kernel withholds the translated
+// instructions (a caller without CAP_BPF, CAP_SYS_ADMIN on old kernels).
+func XlatedMapRefs(fd int) (refs map[uint32]bool, ok bool, err error) {
+	var info ProgInfo
+	if err := objInfo(fd, unsafe.Pointer(&info), unsafe.Sizeof(info)); err != nil {
+		return nil, false, fmt.Errorf("BPF_OBJ_GET_INFO_BY_FD (program fd %d): %w", fd, err)
+	}
+	if info.XlatedProgLen == 0 {
+		return nil, false, nil
+	}
+	buf := make([]byte, info.XlatedProgLen)
+	info = ProgInfo{XlatedProgLen: uint32(len(buf)), XlatedInsns: newPointer(buf)}
+	if err := objInfo(fd, unsafe.Pointer(&info), unsafe.Sizeof(info)); err != nil {
+		return nil, false, fmt.Errorf("BPF_OBJ_GET_INFO_BY_FD translated instructions (program fd %d): %w", fd, err)
+	}
+	buf = buf[:min(uint32(len(buf)), info.XlatedProgLen)]
+	refs = map[uint32]bool{}
+	for i := 0; i+16 <= len(buf); i += 8 {
+		code, regs := buf[i], buf[i+1]
+		if code != 0x18 { // BPF_LD | BPF_IMM | BPF_DW
+			continue
+		}
+		src := regs >> 4
+		if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
+			src = regs & 0xf // big-endian encoding
+		}
+		if src == 1 || src == 2 { // BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE: imm is the map id
+			refs[binary.NativeEndian.Uint32(buf[i+4:i+8])] = true
+		}
+		i += 8 // second half of the ldimm64
+	}
+	return refs, true, nil
 }

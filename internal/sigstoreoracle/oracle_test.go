@@ -169,7 +169,7 @@ func mutate(t *testing.T, raw []byte, f func(map[string]any)) []byte {
 func TestFakeSigstoreAgreesWithSigstoreGo(t *testing.T) {
 	s, other := fakesigstore.New(), fakesigstore.New()
 	object := []byte("object")
-	m := &measure.Manifest{Version: 1, Programs: []measure.Program{{Name: "p", Type: 6, Insns: 2,
+	m := &measure.Manifest{Version: measure.Version, Programs: []measure.Program{{Name: "p", Type: 6, Insns: 2,
 		InsnDigest: measure.DigestInstructions(make([]byte, 16), nil), Maps: []measure.Map{}}}}
 	if err := m.Seal(); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,248 @@
+package measure
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+)
+
+// ErrNoFullDigest is wrapped by [FullDigestProbe] when the whole SHA-256
+// of loaded programs cannot be read on this machine.
+var ErrNoFullDigest = errors.New("full program digest unavailable")
+
+// The full-digest backend. bpf_prog_info.tag is 8 bytes of the digest; on
+// Linux 6.18+ struct bpf_prog keeps all 32 bytes (digest[32], in a union
+// with tag[8]) but no system call returns them. An iterator program
+// (iter/bpf_prog, a tracing program) can read them with BTF: it walks
+// every loaded program and writes its id and digest to the iterator's
+// seq_file. Machines that refuse tracing programs, and kernels whose
+// struct bpf_prog has no 32-byte digest (before 6.18: the SHA-1 tag
+// only), do not have this backend; the probe says which.
+
+// fullDigestRecord is one record the iterator writes: u32 id, u32 pad,
+// 32 bytes of digest.
+const fullDigestRecord = 40
+
+var fullDigestProbe = sync.OnceValue(probeFullDigest)
+
+// FullDigestProbe returns nil when the kernel's full 256-bit program
+// digests can be read (see [FullDigests]), or why not, wrapping
+// [ErrNoFullDigest]: no kernel BTF, no 32-byte digest in struct bpf_prog
+// (kernels before 6.18 keep only the 8-byte tag), or the kernel refuses
+// to load or attach the iterator program (no tracing programs, no
+// bpf_prog iterator). The answer is cached for the process.
+func FullDigestProbe() error { return fullDigestProbe() }
+
+// FullDigests reads the full SHA-256 digest of every program loaded on the
+// host, by id, through a bpf_prog iterator. It fails with the probe's
+// reason where the backend is unavailable.
+func FullDigests() (map[uint32]string, error) {
+	if err := fullDigestProbe(); err != nil {
+		return nil, err
+	}
+	return readFullDigests()
+}
+
+func probeFullDigest() error {
+	if _, err := digestLayout(); err != nil {
+		return err
+	}
+	// The iterator must report, for a program loaded here, the digest
+	// whose first 8 bytes are the kernel's tag.
+	spec := &ebpf.ProgramSpec{Type: ebpf.SocketFilter, License: "MIT", Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}}
+	prog, err := ebpf.NewProgram(spec)
+	if err != nil {
+		return fmt.Errorf("%w: load probe program: %w", ErrNoFullDigest, err)
+	}
+	defer prog.Close()
+	info, err := prog.Info()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNoFullDigest, err)
+	}
+	id, _ := info.ID()
+	got, err := readFullDigests()
+	if err != nil {
+		return err
+	}
+	d, ok := got[uint32(id)]
+	if !ok || len(d) != 64 || d[:2*tagSize] != info.Tag {
+		return fmt.Errorf("%w: the iterator reports digest %q for a program with tag %s", ErrNoFullDigest, d, info.Tag)
+	}
+	return nil
+}
+
+// layout are the offsets the iterator program reads, from kernel BTF.
+type layout struct {
+	digest, aux, auxID uint32
+}
+
+var digestLayout = sync.OnceValues(func() (*layout, error) {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, fmt.Errorf("%w: no kernel BTF: %w", ErrNoFullDigest, err)
+	}
+	var prog *btf.Struct
+	if err := spec.TypeByName("bpf_prog", &prog); err != nil {
+		return nil, fmt.Errorf("%w: kernel BTF has no struct bpf_prog: %w", ErrNoFullDigest, err)
+	}
+	l := &layout{}
+	digest, ok := findMember(prog, "digest", 0)
+	if !ok {
+		return nil, fmt.Errorf("%w: struct bpf_prog has no digest member: this kernel keeps only the 8-byte tag (the full SHA-256 is kept from Linux 6.18)", ErrNoFullDigest)
+	}
+	if arr, ok := btf.UnderlyingType(digest.Type).(*btf.Array); !ok || arr.Nelems != 32 {
+		return nil, fmt.Errorf("%w: struct bpf_prog.digest is %v, not 32 bytes", ErrNoFullDigest, digest.Type)
+	}
+	l.digest = digest.Offset.Bytes()
+	aux, ok := findMember(prog, "aux", 0)
+	if !ok {
+		return nil, fmt.Errorf("%w: struct bpf_prog has no aux member", ErrNoFullDigest)
+	}
+	l.aux = aux.Offset.Bytes()
+	var auxT *btf.Struct
+	if err := spec.TypeByName("bpf_prog_aux", &auxT); err != nil {
+		return nil, fmt.Errorf("%w: kernel BTF has no struct bpf_prog_aux: %w", ErrNoFullDigest, err)
+	}
+	id, ok := findMember(auxT, "id", 0)
+	if !ok {
+		return nil, fmt.Errorf("%w: struct bpf_prog_aux has no id member", ErrNoFullDigest)
+	}
+	l.auxID = id.Offset.Bytes()
+	return l, nil
+})
+
+// findMember finds a member by name, looking into anonymous structs and
+// unions; the offset returned is from the start of s.
+func findMember(t btf.Type, name string, base btf.Bits) (btf.Member, bool) {
+	var members []btf.Member
+	switch c := btf.UnderlyingType(t).(type) {
+	case *btf.Struct:
+		members = c.Members
+	case *btf.Union:
+		members = c.Members
+	}
+	for _, m := range members {
+		if m.Name == name {
+			m.Offset += base
+			return m, true
+		}
+		if m.Name == "" {
+			if found, ok := findMember(m.Type, name, base+m.Offset); ok {
+				return found, true
+			}
+		}
+	}
+	return btf.Member{}, false
+}
+
+// digestIter is the bpf_prog iterator, loaded and attached once per
+// process: loading a tracing program costs tens of milliseconds, opening
+// its iterator microseconds. The process keeps the link's fd (the link
+// keeps the program) for its lifetime.
+var digestIter = sync.OnceValues(func() (*link.Iter, error) {
+	l, err := digestLayout()
+	if err != nil {
+		return nil, err
+	}
+	insns := asm.Instructions{
+		asm.LoadMem(asm.R6, asm.R1, 0, asm.DWord), // ctx->meta
+		asm.LoadMem(asm.R7, asm.R1, 8, asm.DWord), // ctx->prog (NULL at the end)
+		asm.JEq.Imm(asm.R7, 0, "out"),
+		asm.LoadMem(asm.R8, asm.R6, 0, asm.DWord), // meta->seq
+		asm.LoadMem(asm.R1, asm.R7, int16(l.aux), asm.DWord),
+		asm.LoadMem(asm.R1, asm.R1, int16(l.auxID), asm.Word),
+		asm.StoreMem(asm.RFP, -40, asm.R1, asm.DWord),
+	}
+	for i := int16(0); i < 4; i++ {
+		insns = append(insns,
+			asm.LoadMem(asm.R1, asm.R7, int16(l.digest)+8*i, asm.DWord),
+			asm.StoreMem(asm.RFP, -32+8*i, asm.R1, asm.DWord))
+	}
+	insns = append(insns,
+		asm.Mov.Reg(asm.R1, asm.R8),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, -40),
+		asm.Mov.Imm(asm.R3, fullDigestRecord),
+		asm.FnSeqWrite.Call(),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
+		asm.Return(),
+	)
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name: "b2gs_digests", Type: ebpf.Tracing, AttachType: ebpf.AttachTraceIter, AttachTo: "bpf_prog",
+		License: "GPL", Instructions: insns,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: load the bpf_prog iterator (a tracing program): %w", ErrNoFullDigest, err)
+	}
+	defer prog.Close() // the link holds it
+	if info, err := prog.Info(); err == nil {
+		if id, ok := info.ID(); ok {
+			digestIterID.Store(uint32(id))
+		}
+	}
+	it, err := link.AttachIter(link.IterOptions{Program: prog})
+	if err != nil {
+		return nil, fmt.Errorf("%w: attach the bpf_prog iterator: %w", ErrNoFullDigest, err)
+	}
+	return it, nil
+})
+
+var digestIterID atomic.Uint32
+
+// DigestIteratorID returns the id of this process's bpf_prog iterator
+// program (the full-digest backend), or 0 when it has none. Audits leave
+// it out: it is the auditor's own tool, not a program under audit.
+func DigestIteratorID() uint32 { return digestIterID.Load() }
+
+func readFullDigests() (map[uint32]string, error) {
+	it, err := digestIter()
+	if err != nil {
+		return nil, err
+	}
+	r, err := it.Open()
+	if err != nil {
+		return nil, fmt.Errorf("%w: open the bpf_prog iterator: %w", ErrNoFullDigest, err)
+	}
+	defer r.Close()
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read the bpf_prog iterator: %w", err)
+	}
+	if len(raw)%fullDigestRecord != 0 {
+		return nil, fmt.Errorf("bpf_prog iterator: %d bytes, not a multiple of %d", len(raw), fullDigestRecord)
+	}
+	out := make(map[uint32]string, len(raw)/fullDigestRecord)
+	for i := 0; i < len(raw); i += fullDigestRecord {
+		out[binary.NativeEndian.Uint32(raw[i:])] = hex.EncodeToString(raw[i+8 : i+fullDigestRecord])
+	}
+	return out, nil
+}
+
+// FullDigestsIfAvailable reads the full digests where the backend is
+// available and returns nil and the reason where it is not (the reason is
+// the probe's, cached; a failure after a successful probe is returned
+// too).
+func FullDigestsIfAvailable() (map[uint32]string, error) {
+	if err := fullDigestProbe(); err != nil {
+		return nil, err
+	}
+	return readFullDigests()
+}
+
+// DigestBackend says in one line which backend a pass compares
+// instructions with: the full digest, or the 64-bit tag and why.
+func DigestBackend() string {
+	if err := fullDigestProbe(); err != nil {
+		return "tag (64 bits of the digest; collision about 2^32 work, second preimage about 2^64): " + err.Error()
+	}
+	return "full digest (256 bits: struct bpf_prog.digest read with a bpf_prog iterator)"
+}

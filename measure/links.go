@@ -1,0 +1,149 @@
+package measure
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+
+	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
+)
+
+// KernelLink is a BPF link whose target is a program: a tracing link
+// (fentry, fexit, fmod_ret on a BPF program) or an extension (freplace)
+// link. Such a program runs inside, or instead of part of, its target
+// without changing the target's tag or map_ids.
+type KernelLink struct {
+	ID uint32 `json:"id"`
+	// Type is the link type ("tracing").
+	Type string `json:"type"`
+	// AttachType is the bpf_attach_type of the link, by name.
+	AttachType string `json:"attach_type"`
+	// ProgID, ProgName, ProgType and ProgTag describe the attaching
+	// program.
+	ProgID   uint32 `json:"prog_id"`
+	ProgName string `json:"prog_name"`
+	ProgType string `json:"prog_type"`
+	ProgTag  string `json:"prog_tag"`
+	// TargetProgID is the program the link attaches to; TargetBTFID the
+	// BTF type id of the function in it.
+	TargetProgID uint32 `json:"target_prog_id"`
+	TargetBTFID  uint32 `json:"target_btf_id"`
+	// Note says when the target id could also name a kernel BTF object:
+	// the kernel reports both kinds of targets in one field.
+	Note string `json:"note,omitempty"`
+}
+
+// String describes the link and its attaching program.
+func (l KernelLink) String() string {
+	s := fmt.Sprintf("%s link id %d (attach type %s) from %s program id %d %q (tag %s)", l.Type, l.ID, l.AttachType, l.ProgType, l.ProgID, l.ProgName, l.ProgTag)
+	if l.Note != "" {
+		s += "; " + l.Note
+	}
+	return s
+}
+
+// Links is the set of links on the host that target programs, indexed by
+// the target program's id. Build it once per verification pass with
+// [EnumerateLinks].
+type Links struct {
+	byTarget map[uint32][]KernelLink
+	// Err is why links could not be enumerated (BPF_LINK_GET_NEXT_ID needs
+	// Linux 5.8): programs are then at best PARTIAL.
+	Err error
+}
+
+// To returns the links whose target is the program with this id.
+func (l *Links) To(progID uint32) []KernelLink {
+	if l == nil {
+		return nil
+	}
+	return l.byTarget[progID]
+}
+
+// EnumerateLinks lists every link on the host (BPF_LINK_GET_NEXT_ID, link
+// info, Linux 5.8+) and keeps those whose target is a program: tracing
+// links of extension programs, and tracing links (fentry, fexit,
+// fmod_ret) whose target object id is not a kernel BTF object. When the
+// kernel cannot enumerate links the result has Err set; other errors are
+// returned.
+func EnumerateLinks() (*Links, error) {
+	out := &Links{byTarget: map[uint32][]KernelLink{}}
+	it := new(link.Iterator)
+	defer it.Close()
+	for it.Next() {
+		info, err := it.Link.Info()
+		if err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue // gone while we looked
+			}
+			return nil, fmt.Errorf("link id %d: %w", it.ID, err)
+		}
+		tr := info.Tracing()
+		if info.Type != link.TracingType || tr == nil {
+			continue
+		}
+		kl := KernelLink{
+			ID:           uint32(info.ID),
+			Type:         "tracing",
+			AttachType:   ebpf.AttachType(tr.AttachType).String(),
+			ProgID:       uint32(info.Program),
+			TargetProgID: tr.TargetObjectId,
+			TargetBTFID:  uint32(tr.TargetBtfId),
+		}
+		if err := describeProgram(&kl); err != nil {
+			continue // the attaching program is gone: so is the link
+		}
+		if kl.ProgType != ebpf.Extension.String() {
+			// fentry and friends report the target's BTF object id
+			// when they trace a kernel function, the program id when
+			// they trace a program.
+			if isKernelBTF(tr.TargetObjectId) {
+				kl.Note = fmt.Sprintf("target object id %d is also a kernel BTF object: this may trace a kernel function instead", tr.TargetObjectId)
+			}
+		}
+		out.byTarget[kl.TargetProgID] = append(out.byTarget[kl.TargetProgID], kl)
+	}
+	if err := it.Err(); err != nil {
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, ebpf.ErrNotSupported) {
+			out.Err = fmt.Errorf("links cannot be enumerated on this kernel (BPF_LINK_GET_NEXT_ID, Linux 5.8+): %w", err)
+			return out, nil
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+func describeProgram(kl *KernelLink) error {
+	fd, err := bpfsys.ProgFDByID(kl.ProgID)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	info, _, err := bpfsys.ProgramInfo(fd)
+	if err != nil {
+		return err
+	}
+	kl.ProgName = bpfsys.CString(info.Name[:])
+	kl.ProgType = ebpf.ProgramType(info.Type).String()
+	kl.ProgTag = hex.EncodeToString(info.Tag[:])
+	return nil
+}
+
+// isKernelBTF says whether id names a kernel (vmlinux or module) BTF object.
+func isKernelBTF(id uint32) bool {
+	h, err := btf.NewHandleFromID(btf.ID(id))
+	if err != nil {
+		return false
+	}
+	defer h.Close()
+	info, err := h.Info()
+	if err != nil || !info.IsKernel {
+		return false
+	}
+	return true
+}
