@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -433,7 +434,11 @@ func attachTo(t *testing.T, target *ebpf.Program, name string) *ebpf.Program {
 	ps.AttachTarget = target
 	prog, err := ebpf.NewProgram(ps)
 	if errors.Is(err, unix.EPERM) || errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, unix.EINVAL) && strings.Contains(err.Error(), "not supported") {
-		t.Skipf("this kernel refuses %s programs (%v): tracing and extension loads need a kernel that allows them, such as the Debian 6.1/6.12 VMs", ps.Type, err)
+		feature := testutil.FeatureTracing
+		if ps.Type == ebpf.Extension {
+			feature = testutil.FeatureExtension
+		}
+		testutil.SkipWithout(t, feature, fmt.Errorf("loading %s program %s: %w", ps.Type, name, err))
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -495,7 +500,7 @@ func itoa(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
 func TestAuditFullDigest(t *testing.T) {
 	testutil.RequireBPF(t)
 	if err := measure.FullDigestProbe(); err != nil {
-		t.Skipf("full-digest backend unavailable: %v", err)
+		testutil.SkipWithout(t, testutil.FeatureFullDigest, err)
 	}
 	raw, err := os.ReadFile(testutil.Testdata("tailcall_bpfel.o"))
 	if err != nil {

@@ -35,7 +35,7 @@ func TestFullDigest(t *testing.T) {
 		if !strings.Contains(measure.DigestBackend(), "64 bits") {
 			t.Errorf("backend description: %s", measure.DigestBackend())
 		}
-		t.Skipf("full-digest backend unavailable: %v", err)
+		testutil.SkipWithout(t, testutil.FeatureFullDigest, err)
 	}
 	spec := &ebpf.ProgramSpec{Name: "full_digest", Type: ebpf.SocketFilter, License: "MIT",
 		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 7), asm.Return()}}

@@ -288,7 +288,7 @@ func TestTagAlgorithmFromBTF(t *testing.T) {
 	testutil.RequireBPF(t)
 	has, ok := measure.KernelHasDigest()
 	if !ok {
-		t.Skip("no kernel BTF with struct bpf_prog (CONFIG_DEBUG_INFO_BTF)")
+		testutil.SkipWithout(t, testutil.FeatureBTF, errors.New("no struct bpf_prog in /sys/kernel/btf/vmlinux"))
 	}
 	loaded, err := measure.ProbeTagAlgorithmByLoad()
 	if err != nil {

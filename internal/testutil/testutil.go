@@ -117,18 +117,22 @@ const (
 	FeatureTCX = "tcx"
 	// FeatureTracefs: tracefs mounted (kprobe and syscall events).
 	FeatureTracefs = "tracefs"
+	// FeatureFullDigest: the whole SHA-256 of a program, struct
+	// bpf_prog.digest (Linux 6.18+), read by a bpf_prog iterator.
+	FeatureFullDigest = "full-digest"
 )
 
 var featureNames = map[string]string{
-	FeatureTracing:   "tracing programs (fentry/fexit, iterators)",
-	FeatureExtension: "extension programs (freplace)",
-	FeatureLSM:       "an active BPF LSM",
-	FeatureMapHash:   "bpf_map_info.hash (Linux 6.18+)",
-	FeatureBTF:       "kernel BTF (CONFIG_DEBUG_INFO_BTF)",
-	FeatureStructOps: "the struct_ops type the test fills",
-	FeatureKfunc:     "the kfunc the test calls",
-	FeatureTCX:       "tcx attachment (Linux 6.6+)",
-	FeatureTracefs:   "tracefs",
+	FeatureTracing:    "tracing programs (fentry/fexit, iterators)",
+	FeatureExtension:  "extension programs (freplace)",
+	FeatureLSM:        "an active BPF LSM",
+	FeatureMapHash:    "bpf_map_info.hash (Linux 6.18+)",
+	FeatureBTF:        "kernel BTF (CONFIG_DEBUG_INFO_BTF)",
+	FeatureStructOps:  "the struct_ops type the test fills",
+	FeatureKfunc:      "the kfunc the test calls",
+	FeatureTCX:        "tcx attachment (Linux 6.6+)",
+	FeatureTracefs:    "tracefs",
+	FeatureFullDigest: "struct bpf_prog.digest read by a bpf_prog iterator (Linux 6.18+, tracing programs)",
 }
 
 // MissingFeature is a probe's answer that the kernel lacks Feature (one of
