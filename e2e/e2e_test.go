@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -125,6 +126,12 @@ func userModule(t *testing.T, keyFlag string) string {
 	return dir
 }
 
+// linked is "go list -deps" of the user module's package.
+func linked(t *testing.T, dir string, env []string) []string {
+	t.Helper()
+	return strings.Fields(string(run(t, dir, env, "go", "list", "-deps", ".")))
+}
+
 func snapshot(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
@@ -218,6 +225,15 @@ func TestUserWorkflow(t *testing.T) {
 	for name, b := range first {
 		if name != "cosign.key" && (bytes.Contains(b, block) || strings.Contains(string(b), body)) {
 			t.Errorf("%s contains the private key", name)
+		}
+	}
+
+	// Signed with a key: the loader links no keyless verifier (nor
+	// crypto/x509 and net, which would make it dynamically linked).
+	deps := linked(t, dir, env)
+	for _, banned := range []string{"github.com/bpf2go-signed/bpf2go-signed/attest/keyless", "github.com/bpf2go-signed/bpf2go-signed/runtime/keyless", "crypto/x509", "net"} {
+		if slices.Contains(deps, banned) {
+			t.Errorf("the key-signed loader links %s", banned)
 		}
 	}
 

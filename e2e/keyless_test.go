@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -35,6 +36,11 @@ func TestKeylessWorkflow(t *testing.T) {
 	env := []string{"GOFLAGS=-mod=mod"}
 	tool := []string{"run", "github.com/bpf2go-signed/bpf2go-signed/cmd/bpf2go-signed"}
 	run(t, dir, env, "go", "generate", "./...")
+	// Generated with -trust-identity: the loader links the keyless
+	// verifier (key-signed loaders do not, see TestUserWorkflow).
+	if deps := linked(t, dir, env); !slices.Contains(deps, "github.com/bpf2go-signed/bpf2go-signed/attest/keyless") {
+		t.Errorf("the loader generated with -trust-identity does not link attest/keyless: %v", deps)
+	}
 	bin := filepath.Join(dir, "filter")
 	run(t, dir, env, "go", "build", "-o", bin, ".")
 	r, code := runBinary(t, bin)

@@ -9,10 +9,13 @@
 //	import bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
 //
 // Signatures are DSSE envelopes by trusted keys, or Sigstore bundles signed
-// keylessly by trusted identities (attest/keyless), verified offline
-// against the embedded or policy trusted root.
+// keylessly by trusted identities, verified offline against the embedded
+// or policy trusted root. The keyless verifier (attest/keyless, through
+// runtime/keyless) is linked only into loaders generated with
+// -trust-identity: see [Keyless].
 //
 // It depends on cilium/ebpf and this project's measure, sealmap, attest and
-// attest/keyless packages, and on the standard library: no compiler, no
-// go/packages, no KMS providers, no sigstore-go, no network.
+// attest/identity packages, and on the standard library: no compiler, no
+// go/packages, no KMS providers, no sigstore-go, no network, no
+// crypto/x509.
 package runtime

@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"errors"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/bpf2go-signed/bpf2go-signed/internal/fakesigstore"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
+	bpfkeyless "github.com/bpf2go-signed/bpf2go-signed/runtime/keyless"
 )
 
 var ghIdentity = "issuer=" + fakesigstore.GitHubIssuer + ";identity=" + fakesigstore.DefaultIdent + ";github_workflow_repository=" + fakesigstore.DefaultRepo
@@ -36,6 +38,7 @@ func (f *fixture) keylessObject(t testing.TB, s *fakesigstore.Sigstore, opts *fa
 	}
 	o.TrustedRoot = s.TrustedRoot()
 	o.Identities = []string{ghIdentity}
+	o.Keyless = bpfkeyless.Verifier{}
 	return o
 }
 
@@ -118,25 +121,107 @@ func TestLoadKeylessRefuses(t *testing.T) {
 	}
 }
 
-// TestShippedBinaryKeylessOnStdlib: the example loader, a shipped binary,
-// links the keyless verifier and nothing of sigstore (sigstore-go, its
-// dependencies, or the fake Sigstore of tests).
-func TestShippedBinaryKeylessOnStdlib(t *testing.T) {
-	cmd := exec.Command("go", "list", "-deps", "./examples/xdp")
-	cmd.Dir = testutil.Root()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
+// TestLoadKeylessNotLinked: a loader without the keyless verifier (one
+// generated with keys only) refuses, before loading anything, a policy or
+// object that asks for keyless verification, and says to regenerate with
+// -trust-identity, even when the key signature is valid.
+func TestLoadKeylessNotLinked(t *testing.T) {
+	testutil.RequireBPF(t)
+	f := newFixture(t)
+	s := fakesigstore.New()
+	email := keyless.Identity{Issuer: "https://accounts.example", Subject: "dev@example.org"}
+	bundled := f.keylessObject(t, s, &fakesigstore.Options{})
+	bundled.Keyless = nil
+	for _, tt := range []struct {
+		name   string
+		obj    *bpfsigned.Object
+		policy *bpfsigned.Policy
+		says   string
+	}{
+		{"policy identities", f.object(t, f.obj, f.manifest, f.key), &bpfsigned.Policy{Identities: []keyless.Identity{email}}, "Policy.Identities"},
+		{"policy identities only", f.object(t, f.obj, f.manifest, f.key), &bpfsigned.Policy{IgnoreEmbeddedKeys: true, Identities: []keyless.Identity{email}}, "Policy.Identities"},
+		{"policy trusted root", f.object(t, f.obj, f.manifest, f.key), &bpfsigned.Policy{TrustedRoot: s.TrustedRoot()}, "Policy.TrustedRoot"},
+		{"embedded bundle", bundled, nil, "embeds a Sigstore bundle"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := testutil.OpenFDs(t)
+			var objs objects
+			rep, err := bpfsigned.Load(tt.obj, nil, &objs, nil, tt.policy)
+			if !errors.Is(err, bpfsigned.ErrNoKeyless) || rep != nil || objs.Filter != nil {
+				objs.Close()
+				t.Fatalf("Load() = %v, %v, want ErrNoKeyless", rep, err)
+			}
+			for _, want := range []string{tt.says, "what to do", "-trust-identity"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error does not say %q: %v", want, err)
+				}
+			}
+			if after := testutil.OpenFDs(t); after != before {
+				t.Errorf("%d fds before the refused load, %d after", before, after)
+			}
+		})
 	}
-	deps := strings.Fields(string(out))
+	// Keys only, no keyless asked: the same loader loads.
+	var objs objects
+	if _, err := bpfsigned.Load(f.object(t, f.obj, f.manifest, f.key), nil, &objs, nil, &bpfsigned.Policy{}); err != nil {
+		t.Fatalf("key-signed load without keyless: %v", err)
+	}
+	objs.Close()
+}
+
+// TestShippedBinaryKeylessOnStdlib: the keyless verifier that loaders
+// generated with -trust-identity link (runtime/keyless) is on the
+// standard library: nothing of sigstore (sigstore-go, its dependencies,
+// or the fake Sigstore of tests).
+func TestShippedBinaryKeylessOnStdlib(t *testing.T) {
+	deps := goListDeps(t, "github.com/bpf2go-signed/bpf2go-signed/runtime/keyless")
 	if !slices.Contains(deps, "github.com/bpf2go-signed/bpf2go-signed/attest/keyless") {
-		t.Error("the example does not link attest/keyless")
+		t.Error("runtime/keyless does not link attest/keyless")
 	}
 	for _, dep := range deps {
 		for _, banned := range []string{"sigstore", "in-toto", "protobuf", "go-openapi", "transparency-dev", "certificate-transparency", "theupdateframework", "digitorus"} {
 			if strings.Contains(dep, banned) {
-				t.Errorf("the shipped example links %s", dep)
+				t.Errorf("the keyless loader links %s", dep)
 			}
 		}
 	}
+}
+
+// TestKeySignedLoaderLinksNoKeyless: the XDP example, generated with
+// -trust (keys only), links no keyless verifier, no crypto/x509 and no
+// regexp; its loader alone (the generated files and a main that loads
+// once, as scripts/bench/procload builds it) no net either, so it is a
+// static binary even with cgo.
+func TestKeySignedLoaderLinksNoKeyless(t *testing.T) {
+	keyless := []string{"github.com/bpf2go-signed/bpf2go-signed/attest/keyless", "github.com/bpf2go-signed/bpf2go-signed/runtime/keyless", "crypto/x509", "regexp"}
+	for _, tc := range []struct {
+		args   []string
+		banned []string
+	}{
+		// main.go asks net for the interface to attach to.
+		{[]string{"."}, keyless},
+		{[]string{"loadonce_verified.go", "filter_bpfel.go", "filter_bpfel_signed.go"}, append(keyless, "net")},
+	} {
+		deps := goListDeps(t, tc.args...)
+		if !slices.Contains(deps, "github.com/bpf2go-signed/bpf2go-signed/runtime") {
+			t.Fatalf("%v: does not link the runtime: %v", tc.args, deps)
+		}
+		for _, banned := range tc.banned {
+			if slices.Contains(deps, banned) {
+				t.Errorf("examples/xdp %v links %s", tc.args, banned)
+			}
+		}
+	}
+}
+
+// goListDeps is "go list -deps" of args in examples/xdp.
+func goListDeps(t *testing.T, args ...string) []string {
+	t.Helper()
+	cmd := exec.Command("go", append([]string{"list", "-deps"}, args...)...)
+	cmd.Dir = filepath.Join(testutil.Root(), "examples", "xdp")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	return strings.Fields(string(out))
 }

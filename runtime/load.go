@@ -15,7 +15,6 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
-	"github.com/bpf2go-signed/bpf2go-signed/attest/keyless"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
 )
@@ -39,6 +38,12 @@ type Object struct {
 	TrustedRoot []byte
 	// Identities are the identities embedded with -trust-identity.
 	Identities []string
+	// Keyless verifies the keyless signature: set by loaders generated
+	// with -trust-identity (runtime/keyless.Verifier), nil otherwise, so
+	// that key-signed loaders do not link the keyless verifier. Bundle,
+	// TrustedRoot, Identities, Policy.Identities and Policy.TrustedRoot
+	// need it: without it the load fails with [ErrNoKeyless].
+	Keyless Keyless
 }
 
 // Load loads o, sets the parameters, seals the input maps, measures every
@@ -196,8 +201,10 @@ func newReport(o *Object, elfSum [32]byte, sig sigResult, values map[string][]by
 		// Unverified, shown for diagnosis only: the verdict cannot be OK.
 		if _, st, err := attest.Parse(o.Envelope); err == nil {
 			r.manifest = st.Predicate
-		} else if st, err := keyless.Placeholder(o.Bundle); o.Bundle != nil && err == nil {
-			r.manifest = st.Predicate
+		} else if o.Bundle != nil && o.Keyless != nil {
+			if st, err := o.Keyless.Statement(o.Bundle); err == nil {
+				r.manifest = st.Predicate
+			}
 		}
 	}
 	if r.manifest != nil {

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
-	"github.com/bpf2go-signed/bpf2go-signed/attest/keyless"
+	"github.com/bpf2go-signed/bpf2go-signed/attest/identity"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 )
 
@@ -56,11 +56,13 @@ type Policy struct {
 	IgnoreEmbeddedKeys bool
 	// Identities may sign keylessly (Sigstore bundle, OIDC issuer and
 	// certificate identity), in addition to those embedded with
-	// -trust-identity.
-	Identities []keyless.Identity
+	// -trust-identity. They need a loader generated with -trust-identity
+	// (see [Keyless]); other loaders refuse them with [ErrNoKeyless].
+	Identities []identity.Identity
 	// TrustedRoot, a trusted_root.json, replaces the one pinned with
 	// -trusted-root: to refresh it, or for a private Sigstore instance.
-	// Verification never fetches one.
+	// Verification never fetches one. Like Identities, it needs a loader
+	// generated with -trust-identity.
 	TrustedRoot []byte
 	// Accept lists the verdicts that may be handed out; empty means OK only.
 	Accept []Verdict

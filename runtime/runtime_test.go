@@ -289,16 +289,34 @@ func TestConcurrentLoads(t *testing.T) {
 }
 
 // TestRuntimeLinksLittle: shipped binaries link no compiler side, no
-// go/packages, no sigstore and no KMS provider.
+// go/packages, no sigstore and no KMS provider; the runtime without
+// runtime/keyless (key-signed loaders) links no keyless verifier, no
+// crypto/x509, no net and no regexp.
 func TestRuntimeLinksLittle(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "github.com/bpf2go-signed/bpf2go-signed/runtime").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		for _, banned := range []string{"golang.org/x/tools", "sigstore", "/kms", "cmd/bpf2go", "bpf2go-signed/gen", "bpf2go-signed/signing", "aws", "cloud.google.com", "azure", "vault"} {
-			if strings.Contains(dep, banned) {
-				t.Errorf("runtime links %s", dep)
+	buildTime := []string{"golang.org/x/tools", "sigstore", "/kms", "cmd/bpf2go", "bpf2go-signed/gen", "bpf2go-signed/signing", "aws", "cloud.google.com", "azure", "vault"}
+	for _, tc := range []struct {
+		pkg    string
+		banned []string
+		exact  []string
+	}{
+		{"github.com/bpf2go-signed/bpf2go-signed/runtime", buildTime, []string{"github.com/bpf2go-signed/bpf2go-signed/attest/keyless", "crypto/x509", "net", "regexp"}},
+		{"github.com/bpf2go-signed/bpf2go-signed/runtime/keyless", buildTime, nil},
+	} {
+		out, err := exec.Command("go", "list", "-deps", tc.pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list: %v\n%s", err, out)
+		}
+		deps := strings.Fields(string(out))
+		for _, dep := range deps {
+			for _, banned := range tc.banned {
+				if strings.Contains(dep, banned) {
+					t.Errorf("%s links %s", tc.pkg, dep)
+				}
+			}
+		}
+		for _, banned := range tc.exact {
+			if slices.Contains(deps, banned) {
+				t.Errorf("%s links %s", tc.pkg, banned)
 			}
 		}
 	}

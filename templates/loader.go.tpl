@@ -9,6 +9,9 @@ import (
 	"github.com/cilium/ebpf"
 
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
+{{- if .BundleFile }}
+	bpfkeyless "github.com/bpf2go-signed/bpf2go-signed/runtime/keyless"
+{{- end }}
 )
 
 // {{ .Name.Envelope }} is the DSSE envelope of {{ .ObjectFile }}: its signed
@@ -65,6 +68,7 @@ func {{ .Name.Object }}() *bpfsigned.Object {
 		Bundle:      {{ .Name.Bundle }},
 		TrustedRoot: {{ .Name.TrustedRoot }},
 		Identities:  {{ .Name.Identities }},
+		Keyless:     bpfkeyless.Verifier{},
 {{- end }}
 	}
 }

@@ -7,22 +7,14 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/bpf2go-signed/bpf2go-signed/attest/identity"
 )
 
-// Identity is who may sign: the OIDC issuer of the Fulcio certificate and
-// its identity (a subject alternative name: the workflow URI of a CI job,
-// an email, a username), each exact or as a regular expression matched
-// against the whole value, and optional Fulcio claims that must equal
-// given values (for GitHub Actions: github_workflow_repository,
-// github_workflow_ref, source_repository_uri, ...; see [Claims]).
-type Identity struct {
-	Issuer        string `json:"issuer,omitempty"`
-	IssuerRegexp  string `json:"issuer_regexp,omitempty"`
-	Subject       string `json:"identity,omitempty"`
-	SubjectRegexp string `json:"identity_regexp,omitempty"`
-	// Claims maps names of [Claims] to the exact value required.
-	Claims map[string]string `json:"claims,omitempty"`
-}
+// Identity is who may sign keylessly: [identity.Identity], plain data so
+// that the loader's policy can hold identities without linking this
+// package.
+type Identity = identity.Identity
 
 // ParseIdentity reads an identity from the -trust-identity syntax:
 // KEY=VALUE pairs separated by ";" with keys issuer, issuer-regexp,
@@ -36,7 +28,7 @@ func ParseIdentity(spec string) (Identity, error) {
 		if err := dec.Decode(&id); err != nil {
 			return id, fmt.Errorf("identity %q: %w", spec, err)
 		}
-		return id, id.Check()
+		return id, CheckIdentity(id)
 	}
 	for _, kv := range strings.Split(spec, ";") {
 		kv = strings.TrimSpace(kv)
@@ -67,31 +59,13 @@ func ParseIdentity(spec string) (Identity, error) {
 			id.Claims[k] = v
 		}
 	}
-	return id, id.Check()
+	return id, CheckIdentity(id)
 }
 
-// String is the -trust-identity syntax of id, with keys in a fixed order.
-func (id Identity) String() string {
-	var parts []string
-	add := func(k, v string) {
-		if v != "" {
-			parts = append(parts, k+"="+v)
-		}
-	}
-	add("issuer", id.Issuer)
-	add("issuer-regexp", id.IssuerRegexp)
-	add("identity", id.Subject)
-	add("identity-regexp", id.SubjectRegexp)
-	for _, k := range slices.Sorted(maps.Keys(id.Claims)) {
-		add(k, id.Claims[k])
-	}
-	return strings.Join(parts, ";")
-}
-
-// Check refuses identities that would trust too much: both an issuer and
-// an identity (exact or regexp) are required, regular expressions must
-// compile, and claims must be known.
-func (id Identity) Check() error {
+// CheckIdentity refuses identities that would trust too much: both an
+// issuer and an identity (exact or regexp) are required, regular
+// expressions must compile, and claims must be known.
+func CheckIdentity(id Identity) error {
 	if (id.Issuer == "") == (id.IssuerRegexp == "") {
 		return fmt.Errorf("identity %s: give exactly one of issuer and issuer-regexp (for GitHub Actions: issuer=https://token.actions.githubusercontent.com)", id)
 	}
@@ -126,7 +100,7 @@ func match(exact, re, value string) bool {
 
 // matches reports whether a certificate with these claims and SANs is id,
 // and if not, what differs.
-func (id Identity) matches(claims map[string]string, sans []string) (string, bool) {
+func matches(id Identity, claims map[string]string, sans []string) (string, bool) {
 	if !match(id.Issuer, id.IssuerRegexp, claims["issuer"]) {
 		return fmt.Sprintf("issuer: expected %s, found %q", want(id.Issuer, id.IssuerRegexp), claims["issuer"]), false
 	}

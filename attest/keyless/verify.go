@@ -52,7 +52,7 @@ func (r *TrustedRoot) Verify(b *Bundle, ids []Identity) (*Result, error) {
 		return nil, fmt.Errorf("%w: pass the identity allowed to sign (-trust-identity at generate time, or Policy.Identities)", ErrNoIdentity)
 	}
 	for _, id := range ids {
-		if err := id.Check(); err != nil {
+		if err := CheckIdentity(id); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrNoIdentity, err)
 		}
 	}
@@ -122,7 +122,7 @@ func (r *TrustedRoot) Verify(b *Bundle, ids []Identity) (*Result, error) {
 	res.Issuer, res.SANs, res.Claims = claims["issuer"], sans, claims
 	var why []string
 	for i, id := range ids {
-		if diff, ok := id.matches(claims, sans); ok {
+		if diff, ok := matches(id, claims, sans); ok {
 			res.Identity, res.IdentityIndex = id, i
 			return res, nil
 		} else {
