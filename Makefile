@@ -35,7 +35,7 @@ RACE_TARGETS = ./runtime ./measure ./sealmap ./audit ./examples/xdp:Concurrent
 KERNELS ?= 6.1 6.12
 # The kernel features (internal/testutil's names) a test may skip for in the
 # VMs: FEATURE,... for every kernel, KERNEL=FEATURE,... for one.
-VM_ALLOW_SKIP ?= map-hash,full-digest 6.1=tcx,kfunc
+VM_ALLOW_SKIP ?= map-hash,full-digest 6.1=tcx,kfunc,struct-ops
 
 .PHONY: test deps vet testdata bench build demo fuzz race test-oracle test-kernels print-race-targets
 

@@ -20,7 +20,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/btf"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
 	"github.com/bpf2go-signed/bpf2go-signed/audit"
@@ -522,14 +521,7 @@ func TestAuditPartial(t *testing.T) {
 // UNSIGNED for a map no envelope measures.
 func TestAuditStructOps(t *testing.T) {
 	testutil.RequireBPF(t)
-	kernel, err := btf.LoadKernelSpec()
-	if err != nil {
-		testutil.SkipWithout(t, testutil.FeatureBTF, err)
-	}
-	var ops *btf.Struct
-	if err := kernel.TypeByName("bpf_struct_ops_tcp_congestion_ops", &ops); err != nil {
-		testutil.SkipWithout(t, testutil.FeatureStructOps, fmt.Errorf("no struct_ops for tcp_congestion_ops: %w", err))
-	}
+	testutil.RequireStructOpsLink(t, "tcp_congestion_ops")
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	s, _ := signing.FromPrivateKey(key)
 	pub, _ := attest.MarshalPublicKey(key.Public())

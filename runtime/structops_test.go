@@ -6,13 +6,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/btf"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
 	"github.com/bpf2go-signed/bpf2go-signed/gen"
@@ -44,14 +42,7 @@ func (o *structOpsObjects) Close() {
 // member; every refused load closes what it opened.
 func TestStructOps(t *testing.T) {
 	testutil.RequireBPF(t)
-	kernel, err := btf.LoadKernelSpec()
-	if err != nil {
-		testutil.SkipWithout(t, testutil.FeatureBTF, err)
-	}
-	var ops *btf.Struct
-	if err := kernel.TypeByName("bpf_struct_ops_tcp_congestion_ops", &ops); err != nil {
-		testutil.SkipWithout(t, testutil.FeatureStructOps, fmt.Errorf("no struct_ops for tcp_congestion_ops: %w", err))
-	}
+	testutil.RequireStructOpsLink(t, "tcp_congestion_ops")
 	obj, err := os.ReadFile(testutil.Testdata("structops_bpfel.o"))
 	if err != nil {
 		t.Fatal(err)

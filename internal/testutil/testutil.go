@@ -14,6 +14,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 
@@ -240,4 +241,25 @@ func ArraySource() string {
 		return measure.SourceKernel
 	}
 	return measure.SourceReadback
+}
+
+// RequireStructOpsLink skips, naming the feature, unless the kernel has the
+// struct_ops type bpf_struct_ops_<ops> and struct_ops links (the
+// .struct_ops.link maps that cilium/ebpf creates with BPF_F_LINK, Linux
+// 6.4+: struct bpf_struct_ops_link in the kernel's BTF). It returns the
+// kernel's BTF.
+func RequireStructOpsLink(tb testing.TB, ops string) *btf.Spec {
+	tb.Helper()
+	kernel, err := btf.LoadKernelSpec()
+	if err != nil {
+		SkipWithout(tb, FeatureBTF, err)
+	}
+	var s *btf.Struct
+	if err := kernel.TypeByName("bpf_struct_ops_"+ops, &s); err != nil {
+		SkipWithout(tb, FeatureStructOps, fmt.Errorf("no struct_ops for %s: %w", ops, err))
+	}
+	if err := kernel.TypeByName("bpf_struct_ops_link", &s); err != nil {
+		SkipWithout(tb, FeatureStructOps, fmt.Errorf("no struct_ops links (BPF_F_LINK, Linux 6.4+): %w", err))
+	}
+	return kernel
 }
