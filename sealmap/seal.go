@@ -8,107 +8,11 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
-
-	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
 )
-
-// ErrNotFrozen is returned when the kernel does not confirm that a sealed
-// map is frozen.
-var ErrNotFrozen = errors.New("sealed map is not frozen")
-
-// Seal creates one map from ms, fills it with ms.Contents, freezes it and
-// confirms through the kernel that it is frozen. ms must carry
-// BPF_F_RDONLY_PROG.
-func Seal(ms *ebpf.MapSpec) (*ebpf.Map, error) {
-	m, err := createFilled(ms)
-	if err != nil {
-		return nil, err
-	}
-	if err := freeze(ms.Name, m); err != nil {
-		m.Close()
-		return nil, err
-	}
-	return m, nil
-}
-
-func createFilled(ms *ebpf.MapSpec) (*ebpf.Map, error) {
-	if ms.Flags&FlagRdonlyProg == 0 {
-		return nil, fmt.Errorf("%w %s: the spec lacks BPF_F_RDONLY_PROG (apply the plan first)", ErrCannotSeal, ms.Name)
-	}
-	empty := ms.Copy()
-	empty.Contents = nil
-	m, err := ebpf.NewMap(empty)
-	if err != nil {
-		return nil, fmt.Errorf("seal %s: create: %w", ms.Name, err)
-	}
-	if err := fill(m, ms); err != nil {
-		m.Close()
-		return nil, fmt.Errorf("seal %s: fill: %w", ms.Name, err)
-	}
-	return m, nil
-}
 
 func freezeOnly(name string, m *ebpf.Map) error {
 	if err := m.Freeze(); err != nil {
 		return fmt.Errorf("seal %s: freeze: %w", name, err)
-	}
-	return nil
-}
-
-func freeze(name string, m *ebpf.Map) error {
-	if err := freezeOnly(name, m); err != nil {
-		return err
-	}
-	if err := ConfirmFrozen(m); err != nil {
-		return fmt.Errorf("seal %s: %w", name, err)
-	}
-	return nil
-}
-
-// fill writes ms.Contents into m: one batch update where the kernel supports
-// it (5.6+), one update per entry otherwise.
-func fill(m *ebpf.Map, ms *ebpf.MapSpec) error {
-	if len(ms.Contents) == 0 {
-		return nil
-	}
-	keys := make([]byte, 0, len(ms.Contents)*int(ms.KeySize))
-	values := make([]byte, 0, len(ms.Contents)*int(ms.ValueSize))
-	for i, kv := range ms.Contents {
-		k, kok := kv.Key.([]byte)
-		v, vok := kv.Value.([]byte)
-		if !kok || !vok || uint32(len(k)) != ms.KeySize || uint32(len(v)) != ms.ValueSize {
-			return fmt.Errorf("contents[%d]: want raw key and value bytes of %d and %d bytes", i, ms.KeySize, ms.ValueSize)
-		}
-		keys = append(keys, k...)
-		values = append(values, v...)
-	}
-	n, err := bpfsys.UpdateBatch(m.FD(), keys, values, uint32(len(ms.Contents)))
-	if errors.Is(err, bpfsys.ErrBatchUnsupported) {
-		for i, kv := range ms.Contents {
-			if err := m.Put(kv.Key, kv.Value); err != nil {
-				return fmt.Errorf("contents[%d]: %w", i, err)
-			}
-		}
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if int(n) != len(ms.Contents) {
-		return fmt.Errorf("batch update wrote %d of %d entries", n, len(ms.Contents))
-	}
-	return nil
-}
-
-// ConfirmFrozen asks the kernel whether m is frozen and returns
-// [ErrNotFrozen] when it is not.
-func ConfirmFrozen(m *ebpf.Map) error {
-	frozen, err := bpfsys.MapFrozen(m.FD())
-	if err != nil {
-		return fmt.Errorf("confirm frozen: %w", err)
-	}
-	if !frozen {
-		return ErrNotFrozen
 	}
 	return nil
 }

@@ -58,17 +58,6 @@ func LookupBatch(fd int, in, out, keys, values []byte, count uint32) (n uint32, 
 	return attr.count, false, nil
 }
 
-// UpdateBatch writes count entries with BPF_MAP_UPDATE_BATCH (5.6+): keys
-// and values hold count keys and count values back to back.
-func UpdateBatch(fd int, keys, values []byte, count uint32) (uint32, error) {
-	attr := batchAttr{keys: newPointer(keys), values: newPointer(values), count: count, mapFD: uint32(fd)}
-	_, err := bpf(unix.BPF_MAP_UPDATE_BATCH, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	if err != nil {
-		return attr.count, batchErr("BPF_MAP_UPDATE_BATCH", err)
-	}
-	return attr.count, nil
-}
-
 // LookupElem reads one value with BPF_MAP_LOOKUP_ELEM.
 func LookupElem(fd int, key, value []byte) error {
 	attr := elemAttr{mapFD: uint32(fd), key: newPointer(key), value: newPointer(value)}
