@@ -118,11 +118,19 @@ func LoadCollection(spec *ebpf.CollectionSpec, plan *Plan, opts *ebpf.Collection
 	return coll, nil
 }
 
+// explainSealedWrite names the sealed maps when the verifier refused a
+// program for writing a read-only map (its log says "write into map
+// forbidden"); other errors are returned as they are. The program is the
+// one cilium/ebpf names in its "program NAME: ..." wrapping.
 func explainSealedWrite(spec *ebpf.CollectionSpec, sealed []string, err error) error {
-	if !strings.Contains(err.Error(), "write into map forbidden") {
+	var ve *ebpf.VerifierError
+	if !errors.As(err, &ve) || !slices.ContainsFunc(ve.Log, func(line string) bool {
+		return strings.Contains(line, "write into map forbidden")
+	}) {
 		return err
 	}
-	for name, prog := range spec.Programs {
+	for _, name := range slices.Sorted(maps.Keys(spec.Programs)) {
+		prog := spec.Programs[name]
 		if !strings.Contains(err.Error(), "program "+name+":") {
 			continue
 		}
