@@ -3,6 +3,7 @@ package runtime
 import (
 	"crypto"
 	"crypto/sha256"
+	"reflect"
 	"sync"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
@@ -53,9 +54,10 @@ func sigKey(o *Object, elfSum [32]byte, keys []crypto.PublicKey, keylessID [32]b
 }
 
 // fingerprintCached is keyFingerprint, remembered per key. Keys that
-// cannot be map keys (not comparable) are fingerprinted every time.
+// cannot be map keys (ed25519.PublicKey is a byte slice) are fingerprinted
+// every time.
 func fingerprintCached(k crypto.PublicKey) string {
-	if !comparable(k) {
+	if k == nil || !reflect.ValueOf(k).Comparable() {
 		return keyFingerprint(k)
 	}
 	if fp, ok := fpCache.Load(k); ok {
@@ -64,16 +66,6 @@ func fingerprintCached(k crypto.PublicKey) string {
 	fp := keyFingerprint(k)
 	fpCache.Store(k, fp)
 	return fp
-}
-
-func comparable(k crypto.PublicKey) (ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	_ = k == k
-	return true
 }
 
 func planID(o *Object, elfSum [32]byte) [32]byte {
