@@ -10,8 +10,10 @@
 //	    --insecure-ignore-tlog X.o
 //
 // This package holds what verifiers need (parsing, public keys,
-// verification) with the standard library only, so shipped binaries stay
-// lean; signing, private keys and KMS live in package signing.
+// verification). Its cryptography and parsing are the standard library's;
+// its one import beyond it is package measure, for the predicate (and so
+// cilium/ebpf, which every loader links anyway). Signing, private keys,
+// sigstore and KMS live in package signing, so shipped binaries stay lean.
 package attest
 
 import (

@@ -1,5 +1,6 @@
 // Package keyless verifies keyless Sigstore signatures offline, with the
-// standard library only: a Sigstore bundle (v0.1 to v0.3, JSON) holding a
+// standard library's cryptography and no sigstore library (it imports
+// only package attest, for the envelope and statement): a Sigstore bundle (v0.1 to v0.3, JSON) holding a
 // DSSE envelope signed with a short-lived Fulcio certificate and logged in
 // Rekor, against a pinned trusted root (trusted_root.json) and an identity
 // policy (OIDC issuer and certificate identity).
