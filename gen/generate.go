@@ -127,8 +127,9 @@ func (c *Config) debugf(log io.Writer, format string, args ...any) {
 	}
 }
 
-// convert does what bpf2go does for one target, then writes the signed
-// outputs.
+// convert does what bpf2go's convert does for one target (compile, write
+// the bpf2go binding file and, with -makebase, the .d file), then writes
+// the signed outputs.
 func (c *Config) convert(ctx context.Context, tgt bpfgen.Target, arches bpfgen.GoArches, incDir string, extras *extras, log io.Writer) (err error) {
 	outputStem := c.OutputStem
 	if outputStem == "" {
@@ -140,6 +141,7 @@ func (c *Config) convert(ctx context.Context, tgt bpfgen.Target, arches bpfgen.G
 		return err
 	}
 	objFile := filepath.Join(outDir, stem+".o")
+	goFile := filepath.Join(outDir, stem+".go")
 	cwd, err := os.Getwd()
 	if err != nil {
 		return err
@@ -149,9 +151,6 @@ func (c *Config) convert(ctx context.Context, tgt bpfgen.Target, arches bpfgen.G
 	if err := c.removeObsolete(outputStem, tgt, log); err != nil {
 		return fmt.Errorf("remove obsolete output: %w", err)
 	}
-
-	cflags := slices.Clone(c.CFlags)
-	cflags = append(cflags, "-I"+incDir)
 	var depFile string
 	if c.MakeBase != "" {
 		f, err := os.CreateTemp("", "bpf2go-signed")
@@ -161,10 +160,39 @@ func (c *Config) convert(ctx context.Context, tgt bpfgen.Target, arches bpfgen.G
 		depFile = f.Name()
 		f.Close()
 		defer os.Remove(depFile)
+	}
+	if err := c.compile(tgt, cwd, incDir, objFile, depFile); err != nil {
+		return err
+	}
+	c.debugf(log, "Compiled object file=%s", objFile)
+	if err := c.writeBindings(objFile, goFile, constraints); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			os.Remove(goFile) // as bpf2go does when a later step fails
+		}
+	}()
+	c.debugf(log, "Generated bpf2go binding file=%s", goFile)
+	if err := c.writeSigned(ctx, objFile, stem, outputStem, tgt, constraints, extras, log); err != nil {
+		return err
+	}
+	if c.MakeBase == "" {
+		return nil
+	}
+	return c.writeMakeDeps(cwd, depFile, goFile)
+}
+
+// compile builds objFile from the source for tgt, with bpf2go_signed.h on
+// the include path and, when depFile is set, make dependencies written to
+// it.
+func (c *Config) compile(tgt bpfgen.Target, cwd, incDir, objFile, depFile string) error {
+	cflags := slices.Clone(c.CFlags)
+	cflags = append(cflags, "-I"+incDir)
+	if depFile != "" {
 		cflags = append(cflags, "-MD", "-MP", "-MF"+depFile)
 	}
-
-	err = bpfgen.Compile(bpfgen.CompileArgs{
+	err := bpfgen.Compile(bpfgen.CompileArgs{
 		CC:               c.CC,
 		Strip:            c.Strip,
 		DisableStripping: c.NoStrip,
@@ -177,11 +205,16 @@ func (c *Config) convert(ctx context.Context, tgt bpfgen.Target, arches bpfgen.G
 	if err != nil {
 		return fmt.Errorf("compile: %w", err)
 	}
-	c.debugf(log, "Compiled object file=%s", objFile)
+	return nil
+}
 
+// writeBindings writes bpf2go's Go file for objFile to goFile: the named
+// maps, variables and programs, and the C types asked for (plus the global
+// ones unless -no-global-types). goFile is removed on error.
+func (c *Config) writeBindings(objFile, goFile string, constraints constraint.Expr) (err error) {
 	spec, err := ebpf.LoadCollectionSpec(objFile)
 	if err != nil {
-		return fmt.Errorf("can't load BPF from ELF: %s", err)
+		return fmt.Errorf("can't load BPF from ELF: %w", err)
 	}
 	var mapNames, varNames, progNames []string
 	for name := range spec.Maps {
@@ -207,7 +240,6 @@ func (c *Config) convert(ctx context.Context, tgt bpfgen.Target, arches bpfgen.G
 		types = append(types, bpfgen.CollectGlobalTypes(spec)...)
 	}
 
-	goFile := filepath.Join(outDir, stem+".go")
 	f, err := os.Create(goFile)
 	if err != nil {
 		return err
@@ -230,17 +262,14 @@ func (c *Config) convert(ctx context.Context, tgt bpfgen.Target, arches bpfgen.G
 		Output:      f,
 	})
 	if err != nil {
-		return fmt.Errorf("can't write %s: %s", goFile, err)
+		return fmt.Errorf("can't write %s: %w", goFile, err)
 	}
-	c.debugf(log, "Generated bpf2go binding file=%s", goFile)
+	return nil
+}
 
-	if err := c.writeSigned(ctx, objFile, stem, outputStem, tgt, constraints, extras, log); err != nil {
-		return err
-	}
-
-	if c.MakeBase == "" {
-		return nil
-	}
+// writeMakeDeps turns the compiler's dependency file into goFile.d, with
+// paths relative to -makebase.
+func (c *Config) writeMakeDeps(cwd, depFile, goFile string) error {
 	df, err := os.Open(depFile)
 	if err != nil {
 		return err
@@ -248,7 +277,7 @@ func (c *Config) convert(ctx context.Context, tgt bpfgen.Target, arches bpfgen.G
 	defer df.Close()
 	rules, err := readMakeRules(cwd, df)
 	if err != nil {
-		return fmt.Errorf("can't read dependency information: %s", err)
+		return fmt.Errorf("can't read dependency information: %w", err)
 	}
 	out, err := os.Create(goFile + ".d")
 	if err != nil {
@@ -257,7 +286,7 @@ func (c *Config) convert(ctx context.Context, tgt bpfgen.Target, arches bpfgen.G
 	defer out.Close()
 	rules[0].target = goFile
 	if err := writeMakeRules(out, c.MakeBase, rules); err != nil {
-		return fmt.Errorf("can't adjust dependency information: %s", err)
+		return fmt.Errorf("can't adjust dependency information: %w", err)
 	}
 	return nil
 }
