@@ -143,23 +143,57 @@ var ErrHelp = flag.ErrHelp
 // BPF2GO_MAKEBASE, GOPACKAGE, GOFILE, V).
 func Parse(args []string, env Env, out io.Writer) (*Config, error) {
 	c := &Config{SealContents: map[string]string{}}
-	fs := flag.NewFlagSet("bpf2go-signed", flag.ContinueOnError)
 	if out == nil {
 		out = io.Discard
 	}
+	fs, f := c.flagSet(env, out)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := c.setOutput(f, env); err != nil {
+		return nil, err
+	}
+	if err := c.setCompiler(f, fs.Args()); err != nil {
+		return nil, err
+	}
+	if err := c.setTargets(f.target); err != nil {
+		return nil, err
+	}
+	c.Tags, c.Types = f.tags.expr, f.types
+	c.Trust, c.Seal, c.Params, c.TargetBTF, c.TrustIdentity = f.trust, f.seal, f.params, f.targetBTF, f.identities
+	c.UnsealedProgArrays = f.openArrays
+	if err := c.setSealContents(f.contents); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// rawFlags are the flag values Parse checks and converts before they go
+// into a Config.
+type rawFlags struct {
+	cc, cflags, target, outDir, pkg                      string
+	tags                                                 tagsFlag
+	types                                                typesFlag
+	trust, seal, contents, params, targetBTF, identities, openArrays listFlag
+}
+
+// flagSet defines bpf2go's flags (with its defaults from env) and this
+// project's, writing to c where no conversion is needed and to the
+// returned rawFlags otherwise.
+func (c *Config) flagSet(env Env, out io.Writer) (*flag.FlagSet, *rawFlags) {
+	f := &rawFlags{}
+	fs := flag.NewFlagSet("bpf2go-signed", flag.ContinueOnError)
 	fs.SetOutput(out)
 	verbose, _ := strconv.ParseBool(env.get("V", "false"))
 	fs.BoolVar(&c.Verbose, "verbose", verbose, "enable verbose logging ($V)")
-	cc := fs.String("cc", env.get("BPF2GO_CC", ""), "`binary` used to compile C to BPF ($BPF2GO_CC; default clang, else the newest clang-NN)")
+	fs.StringVar(&f.cc, "cc", env.get("BPF2GO_CC", ""), "`binary` used to compile C to BPF ($BPF2GO_CC; default clang, else the newest clang-NN)")
 	fs.StringVar(&c.Strip, "strip", env.get("BPF2GO_STRIP", ""), "`binary` used to strip DWARF from compiled BPF ($BPF2GO_STRIP)")
 	fs.BoolVar(&c.NoStrip, "no-strip", false, "disable stripping of DWARF")
-	cflags := fs.String("cflags", env.get("BPF2GO_CFLAGS", ""), "flags passed to the compiler, may contain quoted arguments ($BPF2GO_CFLAGS)")
-	var tags tagsFlag
-	fs.Var(&tags, "tags", "comma-separated list of Go build tags to include in generated files")
-	target := fs.String("target", "bpfel,bpfeb", "clang target(s) to compile for (comma separated)")
+	fs.StringVar(&f.cflags, "cflags", env.get("BPF2GO_CFLAGS", ""), "flags passed to the compiler, may contain quoted arguments ($BPF2GO_CFLAGS)")
+	fs.Var(&f.tags, "tags", "comma-separated list of Go build tags to include in generated files")
+	fs.StringVar(&f.target, "target", "bpfel,bpfeb", "clang target(s) to compile for (comma separated)")
 	fs.StringVar(&c.MakeBase, "makebase", env.get("BPF2GO_MAKEBASE", ""), "write make compatible depinfo files relative to `directory` ($BPF2GO_MAKEBASE)")
-	var types typesFlag
-	fs.Var(&types, "type", "`Name` of a type to generate a Go declaration for, may be repeated")
+	fs.Var(&f.types, "type", "`Name` of a type to generate a Go declaration for, may be repeated")
 	fs.BoolVar(&c.NoGlobalTypes, "no-global-types", false, "skip generating types for map keys and values, etc.")
 	fs.StringVar(&c.OutputStem, "output-stem", "", "alternative stem for names of generated files (defaults to ident)")
 	suffix := ""
@@ -167,110 +201,126 @@ func Parse(args []string, env Env, out io.Writer) (*Config, error) {
 		suffix = "_test"
 	}
 	fs.StringVar(&c.OutputSuffix, "output-suffix", suffix, "suffix in generated file names such as _test (default based on $GOFILE)")
-	outDir := fs.String("output-dir", "", "target directory of generated files (defaults to current directory)")
-	pkg := fs.String("go-package", "", "package for output go file (default as ENV GOPACKAGE)")
+	fs.StringVar(&f.outDir, "output-dir", "", "target directory of generated files (defaults to current directory)")
+	fs.StringVar(&f.pkg, "go-package", "", "package for output go file (default as ENV GOPACKAGE)")
 
 	fs.StringVar(&c.SignKey, "sign-key", "", "sign the measurement with this `key`: a cosign or PEM private key file (password in $COSIGN_PASSWORD) or a KMS URI; without it an unsigned placeholder is written")
-	var trust, seal, contents, params, targetBTF, identities, openArrays listFlag
-	fs.Var(&identities, "trust-identity", "trust keyless Sigstore signatures by this `IDENTITY`: 'issuer=URL;identity=SAN' or identity-regexp=RE, optionally with Fulcio claims such as github_workflow_repository=OWNER/REPO (repeatable; needs -trusted-root; see docs/keyless.md)")
+	fs.Var(&f.identities, "trust-identity", "trust keyless Sigstore signatures by this `IDENTITY`: 'issuer=URL;identity=SAN' or identity-regexp=RE, optionally with Fulcio claims such as github_workflow_repository=OWNER/REPO (repeatable; needs -trusted-root; see docs/keyless.md)")
 	fs.StringVar(&c.TrustedRoot, "trusted-root", "", "pin this trusted_root.json `FILE` (Fulcio CAs, Rekor, CT and TSA keys) in the loader, for -trust-identity")
-	fs.Var(&targetBTF, "target-btf", "resolve CO-RE relocations against this kernel BTF `PATH` (a file such as a copy of /sys/kernel/btf/vmlinux, or a directory of them; repeatable), signing one acceptable digest per target")
-	fs.Var(&trust, "trust", "embed this PEM public `key` as trusted by the loader (repeatable; default: the -sign-key's public key)")
-	fs.Var(&seal, "seal", "seal the map `NAME` (repeatable; like __sealed in C)")
-	fs.Var(&contents, "seal-contents", "fill sealed map NAME with the contents `NAME=FILE` (JSON, see docs/sealing.md; repeatable)")
-	fs.Var(&params, "param", "declare the read-only global `VAR` a run-time parameter (repeatable)")
-	fs.Var(&openArrays, "unsealed-prog-array", "accept the program array `NAME` unsealed: its slots are filled at run time and not signed, and the verdict is at best PARTIAL (\"tail-call targets not bound\"; repeatable)")
+	fs.Var(&f.targetBTF, "target-btf", "resolve CO-RE relocations against this kernel BTF `PATH` (a file such as a copy of /sys/kernel/btf/vmlinux, or a directory of them; repeatable), signing one acceptable digest per target")
+	fs.Var(&f.trust, "trust", "embed this PEM public `key` as trusted by the loader (repeatable; default: the -sign-key's public key)")
+	fs.Var(&f.seal, "seal", "seal the map `NAME` (repeatable; like __sealed in C)")
+	fs.Var(&f.contents, "seal-contents", "fill sealed map NAME with the contents `NAME=FILE` (JSON, see docs/sealing.md; repeatable)")
+	fs.Var(&f.params, "param", "declare the read-only global `VAR` a run-time parameter (repeatable)")
+	fs.Var(&f.openArrays, "unsealed-prog-array", "accept the program array `NAME` unsealed: its slots are filled at run time and not signed, and the verdict is at best PARTIAL (\"tail-call targets not bound\"; repeatable)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), usage, fs.Name())
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
+	return fs, f
+}
 
-	var err error
-	if *outDir == "" {
-		if *outDir, err = os.Getwd(); err != nil {
-			return nil, err
+// setOutput sets the output directory (default: the working directory)
+// and the Go package (default: $GOPACKAGE).
+func (c *Config) setOutput(f *rawFlags, env Env) error {
+	c.OutputDir = f.outDir
+	if c.OutputDir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return err
 		}
+		c.OutputDir = wd
 	}
-	c.OutputDir = *outDir
-	if *pkg == "" {
-		*pkg = env.get("GOPACKAGE", "")
+	if c.Package = f.pkg; c.Package == "" {
+		c.Package = env.get("GOPACKAGE", "")
 	}
-	if c.Package = *pkg; c.Package == "" {
-		return nil, errors.New("missing package, you should either set the go-package flag or the GOPACKAGE env")
+	if c.Package == "" {
+		return errors.New("missing package, you should either set the go-package flag or the GOPACKAGE env")
 	}
+	return nil
+}
 
-	if *cc == "" {
-		*cc, c.ccDefaulted = "clang", true
+// setCompiler sets the compiler and its flags (the words after the first
+// of -cc, then -cflags, then what follows "--"), the identifier and the
+// source file from the positional arguments, and -makebase made absolute;
+// it checks the output stem and suffix (in bpf2go's order of checks).
+func (c *Config) setCompiler(f *rawFlags, args []string) error {
+	cc := f.cc
+	if cc == "" {
+		cc, c.ccDefaulted = "clang", true
 	}
-	ccWords := strings.Fields(*cc)
+	ccWords := strings.Fields(cc)
 	if len(ccWords) == 0 {
-		return nil, errors.New("no compiler specified")
+		return errors.New("no compiler specified")
 	}
 	c.CC = ccWords[0]
 
-	positional, extra := splitAtDoubleDash(fs.Args())
-	if *cflags != "" {
-		words, err := splitQuoted(*cflags)
+	positional, extra := splitAtDoubleDash(args)
+	if f.cflags != "" {
+		words, err := splitQuoted(f.cflags)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		extra = append(words, extra...)
 	}
-	for _, f := range extra {
-		if strings.HasPrefix(f, "-M") {
-			return nil, fmt.Errorf("use -makebase instead of %q", f)
+	for _, w := range extra {
+		if strings.HasPrefix(w, "-M") {
+			return fmt.Errorf("use -makebase instead of %q", w)
 		}
 	}
 	c.CFlags = append(ccWords[1:], extra...)
 
 	if len(positional) < 2 {
-		return nil, errors.New("expected at least two arguments")
+		return errors.New("expected at least two arguments")
 	}
 	c.Ident = positional[0]
+	var err error
 	if c.Source, err = filepath.Abs(positional[1]); err != nil {
-		return nil, err
+		return err
 	}
 	if c.MakeBase != "" {
 		if c.MakeBase, err = filepath.Abs(c.MakeBase); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if strings.ContainsRune(c.OutputStem, filepath.Separator) {
-		return nil, fmt.Errorf("-output-stem %q must not contain path separation characters", c.OutputStem)
+		return fmt.Errorf("-output-stem %q must not contain path separation characters", c.OutputStem)
 	}
 	if strings.ContainsRune(c.OutputSuffix, filepath.Separator) {
-		return nil, fmt.Errorf("-output-suffix %q must not contain path separation characters", c.OutputSuffix)
+		return fmt.Errorf("-output-suffix %q must not contain path separation characters", c.OutputSuffix)
 	}
+	return nil
+}
 
+// setTargets resolves the comma-separated -target list.
+func (c *Config) setTargets(list string) error {
 	c.Targets = map[bpfgen.Target]bpfgen.GoArches{}
-	for _, t := range strings.Split(*target, ",") {
+	for _, t := range strings.Split(list, ",") {
 		tgt, arches, err := bpfgen.FindTarget(t)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		c.Targets[tgt] = arches
 	}
 	if len(c.Targets) == 0 {
-		return nil, errors.New("no targets specified")
+		return errors.New("no targets specified")
 	}
+	return nil
+}
 
-	c.Tags, c.Types = tags.expr, types
-	c.Trust, c.Seal, c.Params, c.TargetBTF, c.TrustIdentity = trust, seal, params, targetBTF, identities
-	c.UnsealedProgArrays = openArrays
-	for _, kv := range contents {
+// setSealContents reads the NAME=FILE pairs of -seal-contents.
+func (c *Config) setSealContents(pairs []string) error {
+	for _, kv := range pairs {
 		name, file, ok := strings.Cut(kv, "=")
 		if !ok || name == "" || file == "" {
-			return nil, fmt.Errorf("-seal-contents %q: want NAME=FILE", kv)
+			return fmt.Errorf("-seal-contents %q: want NAME=FILE", kv)
 		}
 		if _, dup := c.SealContents[name]; dup {
-			return nil, fmt.Errorf("-seal-contents: two files for map %s", name)
+			return fmt.Errorf("-seal-contents: two files for map %s", name)
 		}
 		c.SealContents[name] = file
 	}
-	return c, nil
+	return nil
 }
 
 // Usage writes the generator's usage and options to w, as -h prints them.
