@@ -12,13 +12,14 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+	"golang.org/x/sys/unix"
 
 	"github.com/bpf2go-signed/bpf2go-signed/include"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 )
 
 // FlagRdonlyProg is BPF_F_RDONLY_PROG: programs may only read the map.
-const FlagRdonlyProg = 0x80
+const FlagRdonlyProg = unix.BPF_F_RDONLY_PROG
 
 // ErrCannotSeal is wrapped by every error that refuses to seal a map.
 var ErrCannotSeal = errors.New("cannot seal")

@@ -82,9 +82,6 @@ func NextKey(fd int, key, next []byte) (bool, error) {
 	return true, nil
 }
 
-// bpfFLock is BPF_F_LOCK.
-const bpfFLock = 4
-
 // WriteProbe asks whether the map behind fd (opened read-write) accepts
 // writes from system calls, without writing: it issues BPF_MAP_UPDATE_ELEM
 // with BPF_F_LOCK and no key. Linux checks write permission first, and a
@@ -93,7 +90,7 @@ const bpfFLock = 4
 // order with a probe on a known frozen and a known writable map before
 // relying on it.
 func WriteProbe(fd int) error {
-	attr := elemAttr{mapFD: uint32(fd), flags: bpfFLock}
+	attr := elemAttr{mapFD: uint32(fd), flags: unix.BPF_F_LOCK}
 	_, err := bpf(unix.BPF_MAP_UPDATE_ELEM, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
 	return err
 }

@@ -23,10 +23,10 @@ import (
 const HashSize = 32
 
 // ObjNameLen is BPF_OBJ_NAME_LEN: names are at most ObjNameLen-1 bytes.
-const ObjNameLen = 16
+const ObjNameLen = unix.BPF_OBJ_NAME_LEN
 
 // TagSize is BPF_TAG_SIZE.
-const TagSize = 8
+const TagSize = unix.BPF_TAG_SIZE
 
 // ProgInfo is the prefix of struct bpf_prog_info that measurement needs.
 // The kernel copies at most the size of this struct, so it works with any
