@@ -19,7 +19,6 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
-	"golang.org/x/sys/unix"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
 	"github.com/bpf2go-signed/bpf2go-signed/attest/keyless"
@@ -492,9 +491,9 @@ func (t *Trust) linkVerdicts(r *Result, ps *pass, withLinks bool) error {
 	}
 	for _, l := range r.Links {
 		verdict := "gone"
-		if fd, err := bpfsys.ProgFDByID(l.ProgID); err == nil {
-			ar, err := t.program(fd, ps, false)
-			unix.Close(fd)
+		if prog, err := ebpf.NewProgramFromID(ebpf.ProgramID(l.ProgID)); err == nil {
+			ar, err := t.program(prog.FD(), ps, false)
+			prog.Close()
 			if err != nil {
 				return fmt.Errorf("attaching program id %d: %w", l.ProgID, err)
 			}
@@ -521,28 +520,15 @@ func (r *Result) describe(c candidate) {
 // ProgramID gives the verdict on the program with this id. A program that
 // is gone returns os.ErrNotExist.
 func (t *Trust) ProgramID(id uint32) (*Result, error) {
-	fd, err := bpfsys.ProgFDByID(id)
-	if errors.Is(err, unix.ENOENT) {
+	prog, err := ebpf.NewProgramFromID(ebpf.ProgramID(id))
+	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("program id %d: %w", id, os.ErrNotExist)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("program id %d: %w", id, err)
 	}
-	defer unix.Close(fd)
-	return t.Program(fd)
-}
-
-// programID is ProgramID with what a pass reads once from the host.
-func (t *Trust) programID(id uint32, ps *pass) (*Result, error) {
-	fd, err := bpfsys.ProgFDByID(id)
-	if errors.Is(err, unix.ENOENT) {
-		return nil, fmt.Errorf("program id %d: %w", id, os.ErrNotExist)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(fd)
-	return t.program(fd, ps, true)
+	defer prog.Close()
+	return t.Program(prog.FD())
 }
 
 // All gives a verdict on every program loaded on the host, in id order.
@@ -553,25 +539,18 @@ func (t *Trust) All() ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	for id := uint32(0); ; {
-		next, ok, err := bpfsys.NextProgID(id)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return out, nil
-		}
-		id = next
+	err = EachProgram(func(id uint32, fd int) error {
 		if id == measure.DigestIteratorID() {
-			continue // this process's own digest iterator
+			return nil // this process's own digest iterator
 		}
-		r, err := t.programID(id, ps)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
+		r, err := t.program(fd, ps, true)
+		if err == nil {
+			out = append(out, *r)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("program id %d: %w", id, err)
-		}
-		out = append(out, *r)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }

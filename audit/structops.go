@@ -118,35 +118,21 @@ func structOpsProgramIDs(fd int) ([]uint32, error) {
 // in id order. Maps that go away while the scan runs are left out.
 func (t *Trust) AllStructOps() ([]MapResult, error) {
 	var out []MapResult
-	for id := uint32(0); ; {
-		next, ok, err := bpfsys.NextMapID(id)
-		if err != nil {
-			return nil, err
+	err := eachMap(func(m *ebpf.Map) error {
+		if m.Type() != ebpf.StructOpsMap {
+			return nil
 		}
-		if !ok {
-			return out, nil
-		}
-		id = next
-		fd, err := bpfsys.MapFDByID(id)
-		if errors.Is(err, unix.ENOENT) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("map id %d: %w", id, err)
-		}
-		info, err := bpfsys.MapDescriptor(fd)
-		if err != nil || ebpf.MapType(info.Type) != ebpf.StructOpsMap {
-			unix.Close(fd)
-			continue
-		}
-		r, err := t.StructOpsMap(fd)
-		unix.Close(fd)
+		r, err := t.StructOpsMap(m.FD())
 		if errors.Is(err, os.ErrNotExist) {
-			continue
+			return nil
 		}
-		if err != nil {
-			return nil, fmt.Errorf("map id %d: %w", id, err)
+		if err == nil {
+			out = append(out, *r)
 		}
-		out = append(out, *r)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }

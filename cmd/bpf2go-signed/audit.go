@@ -51,7 +51,7 @@ func progShow(words []string, opts options, w io.Writer) error {
 		}
 		progs = append(progs, *p)
 	} else {
-		err := forEachProg(func(fd int) error {
+		err := audit.EachProgram(func(_ uint32, fd int) error {
 			p, err := describeProg(fd)
 			if err == nil {
 				progs = append(progs, *p)
@@ -83,30 +83,6 @@ func joinIDs(ids []uint32) string {
 		s += strconv.Itoa(int(id))
 	}
 	return s
-}
-
-// forEachProg calls fn with an fd of every loaded program; programs gone
-// before they could be opened are skipped.
-func forEachProg(fn func(fd int) error) error {
-	for id := uint32(0); ; {
-		next, ok, err := bpfsys.NextProgID(id)
-		if err != nil || !ok {
-			return err
-		}
-		id = next
-		fd, err := bpfsys.ProgFDByID(id)
-		if errors.Is(err, unix.ENOENT) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		err = fn(fd)
-		unix.Close(fd)
-		if err != nil {
-			return fmt.Errorf("program id %d: %w", id, err)
-		}
-	}
 }
 
 // errNotAllPassed: prog verify found programs whose verdict is not accepted.
