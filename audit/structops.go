@@ -6,7 +6,6 @@ import (
 	"os"
 
 	"github.com/cilium/ebpf"
-	"golang.org/x/sys/unix"
 
 	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
@@ -104,11 +103,11 @@ func structOpsProgramIDs(fd int) ([]uint32, error) {
 		if v == 0 || v > 1<<32 {
 			continue
 		}
-		pfd, err := bpfsys.ProgFDByID(uint32(v))
+		prog, err := ebpf.NewProgramFromID(ebpf.ProgramID(v))
 		if err != nil {
 			continue
 		}
-		unix.Close(pfd)
+		prog.Close()
 		ids = append(ids, uint32(v))
 	}
 	return ids, nil

@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/cilium/ebpf"
-	"golang.org/x/sys/unix"
 
 	"github.com/bpf2go-signed/bpf2go-signed/audit"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
@@ -40,12 +39,12 @@ func describeProg(fd int) (*progInfo, error) {
 func progShow(words []string, opts options, w io.Writer) error {
 	var progs []progInfo
 	if len(words) > 0 {
-		fd, err := openProgram(words)
+		prog, err := openProgram(words)
 		if err != nil {
 			return err
 		}
-		defer unix.Close(fd)
-		p, err := describeProg(fd)
+		defer prog.Close()
+		p, err := describeProg(prog.FD())
 		if err != nil {
 			return fmt.Errorf("prog show: %w", err)
 		}
@@ -125,12 +124,12 @@ func progVerify(words []string, opts options, w, stderr io.Writer) error {
 			return fmt.Errorf("prog verify: %w", err)
 		}
 	} else {
-		fd, err := openProgram(words)
+		prog, err := openProgram(words)
 		if err != nil {
 			return err
 		}
-		r, err := trust.Program(fd)
-		unix.Close(fd)
+		r, err := trust.Program(prog.FD())
+		prog.Close()
 		if err != nil {
 			return fmt.Errorf("prog verify: %w", err)
 		}
@@ -208,12 +207,12 @@ func mapVerify(words []string, opts options, w, stderr io.Writer) error {
 		}
 		results = append(results, all...)
 	} else {
-		fd, err := openMap(words)
+		m, err := openMap(words)
 		if err != nil {
 			return err
 		}
-		r, err := trust.StructOpsMap(fd)
-		unix.Close(fd)
+		r, err := trust.StructOpsMap(m.FD())
+		m.Close()
 		if err != nil {
 			return fmt.Errorf("map verify: %w", err)
 		}
@@ -270,7 +269,6 @@ func joinVerdicts(vs []bpfsigned.Verdict) string {
 }
 
 func mapShow(fd int, hashOnly bool, opts options, w io.Writer) error {
-	defer unix.Close(fd)
 	km, err := measure.KernelMapFD(fd, &measure.KernelOptions{Readback: opts.readback})
 	if err != nil {
 		return fmt.Errorf("map: %w", err)

@@ -518,11 +518,12 @@ func runProgMeasure(c *command, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fd, err := openProgram(words)
+	prog, err := openProgram(words)
 	if err != nil {
 		return err
 	}
-	return progMeasure(fd, o, stdout)
+	defer prog.Close()
+	return progMeasure(prog.FD(), o, stdout)
 }
 
 func runProgVerify(c *command, args []string, stdout, stderr io.Writer) error {
@@ -557,11 +558,12 @@ func runMapShow(c *command, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fd, err := openMap(words)
+	m, err := openMap(words)
 	if err != nil {
 		return err
 	}
-	return mapShow(fd, c.name == "map hash", o, stdout)
+	defer m.Close()
+	return mapShow(m.FD(), c.name == "map hash", o, stdout)
 }
 
 // printHelp writes the usage of a command (nil: of the whole tool). fs,

@@ -7,47 +7,49 @@ import (
 	"text/tabwriter"
 
 	"github.com/cilium/ebpf"
-	"golang.org/x/sys/unix"
 
-	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 )
 
 // openProgram opens the program named by "id N" or "pinned PATH". The
-// caller closes the returned fd.
-func openProgram(words []string) (int, error) {
-	return openObject("program", words, bpfsys.ProgFDByID)
+// caller closes it.
+func openProgram(words []string) (*ebpf.Program, error) {
+	return openObject("program", words, ebpf.NewProgramFromID, ebpf.LoadPinnedProgram)
 }
 
 // openMap opens the map named by "id N" or "pinned PATH".
-func openMap(words []string) (int, error) {
-	return openObject("map", words, bpfsys.MapFDByID)
+func openMap(words []string) (*ebpf.Map, error) {
+	return openObject("map", words, ebpf.NewMapFromID, ebpf.LoadPinnedMap)
 }
 
-func openObject(kind string, words []string, byID func(uint32) (int, error)) (int, error) {
+func openObject[T any, ID ~uint32](kind string, words []string, byID func(ID) (T, error), pinned func(string, *ebpf.LoadPinOptions) (T, error)) (T, error) {
+	var none T
 	if len(words) != 2 {
-		return -1, fmt.Errorf("%w: name a %s with id N or pinned PATH", errUsage, kind)
+		return none, fmt.Errorf("%w: name a %s with id N or pinned PATH", errUsage, kind)
 	}
 	switch words[0] {
 	case "id":
 		id, err := strconv.ParseUint(words[1], 10, 32)
 		if err != nil {
-			return -1, fmt.Errorf("%w: %s id %q is not a number", errUsage, kind, words[1])
+			return none, fmt.Errorf("%w: %s id %q is not a number", errUsage, kind, words[1])
 		}
-		fd, err := byID(uint32(id))
+		obj, err := byID(ID(id))
 		if err != nil {
-			return -1, fmt.Errorf("%w (is a %s with that id loaded? bpf2go-signed prog show lists programs and their maps)", err, kind)
+			return none, fmt.Errorf("open %s id %d: %w (is a %s with that id loaded? bpf2go-signed prog show lists programs and their maps)", kind, id, err, kind)
 		}
-		return fd, nil
+		return obj, nil
 	case "pinned":
-		return bpfsys.ObjGet(words[1])
+		obj, err := pinned(words[1], nil)
+		if err != nil {
+			return none, fmt.Errorf("open pinned %s %s: %w", kind, words[1], err)
+		}
+		return obj, nil
 	default:
-		return -1, fmt.Errorf("%w: name a %s with id N or pinned PATH, not %q", errUsage, kind, words[0])
+		return none, fmt.Errorf("%w: name a %s with id N or pinned PATH, not %q", errUsage, kind, words[0])
 	}
 }
 
 func progMeasure(fd int, opts options, w io.Writer) error {
-	defer unix.Close(fd)
 	// The kernel's whole digest where it can be read; else the tag.
 	digests, _ := measure.FullDigestsIfAvailable()
 	kp, err := measure.KernelFD(fd, &measure.KernelOptions{Readback: opts.readback, FullDigests: digests})
