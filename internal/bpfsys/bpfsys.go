@@ -1,9 +1,28 @@
-// Package bpfsys makes the few bpf(2) calls that cilium/ebpf does not expose:
-// object info with the map content hash (Linux 6.18+), the raw program info
-// used for measurement, and fd-by-id lookups.
+// Package bpfsys makes the few bpf(2) calls that cilium/ebpf cannot make
+// or cannot make as cheaply on the measured load path. Everything else
+// (the CLI, audit's walks, opening pins) uses cilium/ebpf's public API.
+// What is here, and why:
+//
+//   - [MapInfoWithHash]: bpf_map_info.hash (Linux 6.18), which
+//     cilium/ebpf's MapInfo does not expose.
+//   - [WriteProbe]: asks whether a map accepts syscall writes without
+//     writing; cilium/ebpf has no such call.
+//   - [ProgramInfo], [MapDescriptor], [MapFDByID], [ProgFDByID]: the
+//     measurement reads every program and map the loader holds; one
+//     BPF_OBJ_GET_INFO_BY_FD per object is the floor, where cilium/ebpf's
+//     Info and NewMapFromID add system calls and a /proc fdinfo parse.
+//   - [LookupBatch], [LookupElem], [NextKey]: the read-back of sealed maps
+//     into one preallocated buffer of raw bytes, without cilium/ebpf's
+//     reflection-based marshaling.
+//   - [MapFrozen]: the frozen state alone, from /proc/self/fdinfo (it has
+//     no system call), without the rest of cilium/ebpf's MapInfo.
+//   - [NextProgID], [NextMapID], [ObjGet]: kept for callers on other
+//     branches (the agent and the gate tests); new code uses
+//     audit.EachProgram and cilium/ebpf's ProgramGetNextID, MapGetNextID
+//     and LoadPinned*.
 //
 // Every call is one system call; nothing here parses /proc except
-// [MapFrozen], which has no system call equivalent.
+// [MapFrozen].
 package bpfsys
 
 import (
