@@ -35,13 +35,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sys/unix"
 
 	"github.com/bpf2go-signed/bpf2go-signed/agent/bpfevent"
 	"github.com/bpf2go-signed/bpf2go-signed/audit"
-	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
 )
 
 // Event sources of Config.Source.
@@ -406,8 +406,11 @@ func (a *Agent) rescan(reason, source string) error {
 	}
 	start := bpfevent.Now()
 	clear(a.seen)
-	for id := uint32(0); ; {
-		next, ok, err := bpfsys.NextProgID(id)
+	for pid := ebpf.ProgramID(0); ; {
+		next, err := ebpf.ProgramGetNextID(pid)
+		if errors.Is(err, os.ErrNotExist) {
+			break
+		}
 		if err != nil {
 			if errors.Is(err, unix.EPERM) {
 				err = fmt.Errorf("%w: listing other processes' programs needs CAP_SYS_ADMIN", err)
@@ -415,10 +418,8 @@ func (a *Agent) rescan(reason, source string) error {
 			a.log.Error("listing loaded programs (BPF_PROG_GET_NEXT_ID) failed", "error", err.Error())
 			return err
 		}
-		if !ok {
-			break
-		}
-		id = next
+		pid = next
+		id := uint32(pid)
 		a.seen[id] = true
 		switch {
 		case a.progs[id] == nil && a.pending[id] == nil:

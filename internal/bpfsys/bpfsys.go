@@ -16,8 +16,9 @@
 //     reflection-based marshaling.
 //   - [MapFrozen]: the frozen state alone, from /proc/self/fdinfo (it has
 //     no system call), without the rest of cilium/ebpf's MapInfo.
-//   - [NextProgID], [NextMapID], [ObjGet]: kept for callers on other
-//     branches (the agent and the gate tests); new code uses
+//   - [NextProgID], [NextMapID], [ObjGet]: no caller on this branch; kept
+//     until the branches that still call them (closure's audit walk, the
+//     gate tests) are merged, then to be deleted. New code uses
 //     audit.EachProgram and cilium/ebpf's ProgramGetNextID, MapGetNextID
 //     and LoadPinned*.
 //
