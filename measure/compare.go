@@ -25,33 +25,6 @@ func (m Mismatch) String() string {
 	return fmt.Sprintf("%s: expected %s, found %s", m.Field, m.Expected, m.Found)
 }
 
-// MismatchError is returned by [Verify]. It wraps [ErrMismatch].
-type MismatchError struct {
-	Program    string
-	Mismatches []Mismatch
-}
-
-// Error lists every mismatch of the program.
-func (e *MismatchError) Error() string {
-	parts := make([]string, len(e.Mismatches))
-	for i, m := range e.Mismatches {
-		parts[i] = m.String()
-	}
-	return fmt.Sprintf("program %s: %s", e.Program, strings.Join(parts, "; "))
-}
-
-// Unwrap makes errors.Is(err, ErrMismatch) true.
-func (e *MismatchError) Unwrap() error { return ErrMismatch }
-
-// Verify compares like [Compare] and returns a *[MismatchError] when they
-// differ.
-func Verify(expected *Program, found *KernelProgram) error {
-	if ms, _ := Compare(expected, found); len(ms) > 0 {
-		return &MismatchError{Program: expected.Name, Mismatches: ms}
-	}
-	return nil
-}
-
 // Compare matches a kernel measurement against an expected one and returns
 // every differing field, and the acceptable instruction digest the kernel's
 // tag matched (nil if none did).
