@@ -10,14 +10,15 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"golang.org/x/sys/unix"
 )
 
 // Raw instruction layout (struct bpf_insn).
 const (
 	insnSize      = asm.InstructionSize
-	opLdImm64     = 0x18 // BPF_LD | BPF_IMM | BPF_DW
-	pseudoMapFD   = 1    // BPF_PSEUDO_MAP_FD
-	pseudoMapValu = 2    // BPF_PSEUDO_MAP_VALUE
+	opLdImm64     = uint8(asm.LdClass) | uint8(asm.ImmMode) | uint8(asm.DWord) // BPF_LD | BPF_IMM | BPF_DW
+	pseudoMapFD   = unix.BPF_PSEUDO_MAP_FD
+	pseudoMapValu = unix.BPF_PSEUDO_MAP_VALUE
 )
 
 // InsnDigest is one acceptable digest of a program's final instructions.
