@@ -33,13 +33,20 @@ func KernelName(name string) string {
 // IsDataSection reports whether a map name is one of the loader's data
 // section maps (.bss, .data*, .rodata*).
 func IsDataSection(name string) bool {
-	return name == ".bss" || strings.HasPrefix(name, ".data") || strings.HasPrefix(name, ".rodata")
+	return name == ".bss" || strings.HasPrefix(name, ".data") || IsReadOnlySection(name)
+}
+
+// IsReadOnlySection reports whether a map name is one of the loader's
+// read-only data section maps (.rodata, .rodata.*), which cilium/ebpf
+// freezes itself.
+func IsReadOnlySection(name string) bool {
+	return strings.HasPrefix(name, ".rodata")
 }
 
 // IsAlwaysSealed reports whether a map is sealed whatever the developer
 // declares: read-only data sections (.rodata*) and .kconfig.
 func IsAlwaysSealed(name string) bool {
-	return strings.HasPrefix(name, ".rodata") || name == ".kconfig"
+	return IsReadOnlySection(name) || name == ".kconfig"
 }
 
 // NormaliseFlags removes from a map's flags what the loader adds depending

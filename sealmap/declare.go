@@ -171,7 +171,7 @@ func resolve(spec *ebpf.CollectionSpec, cfg Config, parse func([]byte, *ebpf.Map
 		switch {
 		case v == nil:
 			return nil, fmt.Errorf("parameter %q: the object has no global variable of that name", name)
-		case !strings.HasPrefix(v.SectionName, ".rodata"):
+		case !measure.IsReadOnlySection(v.SectionName):
 			return nil, fmt.Errorf("parameter %q: it lives in %s, not in .rodata; declare it const volatile", name, v.SectionName)
 		case slices.Contains(plan.Params, name):
 			return nil, fmt.Errorf("parameter %q declared twice", name)

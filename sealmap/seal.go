@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/bpf2go-signed/bpf2go-signed/measure"
 )
 
 func freezeOnly(name string, m *ebpf.Map) error {
@@ -67,7 +69,7 @@ func LoadCollection(spec *ebpf.CollectionSpec, plan *Plan, opts *ebpf.Collection
 		o = *opts
 	}
 	for name := range o.MapReplacements {
-		if slices.Contains(plan.Sealed, name) || strings.HasPrefix(name, ".rodata") {
+		if slices.Contains(plan.Sealed, name) || measure.IsReadOnlySection(name) {
 			return nil, fmt.Errorf("%w %s: a sealed map cannot be replaced through MapReplacements", ErrCannotSeal, name)
 		}
 	}
@@ -136,7 +138,7 @@ func explainSealedWrite(spec *ebpf.CollectionSpec, sealed []string, err error) e
 		}
 		ro := SealedIn(prog, sealed)
 		for _, ins := range prog.Instructions {
-			if ref := ins.Reference(); ins.IsLoadFromMap() && strings.HasPrefix(ref, ".rodata") && !slices.Contains(ro, ref) {
+			if ref := ins.Reference(); ins.IsLoadFromMap() && measure.IsReadOnlySection(ref) && !slices.Contains(ro, ref) {
 				ro = append(ro, ref)
 			}
 		}
