@@ -248,7 +248,7 @@ func VerifySignature(raw []byte, keys []crypto.PublicKey) (*Verified, error) {
 		return nil, fmt.Errorf("%w: the envelope is the unsigned placeholder; sign it with \"bpf2go-signed sign --key KEY\"", ErrUnsigned)
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("%w: pass a public key (-trust PUB at generate time, or in the policy)", ErrNoTrustedKeys)
+		return nil, fmt.Errorf("%w: pass a public key (-trust-key PUB at generate time, or in the policy)", ErrNoTrustedKeys)
 	}
 	for _, k := range keys {
 		if err := CheckKey(k); err != nil {

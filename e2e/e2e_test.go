@@ -98,7 +98,7 @@ func run(t *testing.T, dir string, env []string, name string, args ...string) []
 
 // userModule lays out a module as a user would write it; keyFlag is how
 // its go:generate line signs ("-sign-key cosign.key") or trusts
-// ("-trust cosign.pub").
+// ("-trust-key cosign.pub", or its older name "-trust").
 func userModule(t *testing.T, keyFlag string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -271,7 +271,7 @@ func TestReleaseWorkflow(t *testing.T) {
 	testutil.HostOnly(t, "go generate and go build of user modules")
 	testutil.RequireBPF(t)
 	testutil.RequireTool(t, "clang-19", "llvm-strip-19")
-	dir := userModule(t, "-trust cosign.pub")
+	dir := userModule(t, "-trust-key cosign.pub")
 	env := []string{"COSIGN_PASSWORD=", "GOFLAGS=-mod=mod"}
 	tool := []string{"run", "github.com/bpf2go-signed/bpf2go-signed/cmd/bpf2go-signed"}
 	run(t, dir, env, "go", append(tool, "keygen")...)

@@ -50,7 +50,8 @@ type Config struct {
 
 	// SignKey signs the measurement: a key file or a KMS URI.
 	SignKey string
-	// Trust are public key files embedded as trusted.
+	// Trust are public key files embedded as trusted (-trust-key, or its
+	// older name -trust).
 	Trust []string
 	// TrustIdentity are identities that may sign keylessly (see
 	// keyless.ParseIdentity); TrustedRoot is the trusted_root.json file
@@ -208,7 +209,8 @@ func (c *Config) flagSet(env Env, out io.Writer) (*flag.FlagSet, *rawFlags) {
 	fs.Var(&f.identities, "trust-identity", "trust keyless Sigstore signatures by this `IDENTITY`: 'issuer=URL;identity=SAN' or identity-regexp=RE, optionally with Fulcio claims such as github_workflow_repository=OWNER/REPO (repeatable; needs -trusted-root; see docs/keyless.md)")
 	fs.StringVar(&c.TrustedRoot, "trusted-root", "", "pin this trusted_root.json `FILE` (Fulcio CAs, Rekor, CT and TSA keys) in the loader, for -trust-identity")
 	fs.Var(&f.targetBTF, "target-btf", "resolve CO-RE relocations against this kernel BTF `PATH` (a file such as a copy of /sys/kernel/btf/vmlinux, or a directory of them; repeatable), signing one acceptable digest per target")
-	fs.Var(&f.trust, "trust", "embed this PEM public `key` as trusted by the loader (repeatable; default: the -sign-key's public key)")
+	fs.Var(&f.trust, "trust-key", "embed this PEM public `key` as trusted by the loader (repeatable; default: the -sign-key's public key)")
+	fs.Var(&f.trust, "trust", "the older name of -trust-key (a key `file`; a trust directory is --trust only for prog verify, map verify and agent)")
 	fs.Var(&f.seal, "seal", "seal the map `NAME` (repeatable; like __sealed in C)")
 	fs.Var(&f.contents, "seal-contents", "fill sealed map NAME with the contents `NAME=FILE` (JSON, see docs/sealing.md; repeatable)")
 	fs.Var(&f.params, "param", "declare the read-only global `VAR` a run-time parameter (repeatable)")

@@ -46,7 +46,7 @@ func loadExtras(ctx context.Context, c *Config) (*extras, error) {
 			return nil, fmt.Errorf("-trust: %w", err)
 		}
 		if _, err := attest.ParsePublicKey(raw); err != nil {
-			return nil, fmt.Errorf("-trust %s: %w", path, err)
+			return nil, fmt.Errorf("-trust-key %s: %w", path, err)
 		}
 		e.trusted = append(e.trusted, string(raw))
 	}

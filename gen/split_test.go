@@ -34,7 +34,7 @@ func TestParse(t *testing.T) {
 	env := func(m map[string]string) Env {
 		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 	}
-	c, err := Parse([]string{"-target", "bpfel", "-seal", "a", "-seal", "b", "-seal-contents", "a=a.json", "-param", "mode", "-trust", "k.pub", "Bpf", "x.c", "--", "-DX=1"},
+	c, err := Parse([]string{"-target", "bpfel", "-seal", "a", "-seal", "b", "-seal-contents", "a=a.json", "-param", "mode", "-trust-key", "k.pub", "-trust", "old.pub", "Bpf", "x.c", "--", "-DX=1"},
 		env(map[string]string{"GOPACKAGE": "main", "BPF2GO_CC": "ccache clang-19", "BPF2GO_CFLAGS": `-O2 "-DY=a b"`, "GOFILE": "x_test.go"}), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func TestParse(t *testing.T) {
 	if c.OutputSuffix != "_test" || c.Package != "main" || c.Ident != "Bpf" || len(c.Targets) != 1 {
 		t.Errorf("config %+v", c)
 	}
-	if !slices.Equal(c.Seal, []string{"a", "b"}) || c.SealContents["a"] != "a.json" || !slices.Equal(c.Params, []string{"mode"}) || !slices.Equal(c.Trust, []string{"k.pub"}) {
+	if !slices.Equal(c.Seal, []string{"a", "b"}) || c.SealContents["a"] != "a.json" || !slices.Equal(c.Params, []string{"mode"}) || !slices.Equal(c.Trust, []string{"k.pub", "old.pub"}) {
 		t.Errorf("extras %+v", c)
 	}
 

@@ -273,7 +273,7 @@ func advice(r *Report) string {
 	case r.Verdict == Partial:
 		return `what to do: the programs are the signed ones with their CO-RE relocations resolved for this kernel, which the signature does not cover; generate and sign with -target-btf for this kernel's BTF (/sys/kernel/btf/vmlinux), or accept PARTIAL in the policy`
 	case r.Signature.Verdict == BadSig:
-		return `what to do: sign with a key whose public half is trusted (-trust PUB at generate time, or Policy.TrustedKeys), or keylessly as a trusted identity (-trust-identity, Policy.Identities), and check that the signature belongs to this object`
+		return `what to do: sign with a key whose public half is trusted (-trust-key PUB at generate time, or Policy.TrustedKeys), or keylessly as a trusted identity (-trust-identity, Policy.Identities), and check that the signature belongs to this object`
 	default:
 		return `what to do: the kernel holds something other than what was signed; rebuild with "go generate" and sign again, and if this binary was not rebuilt, treat it as tampered`
 	}

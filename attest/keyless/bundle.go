@@ -218,7 +218,7 @@ func (b *Bundle) leafDER() ([]byte, error) {
 	case vm.X509CertificateChain != nil && len(vm.X509CertificateChain.Certificates) > 0:
 		return vm.X509CertificateChain.Certificates[0].RawBytes, nil
 	case vm.PublicKey != nil:
-		return nil, fmt.Errorf("%w: the bundle is signed with a key (hint %q), not keyless; verify it with the key (-trust PUB)", ErrCertificate, vm.PublicKey.Hint)
+		return nil, fmt.Errorf("%w: the bundle is signed with a key (hint %q), not keyless; verify it with the key (-trust-key PUB)", ErrCertificate, vm.PublicKey.Hint)
 	}
 	return nil, fmt.Errorf("%w: no signing certificate in the bundle", ErrMalformed)
 }
