@@ -16,11 +16,11 @@
 //     reflection-based marshaling.
 //   - [MapFrozen]: the frozen state alone, from /proc/self/fdinfo (it has
 //     no system call), without the rest of cilium/ebpf's MapInfo.
-//   - [NextProgID], [NextMapID], [ObjGet]: no caller on this branch; kept
-//     until the branches that still call them (closure's audit walk, the
-//     gate tests) are merged, then to be deleted. New code uses
-//     audit.EachProgram and cilium/ebpf's ProgramGetNextID, MapGetNextID
-//     and LoadPinned*.
+//   - [NextProgID], [NextMapID]: no caller here; kept until the closure
+//     branch (whose audit walk still calls them) is merged, then to be
+//     deleted. [ObjGet]: only the gate's tests (a pinned link's raw fd).
+//     New code uses audit.EachProgram and cilium/ebpf's ProgramGetNextID,
+//     MapGetNextID and LoadPinned*.
 //
 // Every call is one system call; nothing here parses /proc except
 // [MapFrozen].
