@@ -172,9 +172,9 @@ func Parse(args []string, env Env, out io.Writer) (*Config, error) {
 // rawFlags are the flag values Parse checks and converts before they go
 // into a Config.
 type rawFlags struct {
-	cc, cflags, target, outDir, pkg                      string
-	tags                                                 tagsFlag
-	types                                                typesFlag
+	cc, cflags, target, outDir, pkg                                  string
+	tags                                                             tagsFlag
+	types                                                            typesFlag
 	trust, seal, contents, params, targetBTF, identities, openArrays listFlag
 }
 
