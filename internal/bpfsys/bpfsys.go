@@ -16,10 +16,8 @@
 //     reflection-based marshaling.
 //   - [MapFrozen]: the frozen state alone, from /proc/self/fdinfo (it has
 //     no system call), without the rest of cilium/ebpf's MapInfo.
-//   - [NextProgID], [NextMapID]: no caller here; kept until the closure
-//     branch (whose audit walk still calls them) is merged, then to be
-//     deleted. [ObjGet]: only the gate's tests (a pinned link's raw fd).
-//     New code uses audit.EachProgram and cilium/ebpf's ProgramGetNextID,
+//   - [ObjGet]: only the gate's tests (a pinned link's raw fd). New code
+//     uses audit.EachProgram and cilium/ebpf's ProgramGetNextID,
 //     MapGetNextID and LoadPinned*.
 //
 // Every call is one system call; nothing here parses /proc except
@@ -214,34 +212,6 @@ func CString(b []byte) string {
 		return string(b[:i])
 	}
 	return string(b)
-}
-
-// NextProgID returns the id of the first loaded program after start, and
-// false when there is none.
-func NextProgID(start uint32) (uint32, bool, error) {
-	attr := getFDByIDAttr{id: start}
-	_, err := bpf(unix.BPF_PROG_GET_NEXT_ID, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	if errors.Is(err, unix.ENOENT) {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, fmt.Errorf("BPF_PROG_GET_NEXT_ID: %w", err)
-	}
-	return attr.nextID, true, nil
-}
-
-// NextMapID returns the id of the first map after start, and false when
-// there is none.
-func NextMapID(start uint32) (uint32, bool, error) {
-	attr := getFDByIDAttr{id: start}
-	_, err := bpf(unix.BPF_MAP_GET_NEXT_ID, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	if errors.Is(err, unix.ENOENT) {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, fmt.Errorf("BPF_MAP_GET_NEXT_ID: %w", err)
-	}
-	return attr.nextID, true, nil
 }
 
 type objGetAttr struct {
