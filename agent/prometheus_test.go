@@ -3,6 +3,7 @@ package agent_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -33,6 +34,9 @@ func promGet(t *testing.T, base, path string, q url.Values) json.RawMessage {
 		return nil // not up yet
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		return nil // listening, but still starting ("Service Unavailable")
+	}
 	var r promResponse
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.Status != "success" {
 		t.Fatalf("GET %s: %v %s", u, err, r.Error)
