@@ -6,7 +6,7 @@
 # what scripts/vm needs to boot Debian kernels (make test-kernels):
 # qemu-system-x86, busybox-static, kmod (modprobe, depmod), xz-utils and zstd
 # (compressed modules). Uses apt on Debian/Ubuntu; elsewhere it says what is
-# missing.
+# missing. As root it also mounts tracefs when it is not mounted.
 set -euo pipefail
 
 need=()
@@ -27,6 +27,14 @@ command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(pro
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v setpriv >/dev/null || need+=(util-linux)
 command -v go >/dev/null || { echo "install-deps: Go 1.26 or newer is required (https://go.dev/dl/)" >&2; exit 1; }
+
+# tracefs: cilium/ebpf reads it to fill LINUX_HAS_SYSCALL_WRAPPER (the
+# BPF_KSYSCALL programs of e2e's examples); a fresh machine may not have it
+# mounted.
+if [ "$(id -u)" -eq 0 ] && [ -d /sys/kernel/tracing ] && ! mountpoint -q /sys/kernel/tracing &&
+	grep -qw tracefs /proc/filesystems; then
+	mount -t tracefs tracefs /sys/kernel/tracing || echo "install-deps: could not mount tracefs at /sys/kernel/tracing" >&2
+fi
 
 if [ "${#need[@]}" -eq 0 ]; then
 	exit 0
