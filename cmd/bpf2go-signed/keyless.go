@@ -3,11 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest/keyless"
 	"github.com/bpf2go-signed/bpf2go-signed/gen"
-	"github.com/bpf2go-signed/bpf2go-signed/internal/safefs"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 )
 
@@ -35,34 +33,10 @@ func statement(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("statement: %w", err)
 	}
-	var inputs []signInput
-	defer func() {
-		closed := map[*safefs.Dir]bool{}
-		for _, in := range inputs {
-			if !closed[in.dir] {
-				closed[in.dir] = true
-				in.dir.Close()
-			}
-		}
-	}()
-	var patterns []string
-	for _, a := range fs.Args() {
-		if !strings.HasSuffix(a, ".o") {
-			patterns = append(patterns, a)
-			continue
-		}
-		in, err := fileInput(a)
-		if err != nil {
-			return fmt.Errorf("statement %s: %w", a, err)
-		}
-		inputs = append(inputs, in)
-	}
-	if len(patterns) > 0 {
-		found, err := generatedObjects(patterns)
-		if err != nil {
-			return fmt.Errorf("statement: %w", err)
-		}
-		inputs = append(inputs, found...)
+	inputs, closeInputs, err := collectInputs("statement", fs.Args())
+	defer closeInputs()
+	if err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	for _, in := range inputs {

@@ -174,34 +174,10 @@ func sign(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("sign: %w", err)
 	}
-	var inputs []signInput
-	defer func() {
-		closed := map[*safefs.Dir]bool{}
-		for _, in := range inputs {
-			if !closed[in.dir] {
-				closed[in.dir] = true
-				in.dir.Close()
-			}
-		}
-	}()
-	var patterns []string
-	for _, a := range fs.Args() {
-		if !strings.HasSuffix(a, ".o") {
-			patterns = append(patterns, a)
-			continue
-		}
-		in, err := fileInput(a)
-		if err != nil {
-			return fmt.Errorf("sign %s: %w", a, err)
-		}
-		inputs = append(inputs, in)
-	}
-	if len(patterns) > 0 {
-		found, err := generatedObjects(patterns)
-		if err != nil {
-			return fmt.Errorf("sign: %w", err)
-		}
-		inputs = append(inputs, found...)
+	inputs, closeInputs, err := collectInputs("sign", fs.Args())
+	defer closeInputs()
+	if err != nil {
+		return err
 	}
 	// Every object is read, measured and checked before any envelope is
 	// written: a refusal leaves the tree as it was.
@@ -362,3 +338,39 @@ type stringList []string
 
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// collectInputs finds the objects a sign or statement command line names:
+// FILE.o arguments as they are, anything else as package patterns whose
+// generated loaders embed objects. closeInputs releases the directories
+// the inputs hold; call it also when err is not nil.
+func collectInputs(cmd string, args []string) (inputs []signInput, closeInputs func(), err error) {
+	closeInputs = func() {
+		closed := map[*safefs.Dir]bool{}
+		for _, in := range inputs {
+			if !closed[in.dir] {
+				closed[in.dir] = true
+				in.dir.Close()
+			}
+		}
+	}
+	var patterns []string
+	for _, a := range args {
+		if !strings.HasSuffix(a, ".o") {
+			patterns = append(patterns, a)
+			continue
+		}
+		in, err := fileInput(a)
+		if err != nil {
+			return inputs, closeInputs, fmt.Errorf("%s %s: %w", cmd, a, err)
+		}
+		inputs = append(inputs, in)
+	}
+	if len(patterns) > 0 {
+		found, err := generatedObjects(patterns)
+		if err != nil {
+			return inputs, closeInputs, fmt.Errorf("%s: %w", cmd, err)
+		}
+		inputs = append(inputs, found...)
+	}
+	return inputs, closeInputs, nil
+}
