@@ -224,7 +224,7 @@ func loadUnsignedProg(name string) (*ebpf.Program, error) {
 // must exit non-zero.
 func TestNoBPFLSM(t *testing.T) {
 	if Probe() == nil {
-		t.Skip("the BPF LSM is active here; this test is for kernels without it")
+		testutil.SkipWithFeature(t, testutil.FeatureLSM)
 	}
 	before := testutil.OpenFDs(t)
 	g, err := Start(Options{TrustDir: trustDir(t), Mode: Enforce})

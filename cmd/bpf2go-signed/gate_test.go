@@ -13,7 +13,7 @@ import (
 // enforce.
 func TestGateWithoutBPFLSM(t *testing.T) {
 	if gate.Probe() == nil {
-		t.Skip("the BPF LSM is active here; this test is for kernels without it")
+		testutil.SkipWithFeature(t, testutil.FeatureLSM)
 	}
 	trust := testutil.Root() + "/examples/xdp"
 	for _, mode := range []string{"enforce", "audit"} {

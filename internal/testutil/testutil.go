@@ -183,6 +183,20 @@ func HostOnly(tb testing.TB, why string) {
 	}
 }
 
+// SkipWithFeature skips a test written for kernels that lack feature (it
+// checks what happens without it) on a kernel that has it, naming the
+// feature with a "[kernel-has:NAME]" tag. Such a skip is never a test
+// that should have run: the kernel matrix accepts it on every kernel, and
+// the same test runs on the kernels without the feature.
+func SkipWithFeature(tb testing.TB, feature string) {
+	tb.Helper()
+	what := featureNames[feature]
+	if what == "" {
+		tb.Fatalf("SkipWithFeature: unknown kernel feature %q (add it to internal/testutil)", feature)
+	}
+	tb.Skipf("kernel has %s; this test is for kernels without it [kernel-has:%s]", what, feature)
+}
+
 // DefaultAllowedSkips are the kernel features CI tolerates missing when
 // BPF2GO_SIGNED_ALLOW_SKIP is not set: those the CI host refuses (it loads
 // no tracing, extension or LSM programs). scripts/vm/test-kernels sets the

@@ -130,8 +130,10 @@ func readCell(dir, job string, allow []string) *cell {
 		case "skip":
 			c.skip++
 			out := strings.Join(t.output, "")
-			if strings.Contains(out, hostOnlyTag) {
-				// Kernel-independent, run on the host (testutil.HostOnly).
+			if strings.Contains(out, hostOnlyTag) || strings.Contains(out, "[kernel-has:") {
+				// Kernel-independent, run on the host (testutil.HostOnly),
+				// or written for kernels without a feature this one has
+				// (testutil.SkipWithFeature).
 				continue
 			}
 			m := featureRE.FindStringSubmatch(out)
