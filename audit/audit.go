@@ -6,6 +6,7 @@
 package audit
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/sha256"
 	"debug/elf"
@@ -23,9 +24,36 @@ import (
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
 	"github.com/bpf2go-signed/bpf2go-signed/attest/keyless"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
+	"github.com/bpf2go-signed/bpf2go-signed/internal/safefs"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
 )
+
+// Limits of the files read from a trust directory. A file beyond its
+// limit, or one that is not a regular file once opened (a FIFO, a device),
+// fails LoadTrustDir with an error naming it instead of blocking or
+// exhausting memory.
+const (
+	// MaxKeyFile is the largest public key or identity file read: 1 MiB.
+	MaxKeyFile = 1 << 20
+	// MaxEnvelopeFile is the largest envelope, bundle or trusted root
+	// read: 64 MiB (the generator's limit for the files it reads).
+	MaxEnvelopeFile = 64 << 20
+	// MaxObjectFile is the largest BPF object read: 128 MiB (the
+	// generator's limit).
+	MaxObjectFile = 128 << 20
+)
+
+// readTrustFile reads a file of the trust directory, at most max bytes.
+// Links are followed (a Kubernetes ConfigMap volume publishes its files
+// through them), special files are refused.
+func readTrustFile(path string, max int64) ([]byte, error) {
+	raw, err := safefs.ReadRegular(path, max)
+	if err != nil {
+		return nil, fmt.Errorf("trust directory: %w", err)
+	}
+	return raw, nil
+}
 
 // ErrNoKeys is returned when a trust directory holds no public key and
 // no trusted identity.
@@ -48,9 +76,10 @@ type Manifest struct {
 	// Signer is the issuer and identity of a keyless signature.
 	Signer string `json:"signer,omitempty"`
 
-	objPath string
-	spec    *ebpf.CollectionSpec
-	specErr error
+	objPath   string
+	objSHA256 string // hex, the verified object's
+	spec      *ebpf.CollectionSpec
+	specErr   error
 }
 
 type candidate struct {
@@ -96,6 +125,19 @@ type Trust struct {
 	Warnings []string `json:"warnings,omitempty"`
 	byTag    map[string][]candidate
 	byName   map[nameType][]candidate
+}
+
+// loadSpec parses the manifest's object, read again from the trust
+// directory: it must still be the object whose sha256 was verified.
+func (m *Manifest) loadSpec() (*ebpf.CollectionSpec, error) {
+	raw, err := readTrustFile(m.objPath, MaxObjectFile)
+	if err != nil {
+		return nil, err
+	}
+	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != m.objSHA256 {
+		return nil, fmt.Errorf("%s changed after it was verified: sha256 %x, expected %s", m.objPath, sum, m.objSHA256)
+	}
+	return ebpf.LoadCollectionSpecFromReader(bytes.NewReader(raw))
 }
 
 // LoadTrustDir reads every public key (*.pub), signed envelope
@@ -145,7 +187,7 @@ func LoadTrustDir(dir string) (*Trust, error) {
 	}
 	var keys []crypto.PublicKey
 	for _, p := range pubs {
-		raw, err := os.ReadFile(p)
+		raw, err := readTrustFile(p, MaxKeyFile)
 		if err != nil {
 			return nil, err
 		}
@@ -165,7 +207,7 @@ func LoadTrustDir(dir string) (*Trust, error) {
 	// Objects by sha256, read once.
 	objects := map[string]string{}
 	for _, o := range objs {
-		raw, err := os.ReadFile(o)
+		raw, err := readTrustFile(o, MaxObjectFile)
 		if err != nil {
 			return nil, err
 		}
@@ -184,7 +226,7 @@ func LoadTrustDir(dir string) (*Trust, error) {
 	used := map[string]bool{}
 	host := orderName(measure.NativeOrder)
 	for _, e := range envs {
-		raw, err := os.ReadFile(e)
+		raw, err := readTrustFile(e, MaxEnvelopeFile)
 		if err != nil {
 			return nil, err
 		}
@@ -196,7 +238,7 @@ func LoadTrustDir(dir string) (*Trust, error) {
 		}
 		subject := v.Statement.Subject[0]
 		if o, ok := objects[subject.Digest["sha256"]]; ok {
-			obj, err := os.ReadFile(o)
+			obj, err := readTrustFile(o, MaxObjectFile)
 			if err != nil {
 				return nil, err
 			}
@@ -204,7 +246,7 @@ func LoadTrustDir(dir string) (*Trust, error) {
 				t.Skipped = append(t.Skipped, fmt.Sprintf("%s: %v", m.File, err))
 				continue
 			}
-			m.Object, m.objPath, m.ObjectChecked = rel(o), o, true
+			m.Object, m.objPath, m.objSHA256, m.ObjectChecked = rel(o), o, subject.Digest["sha256"], true
 			m.ByteOrder = elfByteOrder(obj)
 			used[o] = true
 		} else {
@@ -291,7 +333,7 @@ func (m *Manifest) programSpec(name string) *ebpf.ProgramSpec {
 		return nil
 	}
 	if m.spec == nil && m.specErr == nil {
-		m.spec, m.specErr = ebpf.LoadCollectionSpec(m.objPath)
+		m.spec, m.specErr = m.loadSpec()
 	}
 	if m.spec == nil {
 		return nil

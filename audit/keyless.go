@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -29,7 +28,7 @@ func loadIdentities(dir string, files []string) (*keyless.TrustedRoot, []keyless
 	slices.Sort(files)
 	var ids []keyless.Identity
 	for _, f := range files {
-		raw, err := os.ReadFile(f)
+		raw, err := readTrustFile(f, MaxKeyFile)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -49,7 +48,7 @@ func loadIdentities(dir string, files []string) (*keyless.TrustedRoot, []keyless
 	if len(ids) == 0 {
 		return nil, nil, nil
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, TrustedRootFile))
+	raw, err := readTrustFile(filepath.Join(dir, TrustedRootFile), MaxEnvelopeFile)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: trusted identities need the %s of their Sigstore instance at the top of the trust directory: %w", dir, TrustedRootFile, err)
 	}
@@ -66,7 +65,7 @@ func loadIdentities(dir string, files []string) (*keyless.TrustedRoot, []keyless
 // verify, as LoadTrustDir does for envelopes.
 func (t *Trust) addBundles(bundles []string, root *keyless.TrustedRoot, ids []keyless.Identity, objects map[string]string, rel func(string) string, used map[string]bool, host string) error {
 	for _, b := range bundles {
-		raw, err := os.ReadFile(b)
+		raw, err := readTrustFile(b, MaxEnvelopeFile)
 		if err != nil {
 			return err
 		}
@@ -82,7 +81,7 @@ func (t *Trust) addBundles(bundles []string, root *keyless.TrustedRoot, ids []ke
 		}
 		subject := v.Statement.Subject[0]
 		if o, ok := objects[subject.Digest["sha256"]]; ok {
-			obj, err := os.ReadFile(o)
+			obj, err := readTrustFile(o, MaxObjectFile)
 			if err != nil {
 				return err
 			}
@@ -90,7 +89,7 @@ func (t *Trust) addBundles(bundles []string, root *keyless.TrustedRoot, ids []ke
 				t.Skipped = append(t.Skipped, fmt.Sprintf("%s: %v", m.File, err))
 				continue
 			}
-			m.Object, m.objPath, m.ObjectChecked = rel(o), o, true
+			m.Object, m.objPath, m.objSHA256, m.ObjectChecked = rel(o), o, subject.Digest["sha256"], true
 			m.ByteOrder = elfByteOrder(obj)
 			used[o] = true
 		} else {
