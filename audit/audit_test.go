@@ -461,7 +461,7 @@ func TestAuditPartial(t *testing.T) {
 	var objs struct {
 		Probe *ebpf.Program `ebpf:"corerel_probe"`
 	}
-	rep, err := bpfsigned.Load(o, nil, &objs, nil, &bpfsigned.Policy{Accept: []bpfsigned.Verdict{bpfsigned.OK, bpfsigned.Partial}})
+	rep, err := bpfsigned.Load(o, &objs, &bpfsigned.LoadOptions{Policy: &bpfsigned.Policy{Accept: []bpfsigned.Verdict{bpfsigned.OK, bpfsigned.Partial}}})
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}

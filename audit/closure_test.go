@@ -77,7 +77,7 @@ func signObject(t *testing.T, name string, cfg sealmap.Config) *signed {
 // programs and maps.
 func (s *signed) load(t *testing.T, to any, policy *bpfsigned.Policy) *bpfsigned.Report {
 	t.Helper()
-	rep, err := bpfsigned.Load(s.obj, nil, to, nil, policy)
+	rep, err := bpfsigned.Load(s.obj, to, &bpfsigned.LoadOptions{Policy: policy})
 	if err != nil {
 		t.Fatalf("verified load: %v", err)
 	}
@@ -281,7 +281,7 @@ func TestTailCallsOpen(t *testing.T) {
 	s := signObject(t, "tailcall_open_bpfel.o", sealmap.Config{UnsealedProgArrays: []string{"dispatch"}})
 	before := testutil.OpenFDs(t)
 	var refusedObjs openObjects
-	rep, err := bpfsigned.Load(s.obj, nil, &refusedObjs, nil, nil)
+	rep, err := bpfsigned.Load(s.obj, &refusedObjs, nil)
 	var refused *bpfsigned.Error
 	if !errors.As(err, &refused) || rep.Verdict != bpfsigned.Partial || !strings.Contains(err.Error(), "tail-call targets not bound") {
 		t.Fatalf("default policy: %v (verdict %v)", err, rep)

@@ -49,7 +49,7 @@ func _GateSignedObject() *bpfsigned.Object {
 // refuses, every object opened is closed and the error is a
 // *bpfsigned.Error carrying the report.
 func loadGateObjectsVerified(obj any, opts *ebpf.CollectionOptions, policy *bpfsigned.Policy) (*bpfsigned.Report, error) {
-	return bpfsigned.Load(_GateSignedObject(), nil, obj, opts, policy)
+	return bpfsigned.Load(_GateSignedObject(), obj, &bpfsigned.LoadOptions{Collection: opts, Policy: policy})
 }
 
 // recheckGateObjects measures the programs in obj again through the

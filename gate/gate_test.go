@@ -327,7 +327,7 @@ func TestEnforce(t *testing.T) {
 		var objs struct {
 			Prog *ebpf.Program `ebpf:"port_filter"`
 		}
-		report, err := bpfsigned.Load(o, nil, &objs, nil, nil)
+		report, err := bpfsigned.Load(o, &objs, nil)
 		if err != nil {
 			t.Fatalf("verified load of the signed example under the gate: %v", err)
 		}

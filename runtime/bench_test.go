@@ -43,7 +43,7 @@ func BenchmarkVerifiedLoad(b *testing.B) {
 	o := f.object(b, f.obj, f.manifest, f.key)
 	for b.Loop() {
 		var objs objects
-		if _, err := bpfsigned.Load(o, nil, &objs, nil, nil); err != nil {
+		if _, err := bpfsigned.Load(o, &objs, nil); err != nil {
 			b.Fatal(err)
 		}
 		objs.Close()
@@ -60,7 +60,7 @@ func BenchmarkVerifiedLoadCold(b *testing.B) {
 	for b.Loop() {
 		bpfsigned.ResetCaches()
 		var objs objects
-		if _, err := bpfsigned.Load(o, nil, &objs, nil, nil); err != nil {
+		if _, err := bpfsigned.Load(o, &objs, nil); err != nil {
 			b.Fatal(err)
 		}
 		objs.Close()
@@ -144,7 +144,7 @@ func BenchmarkGrowth(b *testing.B) {
 		b.Run(name+"/verified", func(b *testing.B) {
 			for b.Loop() {
 				bpfsigned.ResetCaches()
-				if _, err := bpfsigned.Load(o, nil, nil, nil, nil); err != nil {
+				if _, err := bpfsigned.Load(o, nil, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -98,32 +98,29 @@ func TestCORE(t *testing.T) {
 		opts    func(t *testing.T) *ebpf.CollectionOptions
 		verdict bpfsigned.Verdict
 		refused bool
+		tamper  func(t *testing.T, spec *ebpf.CollectionSpec)
 	}{
-		{"signed for this kernel", []string{"/sys/kernel/btf/vmlinux"}, nil, nil, bpfsigned.OK, false},
-		{"no target, default policy", nil, nil, nil, bpfsigned.Partial, true},
-		{"no target, PARTIAL accepted", nil, &bpfsigned.Policy{Accept: []bpfsigned.Verdict{bpfsigned.OK, bpfsigned.Partial}}, nil, bpfsigned.Partial, false},
+		{"signed for this kernel", []string{"/sys/kernel/btf/vmlinux"}, nil, nil, bpfsigned.OK, false, nil},
+		{"no target, default policy", nil, nil, nil, bpfsigned.Partial, true, nil},
+		{"no target, PARTIAL accepted", nil, &bpfsigned.Policy{Accept: []bpfsigned.Verdict{bpfsigned.OK, bpfsigned.Partial}}, nil, bpfsigned.Partial, false, nil},
 		{"CO-RE sites resolved against other types", nil, &bpfsigned.Policy{Accept: []bpfsigned.Verdict{bpfsigned.OK, bpfsigned.Partial}}, func(t *testing.T) *ebpf.CollectionOptions {
 			return &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: fakeKernelTypes(t)}}
-		}, bpfsigned.BadSig, true},
+		}, bpfsigned.BadSig, true, nil},
 		{"signed target, other types at load", []string{"/sys/kernel/btf/vmlinux"}, nil, func(t *testing.T) *ebpf.CollectionOptions {
 			return &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: fakeKernelTypes(t)}}
-		}, bpfsigned.BadSig, true},
-		{"instruction outside the CO-RE sites edited", nil, &bpfsigned.Policy{Accept: []bpfsigned.Verdict{bpfsigned.OK, bpfsigned.Partial}}, func(t *testing.T) *ebpf.CollectionOptions {
-			bpfsigned.SetTamperHook(func(spec *ebpf.CollectionSpec) {
-				// The program's return value: the last "mov r0, imm".
-				p := spec.Programs["corerel_probe"]
-				for i := len(p.Instructions) - 1; i >= 0; i-- {
-					ins := p.Instructions[i]
-					if ins.OpCode.Class().IsALU() && ins.OpCode.ALUOp() == asm.Mov && ins.OpCode.Source() == asm.ImmSource && ins.Dst == asm.R0 && btf.CORERelocationMetadata(&ins) == nil {
-						p.Instructions[i].Constant ^= 1
-						return
-					}
+		}, bpfsigned.BadSig, true, nil},
+		{"instruction outside the CO-RE sites edited", nil, &bpfsigned.Policy{Accept: []bpfsigned.Verdict{bpfsigned.OK, bpfsigned.Partial}}, nil, bpfsigned.BadSig, true, func(t *testing.T, spec *ebpf.CollectionSpec) {
+			// The program's return value: the last "mov r0, imm".
+			p := spec.Programs["corerel_probe"]
+			for i := len(p.Instructions) - 1; i >= 0; i-- {
+				ins := p.Instructions[i]
+				if ins.OpCode.Class().IsALU() && ins.OpCode.ALUOp() == asm.Mov && ins.OpCode.Source() == asm.ImmSource && ins.Dst == asm.R0 && btf.CORERelocationMetadata(&ins) == nil {
+					p.Instructions[i].Constant ^= 1
+					return
 				}
-				t.Fatal("no instruction to edit")
-			})
-			t.Cleanup(func() { bpfsigned.SetTamperHook(nil) })
-			return nil
-		}, bpfsigned.BadSig, true},
+			}
+			t.Fatal("no instruction to edit")
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,7 +131,14 @@ func TestCORE(t *testing.T) {
 			}
 			before := testutil.OpenFDs(t)
 			var objs coreObjects
-			rep, err := bpfsigned.Load(o, nil, &objs, opts, tt.policy)
+			lo := &bpfsigned.LoadOptions{Collection: opts, Policy: tt.policy}
+			var rep *bpfsigned.Report
+			var err error
+			if tt.tamper != nil {
+				rep, err = bpfsigned.LoadTampered(o, &objs, lo, func(spec *ebpf.CollectionSpec) { tt.tamper(t, spec) })
+			} else {
+				rep, err = bpfsigned.Load(o, &objs, lo)
+			}
 			var refused *bpfsigned.Error
 			if tt.refused != errors.As(err, &refused) {
 				objs.Close()

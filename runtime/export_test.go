@@ -5,5 +5,20 @@ import "github.com/cilium/ebpf"
 // ResetCaches forgets cached keys, signature checks and plans.
 var ResetCaches = resetCaches
 
-// SetTamperHook makes every Load call fn on the parsed spec; nil removes it.
-func SetTamperHook(fn func(*ebpf.CollectionSpec)) { tamperHook = fn }
+// LoadTampered is [Load] with tamper called on the parsed spec before it
+// is loaded: it stands for code in the same process that tampers with the
+// programs or maps before they reach the kernel, with the object and its
+// signature untouched.
+func LoadTampered(o *Object, to any, opts *LoadOptions, tamper func(*ebpf.CollectionSpec)) (*Report, error) {
+	sig, err := checkSignature(o, opts.policy())
+	if err != nil {
+		return nil, err
+	}
+	spec, err := parseObject(o)
+	if err != nil {
+		<-sig.done
+		return nil, err
+	}
+	tamper(spec)
+	return loadSpec(o, spec, sig, to, opts)
+}

@@ -51,7 +51,7 @@ func TestLoadKeyless(t *testing.T) {
 	s := fakesigstore.New()
 	for _, opts := range []fakesigstore.Options{{}, {RekorV2: true}} {
 		var objs objects
-		rep, err := bpfsigned.Load(f.keylessObject(t, s, &opts), nil, &objs, nil, nil)
+		rep, err := bpfsigned.Load(f.keylessObject(t, s, &opts), &objs, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +65,7 @@ func TestLoadKeyless(t *testing.T) {
 	o := f.keylessObject(t, other, &fakesigstore.Options{})
 	o.TrustedRoot = s.TrustedRoot()
 	var objs objects
-	if _, err := bpfsigned.Load(o, nil, &objs, nil, &bpfsigned.Policy{TrustedRoot: other.TrustedRoot()}); err != nil {
+	if _, err := bpfsigned.Load(o, &objs, &bpfsigned.LoadOptions{Policy: &bpfsigned.Policy{TrustedRoot: other.TrustedRoot()}}); err != nil {
 		t.Fatalf("policy trusted root: %v", err)
 	}
 	objs.Close()
@@ -97,7 +97,7 @@ func TestLoadKeylessRefuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := testutil.OpenFDs(t)
 			var objs objects
-			rep, err := bpfsigned.Load(tt.obj, nil, &objs, nil, tt.policy)
+			rep, err := bpfsigned.Load(tt.obj, &objs, &bpfsigned.LoadOptions{Policy: tt.policy})
 			if !errors.Is(err, bpfsigned.ErrRefused) || !errors.Is(err, tt.cause) {
 				objs.Close()
 				t.Fatalf("Load() = %v, want a refusal for %v", err, tt.cause)
@@ -116,7 +116,7 @@ func TestLoadKeylessRefuses(t *testing.T) {
 	// The wrong object: the bundle is for the original bytes.
 	o := f.keylessObject(t, s, &fakesigstore.Options{})
 	o.ELF = tamperRodata(t, f.obj)
-	if _, err := bpfsigned.Load(o, nil, &objects{}, nil, nil); !errors.Is(err, attest.ErrWrongSubject) {
+	if _, err := bpfsigned.Load(o, &objects{}, nil); !errors.Is(err, attest.ErrWrongSubject) {
 		t.Errorf("bundle for another object: %v", err)
 	}
 }
@@ -146,7 +146,7 @@ func TestLoadKeylessNotLinked(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := testutil.OpenFDs(t)
 			var objs objects
-			rep, err := bpfsigned.Load(tt.obj, nil, &objs, nil, tt.policy)
+			rep, err := bpfsigned.Load(tt.obj, &objs, &bpfsigned.LoadOptions{Policy: tt.policy})
 			if !errors.Is(err, bpfsigned.ErrNoKeyless) || rep != nil || objs.Filter != nil {
 				objs.Close()
 				t.Fatalf("Load() = %v, %v, want ErrNoKeyless", rep, err)
@@ -163,7 +163,7 @@ func TestLoadKeylessNotLinked(t *testing.T) {
 	}
 	// Keys only, no keyless asked: the same loader loads.
 	var objs objects
-	if _, err := bpfsigned.Load(f.object(t, f.obj, f.manifest, f.key), nil, &objs, nil, &bpfsigned.Policy{}); err != nil {
+	if _, err := bpfsigned.Load(f.object(t, f.obj, f.manifest, f.key), &objs, &bpfsigned.LoadOptions{Policy: &bpfsigned.Policy{}}); err != nil {
 		t.Fatalf("key-signed load without keyless: %v", err)
 	}
 	objs.Close()

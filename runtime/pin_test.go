@@ -90,7 +90,7 @@ func TestPinnedSealedTwoStarts(t *testing.T) {
 	var reports []*bpfsigned.Report
 	for i := range 2 {
 		var objs pinnedObjects
-		rep, err := bpfsigned.Load(o, nil, &objs, opts, nil)
+		rep, err := bpfsigned.Load(o, &objs, &bpfsigned.LoadOptions{Collection: opts})
 		if err != nil {
 			t.Fatalf("start %d: %v", i+1, err)
 		}
@@ -153,14 +153,14 @@ bpftool map freeze pinned "$P"`
 			dir := testutil.BPFFS(t)
 			opts := &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: dir}}
 			var objs pinnedObjects
-			if _, err := bpfsigned.Load(pinnedObject(t, key, pinnedPorts), nil, &objs, opts, nil); err != nil {
+			if _, err := bpfsigned.Load(pinnedObject(t, key, pinnedPorts), &objs, &bpfsigned.LoadOptions{Collection: opts}); err != nil {
 				t.Fatal(err)
 			}
 			objs.Close()
 			o := tt.between(t, dir)
 			fds := testutil.OpenFDs(t)
 			var second pinnedObjects
-			rep, err := bpfsigned.Load(o, nil, &second, opts, nil)
+			rep, err := bpfsigned.Load(o, &second, &bpfsigned.LoadOptions{Collection: opts})
 			if !errors.Is(err, sealmap.ErrPinned) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "rm "+filepath.Join(dir, "pin_ports")) {
 				t.Fatalf("second start: %v (report %v); want a refusal naming the pin", err, rep)
 			}

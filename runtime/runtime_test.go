@@ -114,7 +114,7 @@ func TestLoadOK(t *testing.T) {
 	testutil.RequireBPF(t)
 	f := newFixture(t)
 	var objs objects
-	rep, err := bpfsigned.Load(f.object(t, f.obj, f.manifest, f.key), map[string]any{"mode": uint32(1)}, &objs, nil, nil)
+	rep, err := bpfsigned.Load(f.object(t, f.obj, f.manifest, f.key), &objs, &bpfsigned.LoadOptions{Params: map[string]any{"mode": uint32(1)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestLoadRefuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := testutil.OpenFDs(t)
 			var objs objects
-			rep, err := bpfsigned.Load(tt.obj, tt.params, &objs, nil, tt.policy)
+			rep, err := bpfsigned.Load(tt.obj, &objs, &bpfsigned.LoadOptions{Policy: tt.policy, Params: tt.params})
 			var refused *bpfsigned.Error
 			if !errors.As(err, &refused) || !errors.Is(err, bpfsigned.ErrRefused) {
 				objs.Close()
@@ -214,7 +214,7 @@ func TestPolicyAccepts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var objs objects
-			rep, err := bpfsigned.Load(tt.obj, nil, &objs, nil, tt.policy)
+			rep, err := bpfsigned.Load(tt.obj, &objs, &bpfsigned.LoadOptions{Policy: tt.policy})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -248,7 +248,7 @@ func TestLoadErrors(t *testing.T) {
 				tt.mutate(o)
 			}
 			before := testutil.OpenFDs(t)
-			_, err := bpfsigned.Load(o, tt.params, &objects{}, nil, nil)
+			_, err := bpfsigned.Load(o, &objects{}, &bpfsigned.LoadOptions{Params: tt.params})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Load() = %v, want an error saying %q", err, tt.want)
 			}
@@ -271,7 +271,7 @@ func TestConcurrentLoads(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			var objs objects
-			rep, err := bpfsigned.Load(o, nil, &objs, nil, nil)
+			rep, err := bpfsigned.Load(o, &objs, nil)
 			if err == nil && rep.Verdict != bpfsigned.OK {
 				err = errors.New(rep.String())
 			}

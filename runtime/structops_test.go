@@ -80,13 +80,15 @@ func TestStructOps(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.tamper != nil {
-				bpfsigned.SetTamperHook(tt.tamper)
-				defer bpfsigned.SetTamperHook(nil)
-			}
 			before := testutil.OpenFDs(t)
 			var objs structOpsObjects
-			rep, err := bpfsigned.Load(o, nil, &objs, nil, nil)
+			var rep *bpfsigned.Report
+			var err error
+			if tt.tamper != nil {
+				rep, err = bpfsigned.LoadTampered(o, &objs, nil, tt.tamper)
+			} else {
+				rep, err = bpfsigned.Load(o, &objs, nil)
+			}
 			if tt.field == "" {
 				if err != nil {
 					t.Fatalf("load: %v", err)

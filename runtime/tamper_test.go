@@ -254,13 +254,16 @@ func TestTamper(t *testing.T) {
 			if tt.opts != nil {
 				opts = tt.opts(t)
 			}
-			if tt.hook != nil {
-				bpfsigned.SetTamperHook(func(spec *ebpf.CollectionSpec) { tt.hook(t, spec) })
-				defer bpfsigned.SetTamperHook(nil)
-			}
 			before := testutil.OpenFDs(t)
 			var objs objects
-			rep, err := bpfsigned.Load(o, tt.params, &objs, opts, nil)
+			lo := &bpfsigned.LoadOptions{Collection: opts, Params: tt.params}
+			var rep *bpfsigned.Report
+			var err error
+			if tt.hook != nil {
+				rep, err = bpfsigned.LoadTampered(o, &objs, lo, func(spec *ebpf.CollectionSpec) { tt.hook(t, spec) })
+			} else {
+				rep, err = bpfsigned.Load(o, &objs, lo)
+			}
 			if err == nil {
 				objs.Close()
 				t.Fatalf("tampered load accepted: %s", rep)
@@ -310,7 +313,7 @@ func TestProgramArrayMustBeHeld(t *testing.T) {
 		Entry *ebpf.Program `ebpf:"tail_entry"`
 	}
 	before := testutil.OpenFDs(t)
-	_, err := bpfsigned.Load(f.object(t, f.obj, f.manifest, f.key), nil, &objs, nil, nil)
+	_, err := bpfsigned.Load(f.object(t, f.obj, f.manifest, f.key), &objs, nil)
 	if err == nil || !strings.Contains(err.Error(), "program array jmp is not in") || objs.Entry != nil {
 		t.Fatalf("load without the program array: %v", err)
 	}

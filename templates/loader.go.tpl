@@ -83,7 +83,7 @@ func {{ .Name.Object }}() *bpfsigned.Object {
 // refuses, every object opened is closed and the error is a
 // *bpfsigned.Error carrying the report.
 func {{ .Name.LoadObjectsVerified }}(obj any, opts *ebpf.CollectionOptions, policy *bpfsigned.Policy) (*bpfsigned.Report, error) {
-	return bpfsigned.Load({{ .Name.Object }}(), nil, obj, opts, policy)
+	return bpfsigned.Load({{ .Name.Object }}(), obj, &bpfsigned.LoadOptions{Collection: opts, Policy: policy})
 }
 {{- if .Params }}
 
@@ -107,7 +107,7 @@ func {{ .Name.LoadObjectsVerifiedWithParams }}(obj any, opts *ebpf.CollectionOpt
 {{- end }}
 		}
 	}
-	return bpfsigned.Load({{ .Name.Object }}(), values, obj, opts, policy)
+	return bpfsigned.Load({{ .Name.Object }}(), obj, &bpfsigned.LoadOptions{Collection: opts, Policy: policy, Params: values})
 }
 {{- end }}
 

@@ -49,7 +49,7 @@ func _FilterSignedObject() *bpfsigned.Object {
 // refuses, every object opened is closed and the error is a
 // *bpfsigned.Error carrying the report.
 func loadFilterObjectsVerified(obj any, opts *ebpf.CollectionOptions, policy *bpfsigned.Policy) (*bpfsigned.Report, error) {
-	return bpfsigned.Load(_FilterSignedObject(), nil, obj, opts, policy)
+	return bpfsigned.Load(_FilterSignedObject(), obj, &bpfsigned.LoadOptions{Collection: opts, Policy: policy})
 }
 
 // filterParams are the run-time parameters of filter: read-only
@@ -68,7 +68,7 @@ func loadFilterObjectsVerifiedWithParams(obj any, opts *ebpf.CollectionOptions, 
 			"mode": params.Mode,
 		}
 	}
-	return bpfsigned.Load(_FilterSignedObject(), values, obj, opts, policy)
+	return bpfsigned.Load(_FilterSignedObject(), obj, &bpfsigned.LoadOptions{Collection: opts, Policy: policy, Params: values})
 }
 
 // recheckFilterObjects measures the programs in obj again through the
