@@ -11,24 +11,22 @@ import (
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
 )
 
-// _GateEnvelope is the DSSE envelope of gate_bpfel.o: its signed
-// measurement, or an unsigned placeholder until
-// "bpf2go-signed sign --key KEY ./..." signs it (then rebuild).
+// _GateEnvelope is the signed measurement of gate_bpfel.o (a placeholder until signed).
 //
 //go:embed gate_bpfel.o.intoto.json
 var _GateEnvelope []byte
 
-// _GateSealPlan says which maps of gate_bpfel.o are sealed, with
-// which contents, and which read-only globals are parameters.
+// _GateSealPlan is the sealing plan of gate_bpfel.o.
 //
 //go:embed gate_bpfel.o.seal.json
 var _GateSealPlan []byte
 
-// _GateTrustedKeys are the public keys the loader trusts by default.
+// _GateTrustedKeys are the public keys trusted by default.
 var _GateTrustedKeys = []string{
 	"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEOxd2MdKJkA7+aPDTVYrkH8snQaac\n/UvbnhCHEfmFc0UanT7WLkhLYwUcySn4KdzV80I2X21aYXCYIEBPCfn1dA==\n-----END PUBLIC KEY-----\n",
 }
 
+// _GateSignedObject returns gate_bpfel.o with its signature and trust; see [bpfsigned].
 func _GateSignedObject() *bpfsigned.Object {
 	return &bpfsigned.Object{
 		Name:        "gate_bpfel.o",
@@ -39,22 +37,12 @@ func _GateSignedObject() *bpfsigned.Object {
 	}
 }
 
-// loadGateObjectsVerified loads gate like loadGateObjects, and
-// hands the objects out only once the kernel's measurement of every program
-// matches the signed one and the policy accepts the verdict.
-//
-// It seals the input maps (fills, then freezes them), measures every program
-// through the kernel, checks the signature, and applies policy: nil trusts
-// the keys embedded at generate time and accepts only OK. When the policy
-// refuses, every object opened is closed and the error is a
-// *bpfsigned.Error carrying the report.
+// loadGateObjectsVerified is loadGateObjects checked against the signed measurement; see [bpfsigned].
 func loadGateObjectsVerified(obj any, opts *ebpf.CollectionOptions, policy *bpfsigned.Policy) (*bpfsigned.Report, error) {
 	return bpfsigned.Load(_GateSignedObject(), obj, &bpfsigned.LoadOptions{Collection: opts, Policy: policy})
 }
 
-// recheckGateObjects measures the programs in obj again through the
-// kernel and compares them with the report of the verified load. Call it
-// right before attaching.
+// recheckGateObjects measures the programs in obj again; see [bpfsigned].
 func recheckGateObjects(obj any, report *bpfsigned.Report) (*bpfsigned.Report, error) {
 	return bpfsigned.Recheck(obj, report)
 }

@@ -14,20 +14,17 @@ import (
 {{- end }}
 )
 
-// {{ .Name.Envelope }} is the DSSE envelope of {{ .ObjectFile }}: its signed
-// measurement, or an unsigned placeholder until
-// "bpf2go-signed sign --key KEY ./..." signs it (then rebuild).
+// {{ .Name.Envelope }} is the signed measurement of {{ .ObjectFile }} (a placeholder until signed).
 //
 //go:embed {{ .EnvelopeFile }}
 var {{ .Name.Envelope }} []byte
 
-// {{ .Name.SealPlan }} says which maps of {{ .ObjectFile }} are sealed, with
-// which contents, and which read-only globals are parameters.
+// {{ .Name.SealPlan }} is the sealing plan of {{ .ObjectFile }}.
 //
 //go:embed {{ .PlanFile }}
 var {{ .Name.SealPlan }} []byte
 
-// {{ .Name.TrustedKeys }} are the public keys the loader trusts by default.
+// {{ .Name.TrustedKeys }} are the public keys trusted by default.
 var {{ .Name.TrustedKeys }} = []string{
 {{- range .TrustedKeys }}
 	{{ printf "%q" . }},
@@ -36,15 +33,12 @@ var {{ .Name.TrustedKeys }} = []string{
 
 {{- if .BundleFile }}
 
-// {{ .Name.Bundle }} is the Sigstore bundle of {{ .ObjectFile }}: its keyless
-// signature, or an unsigned placeholder until CI signs the statement
-// ("bpf2go-signed statement", then cosign attest-blob --bundle {{ .BundleFile }}).
+// {{ .Name.Bundle }} is the keyless signature of {{ .ObjectFile }} (a placeholder until signed).
 //
 //go:embed {{ .BundleFile }}
 var {{ .Name.Bundle }} []byte
 
-// {{ .Name.TrustedRoot }} is the Sigstore trusted root pinned at generate
-// time (-trusted-root); Policy.TrustedRoot replaces it.
+// {{ .Name.TrustedRoot }} is the Sigstore trusted root pinned with -trusted-root.
 //
 //go:embed {{ .TrustedRootFile }}
 var {{ .Name.TrustedRoot }} []byte
@@ -57,6 +51,7 @@ var {{ .Name.Identities }} = []string{
 }
 {{- end }}
 
+// {{ .Name.Object }} returns {{ .ObjectFile }} with its signature and trust; see [bpfsigned].
 func {{ .Name.Object }}() *bpfsigned.Object {
 	return &bpfsigned.Object{
 		Name:        {{ printf "%q" .ObjectFile }},
@@ -73,31 +68,20 @@ func {{ .Name.Object }}() *bpfsigned.Object {
 	}
 }
 
-// {{ .Name.LoadObjectsVerified }} loads {{ .Name }} like {{ .Name.LoadObjects }}, and
-// hands the objects out only once the kernel's measurement of every program
-// matches the signed one and the policy accepts the verdict.
-//
-// It seals the input maps (fills, then freezes them), measures every program
-// through the kernel, checks the signature, and applies policy: nil trusts
-// the keys embedded at generate time and accepts only OK. When the policy
-// refuses, every object opened is closed and the error is a
-// *bpfsigned.Error carrying the report.
+// {{ .Name.LoadObjectsVerified }} is {{ .Name.LoadObjects }} checked against the signed measurement; see [bpfsigned].
 func {{ .Name.LoadObjectsVerified }}(obj any, opts *ebpf.CollectionOptions, policy *bpfsigned.Policy) (*bpfsigned.Report, error) {
 	return bpfsigned.Load({{ .Name.Object }}(), obj, &bpfsigned.LoadOptions{Collection: opts, Policy: policy})
 }
 {{- if .Params }}
 
-// {{ .Name.Params }} are the run-time parameters of {{ .Name }}: read-only
-// globals whose values are set at load time, excluded from the signed
-// contents, and shown in the report.
+// {{ .Name.Params }} holds the -param values of {{ .Name }}; see [bpfsigned].
 type {{ .Name.Params }} struct {
 {{- range .Params }}
-	{{ .Field }} {{ .GoType }} // {{ .Name }}
+	{{ .Field }} {{ .GoType }}
 {{- end }}
 }
 
-// {{ .Name.LoadObjectsVerifiedWithParams }} is {{ .Name.LoadObjectsVerified }} with
-// parameter values. A nil params keeps the values compiled into the object.
+// {{ .Name.LoadObjectsVerifiedWithParams }} is {{ .Name.LoadObjectsVerified }} with parameter values; see [bpfsigned].
 func {{ .Name.LoadObjectsVerifiedWithParams }}(obj any, opts *ebpf.CollectionOptions, policy *bpfsigned.Policy, params *{{ .Name.Params }}) (*bpfsigned.Report, error) {
 	var values map[string]any
 	if params != nil {
@@ -111,9 +95,7 @@ func {{ .Name.LoadObjectsVerifiedWithParams }}(obj any, opts *ebpf.CollectionOpt
 }
 {{- end }}
 
-// {{ .Name.RecheckObjects }} measures the programs in obj again through the
-// kernel and compares them with the report of the verified load. Call it
-// right before attaching.
+// {{ .Name.RecheckObjects }} measures the programs in obj again; see [bpfsigned].
 func {{ .Name.RecheckObjects }}(obj any, report *bpfsigned.Report) (*bpfsigned.Report, error) {
 	return bpfsigned.Recheck(obj, report)
 }

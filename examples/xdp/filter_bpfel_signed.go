@@ -11,24 +11,22 @@ import (
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
 )
 
-// _FilterEnvelope is the DSSE envelope of filter_bpfel.o: its signed
-// measurement, or an unsigned placeholder until
-// "bpf2go-signed sign --key KEY ./..." signs it (then rebuild).
+// _FilterEnvelope is the signed measurement of filter_bpfel.o (a placeholder until signed).
 //
 //go:embed filter_bpfel.o.intoto.json
 var _FilterEnvelope []byte
 
-// _FilterSealPlan says which maps of filter_bpfel.o are sealed, with
-// which contents, and which read-only globals are parameters.
+// _FilterSealPlan is the sealing plan of filter_bpfel.o.
 //
 //go:embed filter_bpfel.o.seal.json
 var _FilterSealPlan []byte
 
-// _FilterTrustedKeys are the public keys the loader trusts by default.
+// _FilterTrustedKeys are the public keys trusted by default.
 var _FilterTrustedKeys = []string{
 	"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE1wiKRZGBDP898kEAa155WgSA5llq\nYqhFAcRCfuedUxcD9H8L33xp1PrAL42likPoyjm64xwv9jrU/zd3pY8Rtw==\n-----END PUBLIC KEY-----\n",
 }
 
+// _FilterSignedObject returns filter_bpfel.o with its signature and trust; see [bpfsigned].
 func _FilterSignedObject() *bpfsigned.Object {
 	return &bpfsigned.Object{
 		Name:        "filter_bpfel.o",
@@ -39,28 +37,17 @@ func _FilterSignedObject() *bpfsigned.Object {
 	}
 }
 
-// loadFilterObjectsVerified loads filter like loadFilterObjects, and
-// hands the objects out only once the kernel's measurement of every program
-// matches the signed one and the policy accepts the verdict.
-//
-// It seals the input maps (fills, then freezes them), measures every program
-// through the kernel, checks the signature, and applies policy: nil trusts
-// the keys embedded at generate time and accepts only OK. When the policy
-// refuses, every object opened is closed and the error is a
-// *bpfsigned.Error carrying the report.
+// loadFilterObjectsVerified is loadFilterObjects checked against the signed measurement; see [bpfsigned].
 func loadFilterObjectsVerified(obj any, opts *ebpf.CollectionOptions, policy *bpfsigned.Policy) (*bpfsigned.Report, error) {
 	return bpfsigned.Load(_FilterSignedObject(), obj, &bpfsigned.LoadOptions{Collection: opts, Policy: policy})
 }
 
-// filterParams are the run-time parameters of filter: read-only
-// globals whose values are set at load time, excluded from the signed
-// contents, and shown in the report.
+// filterParams holds the -param values of filter; see [bpfsigned].
 type filterParams struct {
-	Mode uint32 // mode
+	Mode uint32
 }
 
-// loadFilterObjectsVerifiedWithParams is loadFilterObjectsVerified with
-// parameter values. A nil params keeps the values compiled into the object.
+// loadFilterObjectsVerifiedWithParams is loadFilterObjectsVerified with parameter values; see [bpfsigned].
 func loadFilterObjectsVerifiedWithParams(obj any, opts *ebpf.CollectionOptions, policy *bpfsigned.Policy, params *filterParams) (*bpfsigned.Report, error) {
 	var values map[string]any
 	if params != nil {
@@ -71,9 +58,7 @@ func loadFilterObjectsVerifiedWithParams(obj any, opts *ebpf.CollectionOptions, 
 	return bpfsigned.Load(_FilterSignedObject(), obj, &bpfsigned.LoadOptions{Collection: opts, Policy: policy, Params: values})
 }
 
-// recheckFilterObjects measures the programs in obj again through the
-// kernel and compares them with the report of the verified load. Call it
-// right before attaching.
+// recheckFilterObjects measures the programs in obj again; see [bpfsigned].
 func recheckFilterObjects(obj any, report *bpfsigned.Report) (*bpfsigned.Report, error) {
 	return bpfsigned.Recheck(obj, report)
 }
