@@ -4,9 +4,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 )
 
@@ -35,8 +37,12 @@ func findAgent() (string, error) {
 }
 
 // runAgent replaces this process with the agent, git-style: `bpf2go-signed
-// agent ARGS` runs `bpf2go-signed-agent ARGS`.
-func runAgent(args []string) error {
+// agent ARGS` runs `bpf2go-signed-agent ARGS`. The agent parses its
+// options itself; -h, -help or --help prints this command's usage.
+func runAgent(c *command, args []string, _, _ io.Writer) error {
+	if slices.ContainsFunc(args, isHelpWord) {
+		return &helpRequested{fs: agentFlags(c)}
+	}
 	p, err := findAgent()
 	if err != nil {
 		return err
@@ -49,8 +55,8 @@ func runAgent(args []string) error {
 
 // agentFlags describes the agent's main options for "bpf2go-signed agent
 // -h"; the agent parses its options itself.
-func agentFlags() *flag.FlagSet {
-	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+func agentFlags(c *command) *flag.FlagSet {
+	fs := newFlags(c)
 	fs.String("trust", "", "the trust directory `DIR`, as for prog verify: public keys (*.pub) and envelopes (*.intoto.json); read again when it changes and on SIGHUP")
 	fs.String("listen", "127.0.0.1:9813", "`ADDR` (host:port) of the HTTP server for /metrics and /healthz")
 	fs.String("log", "json", "log format: json or text")

@@ -153,7 +153,7 @@ the password in $COSIGN_PASSWORD (asked for on a terminal when unset).`,
 			"COSIGN_PASSWORD=... bpf2go-signed keygen",
 			"bpf2go-signed keygen --output-key-prefix release",
 		},
-		run: func(c *command, args []string, stdout, _ io.Writer) error { return keygen(args, stdout) },
+		run: keygen,
 	},
 	{
 		name:     "sign",
@@ -168,7 +168,7 @@ one acceptable digest per target.`,
 			"bpf2go-signed sign --key cosign.key ./...",
 			"bpf2go-signed sign --key cosign.key --target-btf btf/ internal/probe/bpf_bpfel.o",
 		},
-		run: func(c *command, args []string, stdout, _ io.Writer) error { return sign(args, stdout) },
+		run: sign,
 	},
 	{
 		name:     "statement",
@@ -184,7 +184,7 @@ id-token: write): cosign attest-blob --statement FILE.o.statement.json
 			"bpf2go-signed statement ./...",
 			"cosign attest-blob --yes --new-bundle-format --statement bpf_bpfel.o.statement.json --bundle bpf_bpfel.o.sigstore.json",
 		},
-		run: func(c *command, args []string, stdout, _ io.Writer) error { return statement(args, stdout) },
+		run: statement,
 	},
 	{
 		name:     "verify",
@@ -198,7 +198,7 @@ offline: certificate chain at the logged time, SCT, Rekor entry, identity.`,
 			"bpf2go-signed verify --key cosign.pub bpf_bpfel.o",
 			"bpf2go-signed verify --trusted-root trusted_root.json --identity 'issuer=https://token.actions.githubusercontent.com;identity=https://github.com/acme/filters/.github/workflows/release.yml@refs/tags/v1.0.0' bpf_bpfel.o",
 		},
-		run: func(c *command, args []string, stdout, _ io.Writer) error { return verify(args, stdout) },
+		run: verify,
 	},
 	{
 		name:     "agent",
@@ -214,12 +214,7 @@ go install github.com/bpf2go-signed/bpf2go-signed/agent/cmd/bpf2go-signed-agent@
 			"bpf2go-signed agent --trust /etc/bpf2go-signed/trust",
 			"bpf2go-signed agent --trust /etc/bpf2go-signed/trust --listen :9813 --log text",
 		},
-		run: func(c *command, args []string, _, _ io.Writer) error {
-			if slices.ContainsFunc(args, isHelpWord) {
-				return &helpRequested{cmd: c, fs: agentFlags()}
-			}
-			return runAgent(args)
-		},
+		run: runAgent,
 	},
 	{
 		name:     "gate",
@@ -240,7 +235,7 @@ it the command says so and exits 1. See gate/README.md.`,
 			"bpf2go-signed gate --trust /etc/bpf2go-signed --pin /sys/fs/bpf/bpf2go-signed-gate",
 			"bpf2go-signed gate --remove --pin /sys/fs/bpf/bpf2go-signed-gate",
 		},
-		run: func(c *command, args []string, stdout, _ io.Writer) error { return runGate(args, stdout) },
+		run: runGate,
 	},
 }
 
@@ -430,9 +425,21 @@ func editDistance(a, b string) int {
 // shortFlags are one-letter aliases of long options, shown together.
 var shortFlags = map[string]string{"json": "j", "pretty": "p"}
 
-// parseWords parses a command's options, which (as in bpftool) may come
-// before, between or after its words; "--" ends them. It returns the words.
-func parseWords(fs *flag.FlagSet, args []string) ([]string, error) {
+// newFlags returns the FlagSet of command c. Parse errors are usage
+// errors, and its usage is c's help: usage line, description, the options
+// of this FlagSet and examples.
+func newFlags(c *command) *flag.FlagSet {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() { printCommandHelp(fs.Output(), c, fs) }
+	return fs
+}
+
+// parseArgs parses a command's arguments with its FlagSet. As in bpftool,
+// options may come before, between or after the command's words (ids,
+// paths, files, package patterns); "--" ends them. It returns the words.
+// -h, -help or --help asks for the command's usage.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var words []string
 	for {
 		err := fs.Parse(args)
@@ -440,7 +447,7 @@ func parseWords(fs *flag.FlagSet, args []string) ([]string, error) {
 			return nil, &helpRequested{fs: fs}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errUsage, err)
+			return nil, fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -449,12 +456,20 @@ func parseWords(fs *flag.FlagSet, args []string) ([]string, error) {
 		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
 			return append(words, rest...), nil
 		}
-		if isHelpWord(rest[0]) {
-			return nil, &helpRequested{fs: fs}
-		}
 		words = append(words, rest[0])
 		args = rest[1:]
 	}
+}
+
+// trustFlag defines --trust, the trust directory of every command that
+// takes one.
+func trustFlag(fs *flag.FlagSet, dir *string) {
+	fs.StringVar(dir, "trust", "", "the trust directory `DIR`: public keys (*.pub) and envelopes (*.intoto.json), searched recursively")
+}
+
+// targetBTFFlag defines --target-btf, repeatable.
+func targetBTFFlag(fs *flag.FlagSet, paths *stringList) {
+	fs.Var(paths, "target-btf", "resolve CO-RE and kernel-resolved sites against this kernel BTF `PATH` (a file, or a directory of them; repeatable): one digest per target")
 }
 
 // outputFlags defines -j/--json and -p/--pretty.
@@ -472,13 +487,15 @@ type options struct {
 	targetBTF                   stringList
 }
 
+// parse parses the arguments of a bpftool-style command: -j/--json,
+// -p/--pretty and the options define adds.
 func (o *options) parse(c *command, args []string, define func(fs *flag.FlagSet)) ([]string, error) {
-	fs := newFlags(c.name)
+	fs := newFlags(c)
 	outputFlags(fs, o)
 	if define != nil {
 		define(fs)
 	}
-	words, err := parseWords(fs, args)
+	words, err := parseArgs(fs, args)
 	o.json = o.json || o.pretty
 	return words, err
 }
@@ -486,7 +503,7 @@ func (o *options) parse(c *command, args []string, define func(fs *flag.FlagSet)
 func runMeasureObject(c *command, args []string, stdout, stderr io.Writer) error {
 	var o options
 	words, err := o.parse(c, args, func(fs *flag.FlagSet) {
-		fs.Var(&o.targetBTF, "target-btf", "resolve CO-RE and kernel-resolved sites against this kernel BTF `PATH` (a file, or a directory of them; repeatable): one digest per target")
+		targetBTFFlag(fs, &o.targetBTF)
 	})
 	if err != nil {
 		return err
@@ -531,7 +548,7 @@ func runProgVerify(c *command, args []string, stdout, stderr io.Writer) error {
 	words, err := o.parse(c, args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&o.all, "all", false, "every loaded program")
 		fs.StringVar(&o.accept, "accept", "OK", "the `VERDICTS` that pass, comma-separated, like the loader's policy (OK,PARTIAL accepts CO-RE programs relocated for an unsigned kernel)")
-		fs.StringVar(&o.trust, "trust", "", "the trust directory `DIR`: public keys (*.pub) and envelopes (*.intoto.json), searched recursively")
+		trustFlag(fs, &o.trust)
 	})
 	if err != nil {
 		return err
@@ -544,7 +561,7 @@ func runMapVerify(c *command, args []string, stdout, stderr io.Writer) error {
 	words, err := o.parse(c, args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&o.all, "all", false, "every struct_ops map loaded")
 		fs.StringVar(&o.accept, "accept", "OK", "the `VERDICTS` that pass, comma-separated")
-		fs.StringVar(&o.trust, "trust", "", "the trust directory `DIR`: public keys (*.pub) and envelopes (*.intoto.json), searched recursively")
+		trustFlag(fs, &o.trust)
 	})
 	if err != nil {
 		return err
@@ -566,9 +583,9 @@ func runMapShow(c *command, args []string, stdout, stderr io.Writer) error {
 	return mapShow(m.FD(), c.name == "map hash", o, stdout)
 }
 
-// printHelp writes the usage of a command (nil: of the whole tool). fs,
-// when known, lists its options.
-func printHelp(w io.Writer, c *command, fs ...*flag.FlagSet) {
+// printHelp writes the usage of the whole tool (c nil), of a group, or of
+// a command without its options (its FlagSet's Usage lists them).
+func printHelp(w io.Writer, c *command) {
 	if c == nil {
 		printOverview(w)
 		return
@@ -583,12 +600,18 @@ func printHelp(w io.Writer, c *command, fs ...*flag.FlagSet) {
 		fmt.Fprintf(w, "\nRun \"bpf2go-signed %s COMMAND -h\" for a command's options and examples.\n", g.name)
 		return
 	}
+	printCommandHelp(w, c, nil)
+}
+
+// printCommandHelp writes the usage of a command, with the options of fs
+// when it is not nil.
+func printCommandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "Usage: bpf2go-signed %s %s\n\n%s.\n", c.name, c.synopsis, upperFirst(c.summary))
 	if c.detail != "" {
 		fmt.Fprintf(w, "\n%s\n", c.detail)
 	}
-	if len(fs) > 0 && fs[0] != nil {
-		printFlags(w, fs[0])
+	if fs != nil {
+		printFlags(w, fs)
 	}
 	if len(c.examples) > 0 {
 		fmt.Fprintln(w, "\nExamples:")

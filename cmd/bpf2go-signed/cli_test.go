@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 )
 
 // TestHelp: -h, -help and --help on the tool, every group and every
@@ -156,6 +158,51 @@ func TestPlural(t *testing.T) {
 	for n, want := range map[int]string{0: "0 programs", 1: "1 program", 2: "2 programs"} {
 		if got := plural(n, "program"); got != want {
 			t.Errorf("plural(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// TestOptionsAnywhere: every command parses its options with one parser:
+// options may come before or after the words, "--" ends them, and a
+// malformed option is a usage error naming the command.
+func TestOptionsAnywhere(t *testing.T) {
+	key := keyPair(t)
+	pub := strings.TrimSuffix(key, ".key") + ".pub"
+	obj, err := os.ReadFile(testutil.Testdata("xdp_bpfel.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "x_bpfel.o")
+	if err := os.WriteFile(path, obj, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ok := [][]string{
+		{"sign", path, "--key", key},
+		{"verify", "--key", pub, path},
+		{"verify", path, "--key", pub},
+		{"measure", "object", "-j", path},
+		{"measure", "object", path, "-j"},
+	}
+	for _, args := range ok {
+		if _, stderr, code := runCLI(args...); code != 0 {
+			t.Errorf("%q: exit %d, %s", args, code, stderr)
+		}
+	}
+	usage := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sign", "--", "--key", key, path}, "sign --key KEY"},
+		{[]string{"sign", "--frobnicate"}, "sign: flag provided but not defined: -frobnicate"},
+		{[]string{"verify", path, "--frobnicate"}, "verify: flag provided but not defined: -frobnicate"},
+		{[]string{"keygen", "--force", "extra"}, "keygen takes no arguments"},
+		{[]string{"gate", "extra", "--trust", "x"}, `gate: unexpected argument "extra"`},
+		{[]string{"prog", "verify", "--trust"}, "prog verify: flag needs an argument: -trust"},
+	}
+	for _, tt := range usage {
+		_, stderr, code := runCLI(tt.args...)
+		if code != 2 || !strings.Contains(stderr, tt.want) || !strings.Contains(stderr, "Usage") {
+			t.Errorf("%q: exit %d, %q: want status 2 and %q", tt.args, code, stderr, tt.want)
 		}
 	}
 }

@@ -23,18 +23,20 @@ var gateSignals = func() (<-chan os.Signal, func()) {
 // runGate is "bpf2go-signed gate": it starts the kernel gate and logs its
 // events to stdout until SIGINT or SIGTERM; SIGHUP reloads the trust
 // directory at once.
-func runGate(args []string, stdout io.Writer) error {
-	fs := newFlags("gate")
-	trust := fs.String("trust", "", "trust directory: *.pub keys and *.intoto.json envelopes")
+func runGate(c *command, args []string, stdout, _ io.Writer) error {
+	fs := newFlags(c)
+	var trust string
+	trustFlag(fs, &trust)
 	mode := fs.String("mode", "enforce", "enforce (refuse unsigned loads) or audit (log them)")
 	pin := fs.String("pin", "", "bpffs directory to pin the gate in, so that it outlives this process")
 	poll := fs.Duration("poll", time.Second, "how often to check the trust directory for changes")
 	remove := fs.Bool("remove", false, "remove the pinned gate in --pin and exit")
-	if err := parseFlags(fs, args); err != nil {
+	words, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: gate: unexpected argument %q", errUsage, fs.Arg(0))
+	if len(words) > 0 {
+		return fmt.Errorf("%w: gate: unexpected argument %q", errUsage, words[0])
 	}
 	if *remove {
 		if *pin == "" {
@@ -42,7 +44,7 @@ func runGate(args []string, stdout io.Writer) error {
 		}
 		return gate.RemovePins(*pin)
 	}
-	if *trust == "" {
+	if trust == "" {
 		return fmt.Errorf("%w: gate needs --trust DIR", errUsage)
 	}
 	m, err := gate.ParseMode(*mode)
@@ -55,7 +57,7 @@ func runGate(args []string, stdout io.Writer) error {
 		defer mu.Unlock()
 		fmt.Fprintf(stdout, "%s gate: %s\n", time.Now().UTC().Format(time.RFC3339Nano), line)
 	}
-	g, err := gate.Start(gate.Options{TrustDir: *trust, Mode: m, PinDir: *pin, Log: logf, Poll: *poll})
+	g, err := gate.Start(gate.Options{TrustDir: trust, Mode: m, PinDir: *pin, Log: logf, Poll: *poll})
 	if err != nil {
 		if errors.Is(err, gate.ErrNoBPFLSM) {
 			return fmt.Errorf("gate: not enforcing anything: %w", err)

@@ -19,21 +19,22 @@ const StatementSuffix = ".statement.json"
 //	cosign attest-blob --statement X.o.statement.json --new-bundle-format --bundle X.o.sigstore.json --yes
 //
 // It finds objects as sign does, and measures them the same way.
-func statement(args []string, stdout io.Writer) error {
-	fs := newFlags("statement")
+func statement(c *command, args []string, stdout, _ io.Writer) error {
+	fs := newFlags(c)
 	var targetBTF stringList
-	fs.Var(&targetBTF, "target-btf", "resolve CO-RE relocations against this kernel BTF `PATH` (a file or a directory of them; repeatable)")
-	if err := parseFlags(fs, args); err != nil {
+	targetBTFFlag(fs, &targetBTF)
+	words, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if len(words) == 0 {
 		return fmt.Errorf("%w: statement [--target-btf PATH]... (FILE.o | PACKAGE PATTERN)...", errUsage)
 	}
 	targets, err := measure.LoadTargets(targetBTF)
 	if err != nil {
 		return fmt.Errorf("statement: %w", err)
 	}
-	inputs, closeInputs, err := collectInputs("statement", fs.Args())
+	inputs, closeInputs, err := collectInputs("statement", words)
 	defer closeInputs()
 	if err != nil {
 		return err

@@ -38,8 +38,9 @@ func main() {
 // errUsage marks errors in the command line itself.
 var errUsage = errors.New("usage")
 
-// helpRequested is returned by a command's flag parsing when -h, -help or
-// --help was given: its usage is printed to standard output, exit 0.
+// helpRequested is returned when -h, -help or --help was given: the
+// usage of the command's FlagSet (fs), else the help of cmd (a group, or
+// nil for the tool), is printed to standard output, exit 0.
 type helpRequested struct {
 	cmd *command
 	fs  *flag.FlagSet
@@ -71,10 +72,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case err == nil:
 		return 0
 	case errors.As(err, &help):
+		if help.fs != nil {
+			help.fs.SetOutput(stdout)
+			help.fs.Usage()
+			return 0
+		}
 		if help.cmd == nil {
 			help.cmd = cmd
 		}
-		printHelp(stdout, help.cmd, help.fs)
+		printHelp(stdout, help.cmd)
 		return 0
 	case errors.As(err, &uerr):
 		fmt.Fprintf(stderr, "bpf2go-signed: %s\n", oneLine(uerr.err))

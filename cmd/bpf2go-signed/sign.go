@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -24,23 +23,6 @@ import (
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
 	"github.com/bpf2go-signed/bpf2go-signed/signing"
 )
-
-// newFlags returns a flag set whose errors are usage errors.
-func newFlags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	return fs
-}
-
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return &helpRequested{fs: fs}
-		}
-		return fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
-	}
-	return nil
-}
 
 // keygenPassword returns the password for a new private key: from
 // COSIGN_PASSWORD, or asked twice on the terminal. Tests replace it.
@@ -63,14 +45,15 @@ var keygenPassword = func() ([]byte, error) {
 // O_NOFOLLOW (the private key with mode 0600): a file or link that appears
 // under either name meanwhile is never written through. --force replaces
 // existing regular files (never links) through a rename.
-func keygen(args []string, stdout io.Writer) error {
-	fs := newFlags("keygen")
+func keygen(c *command, args []string, stdout, _ io.Writer) error {
+	fs := newFlags(c)
 	prefix := fs.String("output-key-prefix", "cosign", "write the key files `PREFIX`.key and PREFIX.pub")
 	force := fs.Bool("force", false, "replace existing key files (regular files only)")
-	if err := parseFlags(fs, args); err != nil {
+	words, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 0 {
+	if len(words) != 0 {
 		return fmt.Errorf("%w: keygen takes no arguments", errUsage)
 	}
 	dir, err := safefs.OpenDir(filepath.Dir(*prefix))
@@ -154,15 +137,16 @@ const maxKeyFile = signing.MaxKeyFile
 // the other arguments name. Every file it reads or writes must be a
 // regular file reached without a symbolic link; envelopes are written to
 // a temporary file and renamed into place.
-func sign(args []string, stdout io.Writer) error {
-	fs := newFlags("sign")
+func sign(c *command, args []string, stdout, _ io.Writer) error {
+	fs := newFlags(c)
 	key := fs.String("key", "", "sign with this `KEY`: a private key file or a KMS URI")
 	var targetBTF stringList
-	fs.Var(&targetBTF, "target-btf", "resolve CO-RE relocations against this kernel BTF `PATH` (a file or a directory of them; repeatable)")
-	if err := parseFlags(fs, args); err != nil {
+	targetBTFFlag(fs, &targetBTF)
+	words, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if *key == "" || fs.NArg() == 0 {
+	if *key == "" || len(words) == 0 {
 		return fmt.Errorf("%w: sign --key KEY (FILE.o | PACKAGE PATTERN)...", errUsage)
 	}
 	ctx := context.Background()
@@ -174,7 +158,7 @@ func sign(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("sign: %w", err)
 	}
-	inputs, closeInputs, err := collectInputs("sign", fs.Args())
+	inputs, closeInputs, err := collectInputs("sign", words)
 	defer closeInputs()
 	if err != nil {
 		return err
@@ -289,19 +273,20 @@ func keepsTargets(in signInput, m *measure.Manifest) error {
 }
 
 // verify checks the envelope next to an object with a public key.
-func verify(args []string, stdout io.Writer) error {
-	fs := newFlags("verify")
+func verify(c *command, args []string, stdout, _ io.Writer) error {
+	fs := newFlags(c)
 	var keys, identities stringList
 	fs.Var(&keys, "key", "trusted public key `PUB` (PEM; repeatable)")
 	fs.Var(&identities, "identity", "check the keyless FILE.o.sigstore.json: trusted `IDENTITY` ('issuer=URL;identity=SAN', see docs/keyless.md; repeatable)")
 	trustedRoot := fs.String("trusted-root", "", "the trusted_root.json `FILE` for --identity")
-	if err := parseFlags(fs, args); err != nil {
+	words, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if len(identities) > 0 && fs.NArg() == 1 {
-		return verifyKeyless(fs.Arg(0), identities, *trustedRoot, stdout)
+	if len(identities) > 0 && len(words) == 1 {
+		return verifyKeyless(words[0], identities, *trustedRoot, stdout)
 	}
-	if len(keys) == 0 || fs.NArg() != 1 {
+	if len(keys) == 0 || len(words) != 1 {
 		return fmt.Errorf("%w: verify (--key PUB | --identity ID --trusted-root FILE) FILE.o", errUsage)
 	}
 	var trusted []crypto.PublicKey
@@ -316,7 +301,7 @@ func verify(args []string, stdout io.Writer) error {
 		}
 		trusted = append(trusted, pub)
 	}
-	path := fs.Arg(0)
+	path := words[0]
 	obj, err := gen.ReadFile(path, gen.MaxObjectSize)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
