@@ -188,7 +188,7 @@ func TestShippedBinaryKeylessOnStdlib(t *testing.T) {
 }
 
 // TestKeySignedLoaderLinksNoKeyless: the XDP example, generated with
-// -trust (keys only), links no keyless verifier, no crypto/x509 and no
+// -trust-key (keys only), links no keyless verifier, no crypto/x509 and no
 // regexp; its loader alone (the generated files and a main that loads
 // once, as scripts/bench/procload builds it) no net either, so it is a
 // static binary even with cgo.

@@ -4,7 +4,7 @@
 // attaches the program only when the verdict passes the policy. Then it
 // prints the counters every second until interrupted, and detaches.
 //
-//	xdp-filter -iface eth0 [-count-only] [-trust KEY.pub] [-json]
+//	xdp-filter -iface eth0 [-count-only] [-trust-key KEY.pub] [-json]
 //
 // Exit status: 0 after a clean detach, 1 on errors, 3 when the verified
 // load is refused (nothing is attached then).
@@ -39,7 +39,7 @@ func main() {
 func run() int {
 	iface := flag.String("iface", "", "network interface to attach to (required)")
 	countOnly := flag.Bool("count-only", false, "count blocked traffic instead of dropping it (run-time parameter mode=1)")
-	trust := flag.String("trust", "", "trust this PEM public key instead of the one embedded at generate time")
+	trust := flag.String("trust-key", "", "trust this PEM public key instead of the one embedded at generate time")
 	asJSON := flag.Bool("json", false, "print the verdict report as JSON")
 	interval := flag.Duration("interval", time.Second, "how often to print the counters")
 	flag.Parse()
@@ -68,7 +68,7 @@ func run() int {
 			}
 		}
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "xdp-filter: -trust %s: %v\n", *trust, err)
+			fmt.Fprintf(os.Stderr, "xdp-filter: -trust-key %s: %v\n", *trust, err)
 			return 1
 		}
 	}

@@ -1,4 +1,4 @@
-// Command gen measures code generation: bpf2go-signed with -trust (the CI
+// Command gen measures code generation: bpf2go-signed with -trust-key (the CI
 // flow: sign later with "bpf2go-signed sign") and with -sign-key, against
 // plain bpf2go on the same sources and flags, interleaved.
 //
@@ -82,7 +82,7 @@ func run(n int) error {
 		extra []string
 	}{
 		{"bpf2go", bpf2go, nil},
-		{"signed -trust", signed, []string{"-trust", pubFile}},
+		{"signed -trust-key", signed, []string{"-trust-key", pubFile}},
 		{"signed -sign-key", signed, []string{"-sign-key", keyFile}},
 	}
 	// example, variant, run
@@ -128,10 +128,10 @@ func run(n int) error {
 		what string
 		t    [][][]time.Duration
 	}{{"wall", times}, {"cpu (user+sys, with clang and llvm-strip)", cpus}} {
-		fmt.Printf("\n%s\n%-24s %10s %14s %8s %14s %8s\n", m.what, "example", "bpf2go", "signed -trust", "ratio", "-sign-key", "ratio")
+		fmt.Printf("\n%s\n%-24s %10s %17s %8s %14s %8s\n", m.what, "example", "bpf2go", "signed -trust-key", "ratio", "-sign-key", "ratio")
 		for i, ex := range examples {
 			t := m.t[i]
-			fmt.Printf("%-24s %10v %14v %8.2f %14v %8.2f\n", ex.name,
+			fmt.Printf("%-24s %10v %17v %8.2f %14v %8.2f\n", ex.name,
 				median(t[0]), median(t[1]), medianRatio(t[1], t[0]), median(t[2]), medianRatio(t[2], t[0]))
 		}
 	}
