@@ -210,7 +210,7 @@ func (c *Config) flagSet(env Env, out io.Writer) (*flag.FlagSet, *rawFlags) {
 	fs.StringVar(&c.TrustedRoot, "trusted-root", "", "pin this trusted_root.json `FILE` (Fulcio CAs, Rekor, CT and TSA keys) in the loader, for -trust-identity")
 	fs.Var(&f.targetBTF, "target-btf", "resolve CO-RE relocations against this kernel BTF `PATH` (a file such as a copy of /sys/kernel/btf/vmlinux, or a directory of them; repeatable), signing one acceptable digest per target")
 	fs.Var(&f.trust, "trust-key", "embed this PEM public `key` as trusted by the loader (repeatable; default: the -sign-key's public key)")
-	fs.Var(&f.trust, "trust", "the older name of -trust-key (a key `file`; a trust directory is --trust only for prog verify, map verify and agent)")
+	fs.Var(&f.trust, "trust", "the older name of -trust-key (a key `file`; a trust directory is --trust only for prog verify, map verify, gate and agent)")
 	fs.Var(&f.seal, "seal", "seal the map `NAME` (repeatable; like __sealed in C)")
 	fs.Var(&f.contents, "seal-contents", "fill sealed map NAME with the contents `NAME=FILE` (JSON, see docs/sealing.md; repeatable)")
 	fs.Var(&f.params, "param", "declare the read-only global `VAR` a run-time parameter (repeatable)")
