@@ -50,6 +50,11 @@ type pkcs1PublicKey struct {
 
 var errTrailing = errors.New("trailing data")
 
+// ParsePKIXPublicKey is [parsePKIXPublicKey] for attest/keyless, which
+// reads the keys of certificates and trusted roots with it rather than
+// with crypto/x509.
+func ParsePKIXPublicKey(der []byte) (crypto.PublicKey, error) { return parsePKIXPublicKey(der) }
+
 // parsePKIXPublicKey reads a DER SubjectPublicKeyInfo holding an ECDSA
 // P-256 or P-384, Ed25519 or RSA key. It is as strict as
 // x509.ParsePKIXPublicKey for these types: no trailing data, the

@@ -3,11 +3,11 @@ package keyless
 import (
 	"bytes"
 	"crypto/sha256"
-	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -57,25 +57,18 @@ var Claims = map[string]int{
 }
 
 // certClaims returns the Fulcio extensions of a certificate by name (see
-// [Claims]) and its identities: URI, email and Fulcio otherName SANs.
-func certClaims(cert *x509.Certificate) (map[string]string, []string, error) {
+// [Claims]) and its identities: Fulcio otherName, URI and email SANs.
+func certClaims(cert *certificate) (map[string]string, []string, error) {
 	claims := map[string]string{}
 	names := map[int]string{}
 	for n, arc := range Claims {
 		names[arc] = n
 	}
 	var issuerV1 string
-	var sans []string
-	for _, e := range cert.Extensions {
+	for _, e := range cert.extensions {
 		switch {
 		case e.Id.Equal(oidIssuerV1):
 			issuerV1 = string(e.Value)
-		case e.Id.Equal(oidSAN):
-			other, err := otherNames(e.Value)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%w: subject alternative name: %v", ErrCertificate, err)
-			}
-			sans = append(sans, other...)
 		case len(e.Id) == len(oidFulcio)+1 && e.Id[:len(oidFulcio)].Equal(oidFulcio):
 			arc := e.Id[len(oidFulcio)]
 			name, ok := names[arc]
@@ -96,81 +89,37 @@ func certClaims(cert *x509.Certificate) (map[string]string, []string, error) {
 	if _, ok := claims["issuer"]; !ok && issuerV1 != "" {
 		claims["issuer"] = issuerV1
 	}
-	for _, u := range cert.URIs {
-		sans = append(sans, u.String())
-	}
-	sans = append(sans, cert.EmailAddresses...)
+	sans := append(append(slices.Clip(cert.otherNames), cert.uris...), cert.emails...)
 	return claims, sans, nil
-}
-
-// otherNames returns the Fulcio otherName SANs (UTF8String usernames) of a
-// subjectAltName extension value.
-func otherNames(ext []byte) ([]string, error) {
-	var seq asn1.RawValue
-	if rest, err := asn1.Unmarshal(ext, &seq); err != nil || len(rest) > 0 || seq.Tag != asn1.TagSequence {
-		return nil, fmt.Errorf("not a SEQUENCE of GeneralName")
-	}
-	var out []string
-	for rest := seq.Bytes; len(rest) > 0; {
-		var gn asn1.RawValue
-		var err error
-		if rest, err = asn1.Unmarshal(rest, &gn); err != nil {
-			return nil, err
-		}
-		if gn.Class != asn1.ClassContextSpecific || gn.Tag != 0 {
-			continue
-		}
-		var on struct {
-			Type  asn1.ObjectIdentifier
-			Value asn1.RawValue `asn1:"explicit,tag:0"`
-		}
-		if _, err := asn1.UnmarshalWithParams(gn.FullBytes, &on, "tag:0"); err != nil {
-			return nil, err
-		}
-		if !on.Type.Equal(oidOtherName) {
-			continue
-		}
-		var s string
-		if _, err := asn1.UnmarshalWithParams(on.Value.Bytes, &s, "utf8"); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, nil
 }
 
 // verifyChain checks that leaf chains, for code signing, to a certificate
 // authority of the root that is valid at t, with every certificate valid
 // at t. It returns the leaf's issuer.
-func (r *TrustedRoot) verifyChain(leaf *x509.Certificate, t time.Time) (*x509.Certificate, error) {
+func (r *TrustedRoot) verifyChain(leaf *certificate, t time.Time) (*certificate, error) {
 	var errs []string
 	for _, ca := range r.cas {
 		if !ca.valid.contains(t) {
 			errs = append(errs, fmt.Sprintf("%s is trusted %s", ca.uri, ca.valid))
 			continue
 		}
-		chains, err := leaf.Verify(x509.VerifyOptions{
-			Roots:         ca.roots,
-			Intermediates: ca.intermediates,
-			CurrentTime:   t,
-			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-		})
+		chain, err := ca.chain(leaf, t, oidEKUCodeSigning)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", ca.uri, err))
 			continue
 		}
-		return chains[0][1], nil
+		return chain[1], nil
 	}
 	return nil, fmt.Errorf("%w: the certificate (issuer %q, valid %s to %s) does not chain to a Fulcio CA of the trusted root valid at the signing time %s: %v; check that the trusted root is the one of the Sigstore instance that signed (refresh it if the CA rotated)",
-		ErrCertificate, leaf.Issuer, leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339), t.UTC().Format(time.RFC3339), errs)
+		ErrCertificate, leaf.issuer(), leaf.notBefore.UTC().Format(time.RFC3339), leaf.notAfter.UTC().Format(time.RFC3339), t.UTC().Format(time.RFC3339), errs)
 }
 
 // verifySCT checks that leaf carries an SCT (RFC 6962 §3.2) by a CT log
 // of the root, over the precertificate: leaf's TBSCertificate without the
 // SCT list extension, issued by issuer.
-func (r *TrustedRoot) verifySCT(leaf, issuer *x509.Certificate) error {
+func (r *TrustedRoot) verifySCT(leaf, issuer *certificate) error {
 	var list []byte
-	for _, e := range leaf.Extensions {
+	for _, e := range leaf.extensions {
 		if e.Id.Equal(oidSCTList) {
 			if _, err := asn1.Unmarshal(e.Value, &list); err != nil {
 				return fmt.Errorf("%w: SCT list extension is not an OCTET STRING: %v", ErrSCT, err)
@@ -181,11 +130,11 @@ func (r *TrustedRoot) verifySCT(leaf, issuer *x509.Certificate) error {
 		return fmt.Errorf("%w: the certificate has no embedded SCT (extension %v); expected one from a CT log of the trusted root (%s): was it issued by Fulcio?",
 			ErrSCT, oidSCTList, describeLogs(r.ctlogs))
 	}
-	tbs, err := precertTBS(leaf.RawTBSCertificate)
+	tbs, err := precertTBS(leaf.rawTBS)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrSCT, err)
 	}
-	keyHash := sha256.Sum256(issuer.RawSubjectPublicKeyInfo)
+	keyHash := sha256.Sum256(issuer.rawSPKI)
 	scts, err := parseSCTList(list)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrSCT, err)

@@ -8,7 +8,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -27,7 +26,7 @@ import (
 // signs body, time and index; the inclusion proof (required unless
 // proofOptional) reaches a checkpoint signed by the same log. It returns
 // the integrated time when the SET verified.
-func (r *TrustedRoot) verifyEntry(e *TlogEntry, env *DSSEEnvelope, leaf *x509.Certificate, proofOptional bool) (time.Time, error) {
+func (r *TrustedRoot) verifyEntry(e *TlogEntry, env *DSSEEnvelope, leaf *certificate, proofOptional bool) (time.Time, error) {
 	log := findLog(r.tlogs, e.LogID.KeyID)
 	if log == nil {
 		return time.Time{}, fmt.Errorf("%w: entry %d is in log %s, which the trusted root does not hold (trusted: %s); use the trusted root of the Sigstore instance that signed",
@@ -73,10 +72,10 @@ func (r *TrustedRoot) verifyEntry(e *TlogEntry, env *DSSEEnvelope, leaf *x509.Ce
 // this envelope's signature: the canonical (RFC 8785) protobuf JSON of the
 // digest of the DSSE pre-authentication encoding, the signature and the
 // certificate, as Rekor v2 stores DSSE signatures.
-func rekorV2Body(env *DSSEEnvelope, leaf *x509.Certificate) ([]byte, error) {
+func rekorV2Body(env *DSSEEnvelope, leaf *certificate) ([]byte, error) {
 	var details, alg string
 	var h crypto.Hash
-	switch k := leaf.PublicKey.(type) {
+	switch k := leaf.publicKey.(type) {
 	case *ecdsa.PublicKey:
 		switch k.Curve.Params().BitSize {
 		case 256:
@@ -92,18 +91,18 @@ func rekorV2Body(env *DSSEEnvelope, leaf *x509.Certificate) ([]byte, error) {
 		}
 	}
 	if details == "" {
-		return nil, fmt.Errorf("%w: Rekor v2 entries with a %T certificate key are not supported", ErrTlog, leaf.PublicKey)
+		return nil, fmt.Errorf("%w: Rekor v2 entries with a %T certificate key are not supported", ErrTlog, leaf.publicKey)
 	}
 	d := h.New()
 	d.Write(attest.PAE(env.PayloadType, env.Payload))
 	b64 := base64.StdEncoding.EncodeToString
 	return fmt.Appendf(nil, `{"apiVersion":"0.0.2","kind":"hashedrekord","spec":{"hashedRekordV002":{"data":{"algorithm":%q,"digest":%q},"signature":{"content":%q,"verifier":{"keyDetails":%q,"x509Certificate":{"rawBytes":%q}}}}}}`,
-		alg, b64(d.Sum(nil)), b64(env.Signatures[0].Sig), details, b64(leaf.Raw)), nil
+		alg, b64(d.Sum(nil)), b64(env.Signatures[0].Sig), details, b64(leaf.raw)), nil
 }
 
 // checkBody checks that the canonicalized body (Rekor dsse v0.0.1 or
 // intoto v0.0.2) is about this payload, signature and certificate.
-func checkBody(e *TlogEntry, env *DSSEEnvelope, leaf *x509.Certificate) error {
+func checkBody(e *TlogEntry, env *DSSEEnvelope, leaf *certificate) error {
 	kv := e.KindVersion.Kind + " " + e.KindVersion.Version
 	var hash string
 	var sigs [][]byte
@@ -175,7 +174,7 @@ func checkBody(e *TlogEntry, env *DSSEEnvelope, leaf *x509.Certificate) error {
 			continue
 		}
 		block, _ := pem.Decode([]byte(verifiers[i]))
-		if block != nil && bytes.Equal(block.Bytes, leaf.Raw) {
+		if block != nil && bytes.Equal(block.Bytes, leaf.raw) {
 			return nil
 		}
 	}

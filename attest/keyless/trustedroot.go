@@ -7,11 +7,9 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -61,11 +59,12 @@ func (v *validFor) String() string {
 
 type authority struct {
 	uri           string
-	roots         *x509.CertPool
-	intermediates *x509.CertPool
+	// roots is the last certificate of the chain, intermediates the
+	// others.
+	roots, intermediates []*certificate
 	// leaves are the certificates before the root's issuing chain (the
 	// TSA's signing certificate).
-	leaves []*x509.Certificate
+	leaves []*certificate
 	valid  *validFor
 }
 
@@ -77,12 +76,27 @@ type logKey struct {
 	valid   *validFor
 }
 
+// host is the host name of the log's base URL ("" when it has no
+// scheme), as net/url's Hostname returns it.
 func (l *logKey) host() string {
-	u, err := url.Parse(l.baseURL)
-	if err != nil {
+	_, rest, ok := strings.Cut(l.baseURL, "://")
+	if !ok {
 		return ""
 	}
-	return u.Hostname()
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		rest = rest[i+1:]
+	}
+	if strings.HasPrefix(rest, "[") {
+		if i := strings.Index(rest, "]"); i > 0 {
+			return rest[1:i]
+		}
+		return ""
+	}
+	host, _, _ := strings.Cut(rest, ":")
+	return host
 }
 
 type jsonRoot struct {
@@ -161,20 +175,20 @@ func ParseTrustedRoot(raw []byte) (*TrustedRoot, error) {
 }
 
 func parseAuthority(ca jsonCA) (authority, error) {
-	a := authority{uri: ca.URI, roots: x509.NewCertPool(), intermediates: x509.NewCertPool(), valid: ca.ValidFor}
+	a := authority{uri: ca.URI, valid: ca.ValidFor}
 	certs := ca.CertChain.Certificates
 	if len(certs) == 0 {
 		return a, fmt.Errorf("empty certificate chain")
 	}
 	for i, c := range certs {
-		cert, err := x509.ParseCertificate(c.RawBytes)
+		cert, err := parseCertificate(c.RawBytes)
 		if err != nil {
 			return a, err
 		}
 		if i == len(certs)-1 {
-			a.roots.AddCert(cert)
+			a.roots = append(a.roots, cert)
 		} else {
-			a.intermediates.AddCert(cert)
+			a.intermediates = append(a.intermediates, cert)
 		}
 		if i == 0 && len(certs) > 1 {
 			a.leaves = append(a.leaves, cert)
@@ -184,7 +198,7 @@ func parseAuthority(ca jsonCA) (authority, error) {
 }
 
 func parseLog(l jsonLog) (*logKey, error) {
-	k, err := x509.ParsePKIXPublicKey(l.PublicKey.RawBytes)
+	k, err := parsePublicKey(l.PublicKey.RawBytes)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
-	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
@@ -221,15 +220,14 @@ func (r *TrustedRoot) VerifyTimestamp(token, data []byte) (*Timestamp, error) {
 			continue
 		}
 		for _, cert := range candidates(sd.Certificates.Bytes, tsa) {
-			if err := verifyDigest(cert.PublicKey, dh, sum, si.Signature); err != nil {
+			if err := verifyDigest(cert.publicKey, dh, sum, si.Signature); err != nil {
 				continue
 			}
 			if err := timestampingEKU(cert); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %v", tsa.uri, err))
 				continue
 			}
-			if _, err := cert.Verify(x509.VerifyOptions{Roots: tsa.roots, Intermediates: tsa.intermediates, CurrentTime: info.GenTime,
-				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping}}); err != nil {
+			if _, err := tsa.chain(cert, info.GenTime, oidEKUTimeStamping); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %v", tsa.uri, err))
 				continue
 			}
@@ -245,22 +243,22 @@ func (r *TrustedRoot) VerifyTimestamp(token, data []byte) (*Timestamp, error) {
 
 // timestampingEKU requires the critical extended key usage of RFC 3161
 // §2.3: time stamping only.
-func timestampingEKU(cert *x509.Certificate) error {
-	for _, e := range cert.Extensions {
-		if e.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 37}) {
-			if !e.Critical || len(cert.ExtKeyUsage) != 1 || cert.ExtKeyUsage[0] != x509.ExtKeyUsageTimeStamping || len(cert.UnknownExtKeyUsage) > 0 {
-				return fmt.Errorf("the TSA certificate %q must have a critical extended key usage of time stamping only", cert.Subject)
+func timestampingEKU(cert *certificate) error {
+	for _, e := range cert.extensions {
+		if e.Id.Equal(oidExtKeyUsage) {
+			if !e.Critical || len(cert.extKeyUsage) != 1 || !cert.extKeyUsage[0].Equal(oidEKUTimeStamping) {
+				return fmt.Errorf("the TSA certificate %q must have a critical extended key usage of time stamping only", cert.subject())
 			}
 			return nil
 		}
 	}
-	return fmt.Errorf("the TSA certificate %q has no extended key usage", cert.Subject)
+	return fmt.Errorf("the TSA certificate %q has no extended key usage", cert.subject())
 }
 
 // candidates are the certificates that may have signed a token: those it
 // embeds, and the leaves of the authority's chain.
-func candidates(embedded []byte, tsa authority) []*x509.Certificate {
-	certs, _ := x509.ParseCertificates(embedded)
+func candidates(embedded []byte, tsa authority) []*certificate {
+	certs, _ := parseCertificates(embedded)
 	return append(certs, tsa.leaves...)
 }
 

@@ -1,7 +1,6 @@
 package keyless
 
 import (
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"time"
@@ -16,7 +15,8 @@ const maxEntries = 16
 type Result struct {
 	PayloadType string
 	Payload     []byte
-	Certificate *x509.Certificate
+	// Certificate is the signing certificate (DER).
+	Certificate []byte
 	// Issuer is the OIDC issuer; SANs the certificate's identities.
 	Issuer string
 	SANs   []string
@@ -64,15 +64,15 @@ func (r *TrustedRoot) Verify(b *Bundle, ids []Identity) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	leaf, err := x509.ParseCertificate(der)
+	leaf, err := parseCertificate(der)
 	if err != nil {
 		return nil, fmt.Errorf("%w: signing certificate: %v", ErrMalformed, err)
 	}
-	if err := verifyWithKey(leaf.PublicKey, attest.PAE(env.PayloadType, env.Payload), env.Signatures[0].Sig); err != nil {
+	if err := verifyWithKey(leaf.publicKey, attest.PAE(env.PayloadType, env.Payload), env.Signatures[0].Sig); err != nil {
 		return nil, fmt.Errorf("%w: the signature does not verify with the key of the certificate (%v): the payload or signature was altered", ErrSignature, err)
 	}
 
-	res := &Result{PayloadType: env.PayloadType, Payload: env.Payload, Certificate: leaf, LogIndex: -1}
+	res := &Result{PayloadType: env.PayloadType, Payload: env.Payload, Certificate: leaf.raw, LogIndex: -1}
 	entries := b.VerificationMaterial.TlogEntries
 	if len(entries) == 0 {
 		return nil, fmt.Errorf("%w: the bundle has no transparency log entry; sign without --tlog-upload=false", ErrTlog)
@@ -106,7 +106,7 @@ func (r *TrustedRoot) Verify(b *Bundle, ids []Identity) (*Result, error) {
 		return nil, fmt.Errorf("%w: no log entry has a signed entry timestamp and the bundle has no RFC 3161 timestamp, so nothing trusted says the short-lived certificate was valid when it signed", ErrNoTime)
 	}
 
-	var issuer *x509.Certificate
+	var issuer *certificate
 	for _, t := range res.Times {
 		if issuer, err = r.verifyChain(leaf, t); err != nil {
 			return nil, err
