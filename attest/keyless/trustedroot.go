@@ -58,7 +58,7 @@ func (v *validFor) String() string {
 }
 
 type authority struct {
-	uri           string
+	uri string
 	// roots is the last certificate of the chain, intermediates the
 	// others.
 	roots, intermediates []*certificate
