@@ -1,0 +1,313 @@
+package keyless
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"math/big"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The certificate code is checked against crypto/x509 (test-only here):
+// the same fields, and the same verdict on chains, except where this
+// package is deliberately stricter.
+
+var chainNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func testKey(t testing.TB, kind string) crypto.Signer {
+	t.Helper()
+	var k crypto.Signer
+	var err error
+	switch kind {
+	case "p256":
+		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "p384":
+		k, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case "p521":
+		k, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	case "rsa":
+		k, err = rsa.GenerateKey(rand.Reader, 2048)
+	case "ed25519":
+		_, k, err = ed25519.GenerateKey(rand.Reader)
+	}
+	if err != nil || k == nil {
+		t.Fatalf("key %s: %v", kind, err)
+	}
+	return k
+}
+
+func testCert(t testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer) *x509.Certificate {
+	t.Helper()
+	if parent == nil {
+		parent = tmpl
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func caTemplate(cn string) *x509.Certificate {
+	return &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{Organization: []string{"test"}, CommonName: cn},
+		NotBefore: chainNow.AddDate(-1, 0, 0), NotAfter: chainNow.AddDate(5, 0, 0),
+		IsCA: true, BasicConstraintsValid: true, MaxPathLen: -1,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+}
+
+func leafTemplate() *x509.Certificate {
+	u, _ := url.Parse("https://github.com/acme/filters/.github/workflows/release.yml@refs/tags/v1.0.0")
+	return &x509.Certificate{
+		SerialNumber: big.NewInt(2), NotBefore: chainNow.Add(-time.Minute), NotAfter: chainNow.Add(9 * time.Minute),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		URIs: []*url.URL{u}, EmailAddresses: []string{"dev@example.org"},
+	}
+}
+
+type testChain struct {
+	root, inter, leaf *x509.Certificate
+	authority         authority
+	parsedLeaf        *certificate
+}
+
+// chainCase changes the templates and keys of a root → intermediate →
+// leaf chain before it is built.
+type chainCase struct {
+	name              string
+	rootKey, interKey string
+	leafKey           string
+	root, inter, leaf func(*x509.Certificate)
+	// forgeLeaf signs the leaf with another key under the
+	// intermediate's name.
+	forgeLeaf bool
+	at        time.Duration
+	ok        bool
+	// stricter: crypto/x509 accepts, this package refuses on purpose.
+	stricter bool
+	says     string
+}
+
+func buildChain(t *testing.T, tc chainCase) testChain {
+	t.Helper()
+	kind := func(k, def string) string { return map[bool]string{true: def, false: k}[k == ""] }
+	rootKey, interKey, leafKey := testKey(t, kind(tc.rootKey, "p384")), testKey(t, kind(tc.interKey, "p384")), testKey(t, kind(tc.leafKey, "p256"))
+	rt, it, lt := caTemplate("root"), caTemplate("intermediate"), leafTemplate()
+	it.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}
+	for _, f := range []struct {
+		f func(*x509.Certificate)
+		c *x509.Certificate
+	}{{tc.root, rt}, {tc.inter, it}, {tc.leaf, lt}} {
+		if f.f != nil {
+			f.f(f.c)
+		}
+	}
+	var c testChain
+	c.root = testCert(t, rt, nil, rootKey.Public(), rootKey)
+	c.inter = testCert(t, it, c.root, interKey.Public(), rootKey)
+	parent, signer := c.inter, interKey
+	if tc.forgeLeaf {
+		// Another key under the intermediate's name.
+		signer = testKey(t, kind(tc.interKey, "p384"))
+		parent = testCert(t, it, c.root, signer.Public(), rootKey)
+	}
+	c.leaf = testCert(t, lt, parent, leafKey.Public(), signer)
+	for _, x := range []*x509.Certificate{c.root, c.inter, c.leaf} {
+		compareWithX509(t, x)
+	}
+	var err error
+	root, _ := parseCertificate(c.root.Raw)
+	inter, _ := parseCertificate(c.inter.Raw)
+	c.authority = authority{uri: "test", roots: []*certificate{root}, intermediates: []*certificate{inter}}
+	if c.parsedLeaf, err = parseCertificate(c.leaf.Raw); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// compareWithX509 checks that parseCertificate reads what
+// x509.ParseCertificate reads.
+func compareWithX509(t *testing.T, x *x509.Certificate) {
+	t.Helper()
+	c, err := parseCertificate(x.Raw)
+	if err != nil {
+		t.Fatalf("%s: %v", x.Subject, err)
+	}
+	for _, f := range []struct {
+		name      string
+		got, want []byte
+	}{{"raw", c.raw, x.Raw}, {"tbs", c.rawTBS, x.RawTBSCertificate}, {"subject", c.rawSubject, x.RawSubject},
+		{"issuer", c.rawIssuer, x.RawIssuer}, {"spki", c.rawSPKI, x.RawSubjectPublicKeyInfo}, {"signature", c.signature, x.Signature}} {
+		if !bytes.Equal(f.got, f.want) {
+			t.Errorf("%s: %s differs from crypto/x509's", x.Subject, f.name)
+		}
+	}
+	if !c.notBefore.Equal(x.NotBefore) || !c.notAfter.Equal(x.NotAfter) {
+		t.Errorf("%s: validity %v–%v, crypto/x509 %v–%v", x.Subject, c.notBefore, c.notAfter, x.NotBefore, x.NotAfter)
+	}
+	if k, ok := x.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !k.Equal(c.publicKey) {
+		t.Errorf("%s: public key %T differs from crypto/x509's %T", x.Subject, c.publicKey, x.PublicKey)
+	}
+	if c.basicConstraints != x.BasicConstraintsValid || c.isCA != x.IsCA || (x.BasicConstraintsValid && c.maxPathLen != x.MaxPathLen && !(x.MaxPathLen == 0 && !x.MaxPathLenZero && c.maxPathLen == -1)) {
+		t.Errorf("%s: basic constraints %v CA %v path %d, crypto/x509 %v %v %d (zero %v)", x.Subject, c.basicConstraints, c.isCA, c.maxPathLen, x.BasicConstraintsValid, x.IsCA, x.MaxPathLen, x.MaxPathLenZero)
+	}
+	if want := x.KeyUsage&x509.KeyUsageCertSign != 0; c.hasKeyUsage && (c.keyUsage.At(5) != 0) != want {
+		t.Errorf("%s: cert sign %v, crypto/x509 %v", x.Subject, c.keyUsage.At(5) != 0, want)
+	}
+	var uris []string
+	for _, u := range x.URIs {
+		uris = append(uris, u.String())
+	}
+	if !slices.Equal(c.uris, uris) || !slices.Equal(c.emails, x.EmailAddresses) {
+		t.Errorf("%s: SANs %v %v, crypto/x509 %v %v", x.Subject, c.uris, c.emails, uris, x.EmailAddresses)
+	}
+}
+
+// TestChain: chains are accepted and refused as crypto/x509's Verify
+// accepts and refuses them (for code signing, at a time), and refused
+// where this package is stricter.
+func TestChain(t *testing.T) {
+	unknownCritical := pkix.Extension{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Critical: true, Value: []byte{5, 0}}
+	for _, tc := range []chainCase{
+		{name: "ok", ok: true},
+		{name: "ok RSA intermediate", interKey: "rsa", ok: true},
+		{name: "ok Ed25519 intermediate", interKey: "ed25519", ok: true},
+		{name: "ok P-521 leaf", leafKey: "p521", ok: true},
+		{name: "ok leaf without extended key usage", leaf: func(c *x509.Certificate) { c.ExtKeyUsage = nil }, ok: true},
+		{name: "ok intermediate for any usage", inter: func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageAny} }, ok: true},
+		{name: "ok path length 1", root: func(c *x509.Certificate) { c.MaxPathLen = 1 }, ok: true},
+		{name: "leaf not yet valid", at: -2 * time.Minute, says: "not at"},
+		{name: "leaf expired", at: time.Hour, says: "not at"},
+		{name: "root expired", root: func(c *x509.Certificate) { c.NotAfter = chainNow.Add(-time.Second) }, says: "not at"},
+		{name: "intermediate expired", inter: func(c *x509.Certificate) { c.NotAfter = chainNow.Add(-time.Second) }, says: "not at"},
+		{name: "intermediate not a CA", inter: func(c *x509.Certificate) { c.IsCA = false }, says: "not a certificate authority"},
+		{name: "intermediate without basic constraints", inter: func(c *x509.Certificate) { c.IsCA, c.BasicConstraintsValid = false, false }, says: "not a certificate authority"},
+		{name: "intermediate may not sign certificates", inter: func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageDigitalSignature }, says: "key usage"},
+		{name: "root path length 0", root: func(c *x509.Certificate) { c.MaxPathLen, c.MaxPathLenZero = 0, true }, says: "allows 0 intermediate"},
+		{name: "leaf for server auth", leaf: func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} }, says: "extended key usages"},
+		{name: "intermediate for time stamping", inter: func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping} }, says: "extended key usages"},
+		{name: "leaf with unknown critical extension", leaf: func(c *x509.Certificate) { c.ExtraExtensions = []pkix.Extension{unknownCritical} }, says: "unknown critical extension"},
+		{name: "intermediate with unknown critical extension", inter: func(c *x509.Certificate) { c.ExtraExtensions = []pkix.Extension{unknownCritical} }, says: "unknown critical extension"},
+		{name: "leaf signed by another key", forgeLeaf: true, says: "signature invalid"},
+		{name: "leaf signed by another RSA key", interKey: "rsa", forgeLeaf: true, says: "verification error"},
+		{name: "leaf signed by another Ed25519 key", interKey: "ed25519", forgeLeaf: true, says: "signature invalid"},
+		{name: "intermediate with name constraints", inter: func(c *x509.Certificate) { c.PermittedEmailAddresses = []string{"example.org"} }, stricter: true, says: "name constraints"},
+		{name: "RSA-PSS signature", interKey: "rsa", leaf: func(c *x509.Certificate) { c.SignatureAlgorithm = x509.SHA256WithRSAPSS }, stricter: true, says: "not supported"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := buildChain(t, tc)
+			at := chainNow.Add(tc.at)
+			roots, inters := x509.NewCertPool(), x509.NewCertPool()
+			roots.AddCert(c.root)
+			inters.AddCert(c.inter)
+			_, xerr := c.leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inters, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}})
+			if xok := xerr == nil; xok != (tc.ok || tc.stricter) {
+				t.Fatalf("crypto/x509 (the reference) says %v", xerr)
+			}
+			chain, err := c.authority.chain(c.parsedLeaf, at, oidEKUCodeSigning)
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(chain) != 3 || !bytes.Equal(chain[1].raw, c.inter.Raw) || !bytes.Equal(chain[2].raw, c.root.Raw) {
+					t.Fatalf("chain of %d certificates, want leaf, intermediate, root", len(chain))
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("%q does not say %q", err, tc.says)
+			}
+		})
+	}
+}
+
+// TestChainUnknownIssuer: a certificate whose issuer is not in the
+// authority does not chain.
+func TestChainUnknownIssuer(t *testing.T) {
+	c := buildChain(t, chainCase{})
+	other := buildChain(t, chainCase{root: func(c *x509.Certificate) { c.Subject.CommonName = "other root" }})
+	_, err := other.authority.chain(c.parsedLeaf, chainNow, oidEKUCodeSigning)
+	if err == nil {
+		t.Fatal("a leaf of another CA with the same intermediate name chained")
+	}
+	c.authority.intermediates = nil
+	if _, err := c.authority.chain(c.parsedLeaf, chainNow, oidEKUCodeSigning); err == nil || !strings.Contains(err.Error(), "no certificate of the authority is the issuer") {
+		t.Fatalf("without the intermediate: %v", err)
+	}
+}
+
+// TestParseCertificateRefuses: what crypto/x509 refuses to parse is
+// refused too, and duplicate extensions and trailing data.
+func TestParseCertificateRefuses(t *testing.T) {
+	c := buildChain(t, chainCase{})
+	dup := leafTemplate()
+	ext := pkix.Extension{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Value: []byte{5, 0}}
+	dup.ExtraExtensions = []pkix.Extension{ext, ext}
+	k := testKey(t, "p256")
+	dupDER, err := x509.CreateCertificate(rand.Reader, dup, dup, k.Public(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The outer signature algorithm differs from the signed one.
+	var rc rawCertificate
+	if _, err := asn1.Unmarshal(c.leaf.Raw, &rc); err != nil {
+		t.Fatal(err)
+	}
+	rc.SignatureAlgorithm.Algorithm = oidECDSAWithSHA512
+	mismatch, err := asn1.Marshal(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, der := range map[string][]byte{
+		"trailing data":                append(slices.Clip(c.leaf.Raw), 0),
+		"truncated":                    c.leaf.Raw[:len(c.leaf.Raw)-1],
+		"duplicate extension":          dupDER,
+		"signature algorithm mismatch": mismatch,
+		"empty":                        nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := parseCertificate(der); err == nil {
+				t.Fatal("parsed")
+			}
+			if _, err := x509.ParseCertificate(der); err == nil {
+				t.Error("crypto/x509 (the reference) parses it")
+			}
+		})
+	}
+	if certs, err := parseCertificates(append(slices.Clip(c.leaf.Raw), c.inter.Raw...)); err != nil || len(certs) != 2 {
+		t.Errorf("two concatenated certificates: %d, %v", len(certs), err)
+	}
+}
+
+// TestHost: the host of a log's base URL is net/url's Hostname.
+func TestHost(t *testing.T) {
+	for _, u := range []string{"https://rekor.sigstore.dev", "https://rekor.sigstore.dev/", "https://log2.rekor.fake.test:8443/api?x#y",
+		"http://user@host.example/x", "https://[::1]:3000/", "rekor.sigstore.dev", "", "https://"} {
+		want := ""
+		if p, err := url.Parse(u); err == nil {
+			want = p.Hostname()
+		}
+		if got := (&logKey{baseURL: u}).host(); got != want {
+			t.Errorf("host(%q) = %q, net/url says %q", u, got, want)
+		}
+	}
+}
