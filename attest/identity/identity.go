@@ -3,8 +3,8 @@
 // Fulcio claims.
 //
 // It is separate from attest/keyless so that the loader's [Policy] can
-// name identities without linking the keyless verifier (crypto/x509, net,
-// regexp): a loader generated without -trust-identity links this package
+// name identities without linking the keyless verifier (certificates,
+// transparency logs, regexp): a loader generated without -trust-identity links this package
 // only. Parsing, checking and matching identities are in attest/keyless
 // (ParseIdentity, CheckIdentity, TrustedRoot.Verify).
 //
