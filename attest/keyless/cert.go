@@ -2,6 +2,7 @@ package keyless
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -80,7 +81,8 @@ func certClaims(cert *certificate) (map[string]string, []string, error) {
 				continue
 			}
 			var s string
-			if _, err := asn1.UnmarshalWithParams(e.Value, &s, "utf8"); err != nil {
+			if rest, err := asn1.UnmarshalWithParams(e.Value, &s, "utf8"); err != nil || len(rest) > 0 {
+				err = cmp.Or(err, errTrailing)
 				return nil, nil, fmt.Errorf("%w: Fulcio extension %s (%v) is not a UTF8String: %v", ErrCertificate, name, e.Id, err)
 			}
 			claims[name] = s
@@ -121,7 +123,8 @@ func (r *TrustedRoot) verifySCT(leaf, issuer *certificate) error {
 	var list []byte
 	for _, e := range leaf.extensions {
 		if e.Id.Equal(oidSCTList) {
-			if _, err := asn1.Unmarshal(e.Value, &list); err != nil {
+			if rest, err := asn1.Unmarshal(e.Value, &list); err != nil || len(rest) > 0 {
+				err = cmp.Or(err, errTrailing)
 				return fmt.Errorf("%w: SCT list extension is not an OCTET STRING: %v", ErrSCT, err)
 			}
 		}

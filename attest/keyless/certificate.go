@@ -13,6 +13,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"time"
 
@@ -79,25 +80,6 @@ var (
 	oidP521        = asn1.ObjectIdentifier{1, 3, 132, 0, 35}
 )
 
-type rawCertificate struct {
-	TBS                asn1.RawValue
-	SignatureAlgorithm pkix.AlgorithmIdentifier
-	Signature          asn1.BitString
-}
-
-type tbsCertificate struct {
-	Version            int `asn1:"optional,explicit,default:0,tag:0"`
-	SerialNumber       asn1.RawValue
-	SignatureAlgorithm pkix.AlgorithmIdentifier
-	Issuer             asn1.RawValue
-	Validity           struct{ NotBefore, NotAfter time.Time }
-	Subject            asn1.RawValue
-	PublicKey          asn1.RawValue
-	IssuerUniqueID     asn1.BitString   `asn1:"optional,tag:1"`
-	SubjectUniqueID    asn1.BitString   `asn1:"optional,tag:2"`
-	Extensions         []pkix.Extension `asn1:"omitempty,optional,explicit,tag:3"`
-}
-
 // parseCertificate reads one DER certificate, with nothing after it.
 func parseCertificate(der []byte) (*certificate, error) {
 	c, rest, err := parseOneCertificate(der)
@@ -124,87 +106,270 @@ func parseCertificates(der []byte) ([]*certificate, error) {
 	return out, nil
 }
 
+// DER is read element by element: encoding/asn1 checks each tag and
+// length (definite, minimal) and each primitive value it decodes, and
+// every constructed value must be exactly filled by the values it is
+// read as (encoding/asn1 alone tolerates trailing data inside SEQUENCEs
+// and explicit tags), so that every field is read from the signed bytes
+// as crypto/x509 reads it.
+
+var errTrailing = errors.New("trailing data")
+
+// derChildren returns the values that the constructed value v, of the
+// class and tag given, holds.
+func derChildren(v asn1.RawValue, class, tag int) ([]asn1.RawValue, error) {
+	if v.Class != class || v.Tag != tag || !v.IsCompound {
+		return nil, fmt.Errorf("value of class %d tag %d, want a constructed value of class %d tag %d", v.Class, v.Tag, class, tag)
+	}
+	var out []asn1.RawValue
+	for rest := v.Bytes; len(rest) > 0; {
+		var c asn1.RawValue
+		var err error
+		if rest, err = asn1.Unmarshal(rest, &c); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// derSequence is derChildren of a universal SEQUENCE.
+func derSequence(v asn1.RawValue) ([]asn1.RawValue, error) {
+	return derChildren(v, asn1.ClassUniversal, asn1.TagSequence)
+}
+
+// derOne reads the one value that b holds.
+func derOne(b []byte) (asn1.RawValue, error) {
+	var v asn1.RawValue
+	rest, err := asn1.Unmarshal(b, &v)
+	if err == nil && len(rest) > 0 {
+		err = errTrailing
+	}
+	return v, err
+}
+
+// derParse decodes a primitive value (or one encoding/asn1 reads whole:
+// a time, an OID, an INTEGER) into out.
+func derParse(v asn1.RawValue, out any, params string) error {
+	if v.IsCompound {
+		return fmt.Errorf("constructed value of tag %d where a primitive is expected", v.Tag)
+	}
+	rest, err := asn1.UnmarshalWithParams(v.FullBytes, out, params)
+	if err == nil && len(rest) > 0 {
+		err = errTrailing
+	}
+	return err
+}
+
+// parseAlgorithm reads an AlgorithmIdentifier: an OID and optional
+// parameters.
+func parseAlgorithm(v asn1.RawValue) (pkix.AlgorithmIdentifier, error) {
+	var a pkix.AlgorithmIdentifier
+	f, err := derSequence(v)
+	if err != nil || len(f) < 1 || len(f) > 2 {
+		return a, fmt.Errorf("malformed algorithm identifier")
+	}
+	if err := derParse(f[0], &a.Algorithm, ""); err != nil {
+		return a, fmt.Errorf("algorithm identifier: %v", err)
+	}
+	if len(f) == 2 {
+		a.Parameters = f[1]
+	}
+	return a, nil
+}
+
 func parseOneCertificate(der []byte) (*certificate, []byte, error) {
-	var rc rawCertificate
-	rest, err := asn1.Unmarshal(der, &rc)
+	var outer asn1.RawValue
+	rest, err := asn1.Unmarshal(der, &outer)
 	if err != nil {
 		return nil, nil, fmt.Errorf("certificate: %v", err)
 	}
-	c := &certificate{raw: der[:len(der)-len(rest)], rawTBS: rc.TBS.FullBytes, sigAlg: rc.SignatureAlgorithm, maxPathLen: -1}
-	if rc.Signature.BitLength%8 != 0 {
-		return nil, nil, errors.New("certificate: signature is not a whole number of bytes")
-	}
-	c.signature = rc.Signature.Bytes
-	var tbs tbsCertificate
-	if r, err := asn1.Unmarshal(rc.TBS.FullBytes, &tbs); err != nil {
-		return nil, nil, fmt.Errorf("certificate: TBSCertificate: %v", err)
-	} else if len(r) > 0 {
-		return nil, nil, errors.New("certificate: TBSCertificate: trailing data")
-	}
-	if tbs.Version < 0 || tbs.Version > 2 {
-		return nil, nil, fmt.Errorf("certificate: version %d", tbs.Version+1)
-	}
-	if tbs.SerialNumber.Class != asn1.ClassUniversal || tbs.SerialNumber.Tag != asn1.TagInteger {
-		return nil, nil, errors.New("certificate: serial number is not an INTEGER")
-	}
-	if !tbs.SignatureAlgorithm.Algorithm.Equal(c.sigAlg.Algorithm) || !bytes.Equal(tbs.SignatureAlgorithm.Parameters.FullBytes, c.sigAlg.Parameters.FullBytes) {
-		return nil, nil, errors.New("certificate: the signature algorithms inside and outside the signed part differ")
-	}
-	for _, name := range []asn1.RawValue{tbs.Issuer, tbs.Subject, tbs.PublicKey} {
-		if name.Class != asn1.ClassUniversal || name.Tag != asn1.TagSequence {
-			return nil, nil, errors.New("certificate: issuer, subject or public key is not a SEQUENCE")
-		}
-	}
-	c.rawIssuer, c.rawSubject, c.rawSPKI = tbs.Issuer.FullBytes, tbs.Subject.FullBytes, tbs.PublicKey.FullBytes
-	c.notBefore, c.notAfter = tbs.Validity.NotBefore, tbs.Validity.NotAfter
-	if c.publicKey, err = parsePublicKey(c.rawSPKI); err != nil {
+	c := &certificate{raw: der[:len(der)-len(rest)], maxPathLen: -1}
+	if err := c.parse(outer); err != nil {
 		return nil, nil, fmt.Errorf("certificate: %v", err)
 	}
-	c.extensions = tbs.Extensions
-	for i, e := range c.extensions {
-		for _, prev := range c.extensions[:i] {
-			if prev.Id.Equal(e.Id) {
-				return nil, nil, fmt.Errorf("certificate: extension %v appears twice", e.Id)
-			}
+	return c, rest, nil
+}
+
+// parse reads a Certificate (RFC 5280 §4.1).
+func (c *certificate) parse(outer asn1.RawValue) error {
+	f, err := derSequence(outer)
+	if err != nil || len(f) != 3 {
+		return fmt.Errorf("not a SEQUENCE of TBSCertificate, algorithm and signature")
+	}
+	c.rawTBS = f[0].FullBytes
+	if c.sigAlg, err = parseAlgorithm(f[1]); err != nil {
+		return err
+	}
+	var sig asn1.BitString
+	if err := derParse(f[2], &sig, ""); err != nil || sig.BitLength%8 != 0 {
+		return fmt.Errorf("signature is not a BIT STRING of whole bytes")
+	}
+	c.signature = sig.Bytes
+
+	tbs, err := derSequence(f[0])
+	if err != nil {
+		return fmt.Errorf("TBSCertificate: %v", err)
+	}
+	version := 0
+	if len(tbs) > 0 && tbs[0].Class == asn1.ClassContextSpecific && tbs[0].Tag == 0 {
+		v, err := derChildren(tbs[0], asn1.ClassContextSpecific, 0)
+		if err != nil || len(v) != 1 || derParse(v[0], &version, "") != nil || version < 0 || version > 2 {
+			return errors.New("malformed version")
 		}
-		if err := c.extension(e); err != nil {
-			return nil, nil, fmt.Errorf("certificate: extension %v: %v", e.Id, err)
+		tbs = tbs[1:]
+	}
+	if len(tbs) < 7 {
+		return fmt.Errorf("TBSCertificate has %d fields after the version, want at least 7", len(tbs))
+	}
+	var serial *big.Int
+	if err := derParse(tbs[0], &serial, ""); err != nil {
+		return fmt.Errorf("serial number: %v", err)
+	}
+	alg, err := parseAlgorithm(tbs[1])
+	if err != nil {
+		return err
+	}
+	if !alg.Algorithm.Equal(c.sigAlg.Algorithm) || !bytes.Equal(alg.Parameters.FullBytes, c.sigAlg.Parameters.FullBytes) {
+		return errors.New("the signature algorithms inside and outside the signed part differ")
+	}
+	for _, name := range []asn1.RawValue{tbs[2], tbs[4]} {
+		if _, err := derSequence(name); err != nil {
+			return fmt.Errorf("issuer or subject: %v", err)
 		}
 	}
-	return c, rest, nil
+	c.rawIssuer, c.rawSubject, c.rawSPKI = tbs[2].FullBytes, tbs[4].FullBytes, tbs[5].FullBytes
+	validity, err := derSequence(tbs[3])
+	if err != nil || len(validity) != 2 {
+		return errors.New("malformed validity")
+	}
+	for i, t := range []*time.Time{&c.notBefore, &c.notAfter} {
+		if err := derParse(validity[i], t, ""); err != nil {
+			return fmt.Errorf("validity: %v", err)
+		}
+	}
+	if c.publicKey, err = parsePublicKey(tbs[5]); err != nil {
+		return err
+	}
+	rest := tbs[6:]
+	// issuerUniqueID [1] and subjectUniqueID [2], implicit BIT STRINGs.
+	for _, tag := range []int{1, 2} {
+		if len(rest) > 0 && rest[0].Class == asn1.ClassContextSpecific && rest[0].Tag == tag {
+			if version < 1 || rest[0].IsCompound {
+				return fmt.Errorf("malformed unique identifier [%d]", tag)
+			}
+			rest = rest[1:]
+		}
+	}
+	if len(rest) > 0 {
+		if version != 2 {
+			return errors.New("extensions in a certificate before version 3")
+		}
+		exts, err := derChildren(rest[0], asn1.ClassContextSpecific, 3)
+		if err != nil || len(exts) != 1 {
+			return errors.New("malformed extensions")
+		}
+		list, err := derSequence(exts[0])
+		if err != nil || len(list) == 0 {
+			return errors.New("malformed extensions")
+		}
+		for _, e := range list {
+			ext, err := parseExtension(e)
+			if err != nil {
+				return err
+			}
+			for _, prev := range c.extensions {
+				if prev.Id.Equal(ext.Id) {
+					return fmt.Errorf("extension %v appears twice", ext.Id)
+				}
+			}
+			c.extensions = append(c.extensions, ext)
+			if err := c.extension(ext); err != nil {
+				return fmt.Errorf("extension %v: %v", ext.Id, err)
+			}
+		}
+		rest = rest[1:]
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("TBSCertificate: %v", errTrailing)
+	}
+	return nil
+}
+
+// parseExtension reads an Extension: OID, critical (default false) and
+// the value, an OCTET STRING.
+func parseExtension(v asn1.RawValue) (pkix.Extension, error) {
+	var e pkix.Extension
+	f, err := derSequence(v)
+	if err != nil || len(f) < 2 || len(f) > 3 {
+		return e, errors.New("malformed extension")
+	}
+	if err := derParse(f[0], &e.Id, ""); err != nil {
+		return e, fmt.Errorf("extension: %v", err)
+	}
+	if len(f) == 3 {
+		if err := derParse(f[1], &e.Critical, ""); err != nil {
+			return e, fmt.Errorf("extension %v: critical: %v", e.Id, err)
+		}
+	}
+	if err := derParse(f[len(f)-1], &e.Value, ""); err != nil {
+		return e, fmt.Errorf("extension %v: value: %v", e.Id, err)
+	}
+	return e, nil
 }
 
 // extension reads the extensions keyless verification uses and notes
 // critical ones it does not understand.
 func (c *certificate) extension(e pkix.Extension) error {
-	whole := func(rest []byte, err error) error {
-		if err == nil && len(rest) > 0 {
-			err = errors.New("trailing data")
+	v, err := derOne(e.Value)
+	if err != nil {
+		if e.Critical || e.Id.Equal(oidBasicConstraints) || e.Id.Equal(oidKeyUsage) || e.Id.Equal(oidExtKeyUsage) || e.Id.Equal(oidSAN) {
+			return err
 		}
-		return err
+		return nil
 	}
 	switch {
 	case e.Id.Equal(oidBasicConstraints):
-		var bc struct {
-			IsCA       bool `asn1:"optional"`
-			MaxPathLen int  `asn1:"optional,default:-1"`
+		f, err := derSequence(v)
+		if err != nil || len(f) > 2 {
+			return errors.New("malformed basic constraints")
 		}
-		if err := whole(asn1.Unmarshal(e.Value, &bc)); err != nil {
-			return err
+		if len(f) > 0 && f[0].Tag == asn1.TagBoolean {
+			if err := derParse(f[0], &c.isCA, ""); err != nil {
+				return err
+			}
+			f = f[1:]
 		}
-		c.basicConstraints, c.isCA, c.maxPathLen = true, bc.IsCA, bc.MaxPathLen
+		if len(f) > 0 {
+			if err := derParse(f[0], &c.maxPathLen, ""); err != nil || c.maxPathLen < 0 {
+				return errors.New("malformed path length")
+			}
+			f = f[1:]
+		}
+		if len(f) > 0 {
+			return errors.New("malformed basic constraints")
+		}
+		c.basicConstraints = true
 	case e.Id.Equal(oidKeyUsage):
-		if err := whole(asn1.Unmarshal(e.Value, &c.keyUsage)); err != nil {
+		if err := derParse(v, &c.keyUsage, ""); err != nil {
 			return err
 		}
 		c.hasKeyUsage = true
 	case e.Id.Equal(oidExtKeyUsage):
-		if err := whole(asn1.Unmarshal(e.Value, &c.extKeyUsage)); err != nil {
+		f, err := derSequence(v)
+		if err != nil {
 			return err
+		}
+		for _, u := range f {
+			var oid asn1.ObjectIdentifier
+			if err := derParse(u, &oid, ""); err != nil {
+				return err
+			}
+			c.extKeyUsage = append(c.extKeyUsage, oid)
 		}
 		c.hasExtKeyUsage = true
 	case e.Id.Equal(oidSAN):
-		return c.subjectAltNames(e.Value)
+		return c.subjectAltNames(v)
 	case e.Id.Equal(oidNameConstraints):
 		c.nameConstraints = true
 	default:
@@ -216,38 +381,41 @@ func (c *certificate) extension(e pkix.Extension) error {
 }
 
 // subjectAltNames reads the URI, email and Fulcio otherName SANs.
-func (c *certificate) subjectAltNames(ext []byte) error {
-	var seq asn1.RawValue
-	if rest, err := asn1.Unmarshal(ext, &seq); err != nil || len(rest) > 0 || seq.Class != asn1.ClassUniversal || seq.Tag != asn1.TagSequence {
+func (c *certificate) subjectAltNames(v asn1.RawValue) error {
+	names, err := derSequence(v)
+	if err != nil {
 		return errors.New("not a SEQUENCE of GeneralName")
 	}
-	for rest := seq.Bytes; len(rest) > 0; {
-		var gn asn1.RawValue
-		var err error
-		if rest, err = asn1.Unmarshal(rest, &gn); err != nil {
-			return err
-		}
+	for _, gn := range names {
 		if gn.Class != asn1.ClassContextSpecific {
 			return fmt.Errorf("GeneralName of class %d", gn.Class)
 		}
 		switch gn.Tag {
-		case 0: // otherName
-			var on struct {
-				Type  asn1.ObjectIdentifier
-				Value asn1.RawValue `asn1:"explicit,tag:0"`
+		case 0: // otherName: type-id, [0] EXPLICIT value
+			f, err := derChildren(gn, asn1.ClassContextSpecific, 0)
+			if err != nil || len(f) != 2 {
+				return errors.New("malformed otherName")
 			}
-			if _, err := asn1.UnmarshalWithParams(gn.FullBytes, &on, "tag:0"); err != nil {
-				return err
+			var typ asn1.ObjectIdentifier
+			if err := derParse(f[0], &typ, ""); err != nil {
+				return fmt.Errorf("otherName: %v", err)
 			}
-			if !on.Type.Equal(oidOtherName) {
+			val, err := derChildren(f[1], asn1.ClassContextSpecific, 0)
+			if err != nil || len(val) != 1 {
+				return errors.New("malformed otherName value")
+			}
+			if !typ.Equal(oidOtherName) {
 				continue
 			}
 			var s string
-			if _, err := asn1.UnmarshalWithParams(on.Value.Bytes, &s, "utf8"); err != nil {
-				return err
+			if err := derParse(val[0], &s, "utf8"); err != nil {
+				return fmt.Errorf("Fulcio username: %v", err)
 			}
 			c.otherNames = append(c.otherNames, s)
 		case 1, 6: // rfc822Name, uniformResourceIdentifier: IA5String
+			if gn.IsCompound {
+				return fmt.Errorf("constructed GeneralName [%d]", gn.Tag)
+			}
 			for _, b := range gn.Bytes {
 				if b >= 0x80 {
 					return fmt.Errorf("SAN %q is not an IA5String", gn.Bytes)
@@ -280,21 +448,26 @@ func dn(raw []byte) string {
 // parsePublicKey reads a SubjectPublicKeyInfo: the keys of package attest
 // (ECDSA P-256 and P-384, Ed25519, RSA), and ECDSA P-521, which Fulcio
 // certifies too.
-func parsePublicKey(der []byte) (crypto.PublicKey, error) {
-	var spki struct {
-		Algorithm pkix.AlgorithmIdentifier
-		PublicKey asn1.BitString
+func parsePublicKey(v asn1.RawValue) (crypto.PublicKey, error) {
+	f, err := derSequence(v)
+	if err != nil || len(f) != 2 {
+		return nil, errors.New("malformed SubjectPublicKeyInfo")
 	}
-	if rest, err := asn1.Unmarshal(der, &spki); err == nil && len(rest) == 0 && spki.Algorithm.Algorithm.Equal(oidECPublicKey) {
+	alg, err := parseAlgorithm(f[0])
+	if err != nil {
+		return nil, err
+	}
+	var key asn1.BitString
+	if err := derParse(f[1], &key, ""); err != nil || key.BitLength%8 != 0 {
+		return nil, errors.New("public key: not a BIT STRING of whole bytes")
+	}
+	if alg.Algorithm.Equal(oidECPublicKey) {
 		var curve asn1.ObjectIdentifier
-		if rest, err := asn1.Unmarshal(spki.Algorithm.Parameters.FullBytes, &curve); err == nil && len(rest) == 0 && curve.Equal(oidP521) {
-			if spki.PublicKey.BitLength%8 != 0 {
-				return nil, errors.New("public key: not a whole number of bytes")
-			}
-			return ecdsa.ParseUncompressedPublicKey(elliptic.P521(), spki.PublicKey.Bytes)
+		if err := derParse(alg.Parameters, &curve, ""); err == nil && curve.Equal(oidP521) {
+			return ecdsa.ParseUncompressedPublicKey(elliptic.P521(), key.Bytes)
 		}
 	}
-	return attest.ParsePKIXPublicKey(der)
+	return attest.ParsePKIXPublicKey(v.FullBytes)
 }
 
 // checkSignatureFrom checks that parent, a certificate authority, signed

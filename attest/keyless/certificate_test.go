@@ -104,7 +104,7 @@ type chainCase struct {
 	says     string
 }
 
-func buildChain(t *testing.T, tc chainCase) testChain {
+func buildChain(t testing.TB, tc chainCase) testChain {
 	t.Helper()
 	kind := func(k, def string) string { return map[bool]string{true: def, false: k}[k == ""] }
 	rootKey, interKey, leafKey := testKey(t, kind(tc.rootKey, "p384")), testKey(t, kind(tc.interKey, "p384")), testKey(t, kind(tc.leafKey, "p256"))
@@ -143,7 +143,7 @@ func buildChain(t *testing.T, tc chainCase) testChain {
 
 // compareWithX509 checks that parseCertificate reads what
 // x509.ParseCertificate reads.
-func compareWithX509(t *testing.T, x *x509.Certificate) {
+func compareWithX509(t testing.TB, x *x509.Certificate) {
 	t.Helper()
 	c, err := parseCertificate(x.Raw)
 	if err != nil {
@@ -268,7 +268,11 @@ func TestParseCertificateRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The outer signature algorithm differs from the signed one.
-	var rc rawCertificate
+	var rc struct {
+		TBS                asn1.RawValue
+		SignatureAlgorithm pkix.AlgorithmIdentifier
+		Signature          asn1.BitString
+	}
 	if _, err := asn1.Unmarshal(c.leaf.Raw, &rc); err != nil {
 		t.Fatal(err)
 	}
@@ -310,4 +314,42 @@ func TestHost(t *testing.T) {
 			t.Errorf("host(%q) = %q, net/url says %q", u, got, want)
 		}
 	}
+}
+
+// notInterpreted are crypto/x509's parse errors about parts of a
+// certificate that this package does not interpret: names, compared as
+// DER bytes (as crypto/x509 compares them to chain), and the contents of
+// extensions and SANs it does not use or matches only as exact strings.
+var notInterpreted = []string{"invalid RDNSequence", "SAN dNSName", "SAN ip", "cannot parse IP", "cannot parse URI",
+	"cannot parse rfc822Name", "SAN rfc822Name", "SAN uniformResourceIdentifier", "authority key identifier",
+	"subject key identifier", "certificate policies", "CRL distribution", "authority information access", "name constraints"}
+
+// FuzzParseCertificate: parseCertificate never panics, and what it reads
+// crypto/x509 reads too (but for the parts it does not interpret), with
+// the same fields: DER is read as strictly, so every field is what the
+// signature covers.
+func FuzzParseCertificate(f *testing.F) {
+	for _, tc := range []chainCase{{}, {interKey: "rsa", leafKey: "ed25519"}, {leafKey: "p521"}} {
+		c := buildChain(f, tc)
+		f.Add(c.leaf.Raw)
+		f.Add(c.inter.Raw)
+		f.Add(c.root.Raw)
+	}
+	f.Fuzz(func(t *testing.T, der []byte) {
+		c, err := parseCertificate(der)
+		if err != nil {
+			return
+		}
+		x, err := x509.ParseCertificate(der)
+		if err != nil {
+			if slices.ContainsFunc(notInterpreted, func(s string) bool { return strings.Contains(err.Error(), s) }) {
+				return
+			}
+			t.Fatalf("parsed what crypto/x509 refuses: %v", err)
+		}
+		compareWithX509(t, x)
+		if !bytes.Equal(c.raw, der) {
+			t.Fatal("raw is not the input")
+		}
+	})
 }

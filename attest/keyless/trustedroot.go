@@ -198,7 +198,11 @@ func parseAuthority(ca jsonCA) (authority, error) {
 }
 
 func parseLog(l jsonLog) (*logKey, error) {
-	k, err := parsePublicKey(l.PublicKey.RawBytes)
+	spki, err := derOne(l.PublicKey.RawBytes)
+	if err != nil {
+		return nil, err
+	}
+	k, err := parsePublicKey(spki)
 	if err != nil {
 		return nil, err
 	}
