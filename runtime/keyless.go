@@ -17,7 +17,8 @@ import (
 //
 // The runtime links no keyless verifier of its own: the verifier of
 // attest/keyless (certificates, transparency logs, timestamps, identity
-// patterns with regexp) is about 0.6 MiB of a binary. A loader generated with -trust-identity sets
+// patterns with regexp) is about 0.6 MiB of a binary
+// (scripts/bench/keylesssize). A loader generated with -trust-identity sets
 // [Object.Keyless] to the one of package runtime/keyless; a loader
 // generated with keys only leaves it nil and links none of it. A load that
 // asks for keyless verification without a verifier fails with
