@@ -201,6 +201,7 @@ func TestChain(t *testing.T) {
 		{name: "intermediate may not sign certificates", inter: func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageDigitalSignature }, says: "key usage"},
 		{name: "root path length 0", root: func(c *x509.Certificate) { c.MaxPathLen, c.MaxPathLenZero = 0, true }, says: "allows 0 intermediate"},
 		{name: "leaf for server auth", leaf: func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} }, says: "extended key usages"},
+		{name: "root for server auth", root: func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} }, says: "extended key usages"},
 		{name: "intermediate for time stamping", inter: func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping} }, says: "extended key usages"},
 		{name: "leaf with unknown critical extension", leaf: func(c *x509.Certificate) { c.ExtraExtensions = []pkix.Extension{unknownCritical} }, says: "unknown critical extension"},
 		{name: "intermediate with unknown critical extension", inter: func(c *x509.Certificate) { c.ExtraExtensions = []pkix.Extension{unknownCritical} }, says: "unknown critical extension"},
