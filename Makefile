@@ -22,7 +22,7 @@ STRIP ?= llvm-strip-19
 
 FUZZTIME ?= 10s
 # package:target pairs of the fuzz targets (every parser of untrusted input)
-FUZZ_TARGETS = ./attest:FuzzVerify ./attest/keyless:FuzzVerifyBundle ./measure:FuzzManifest ./sealmap:FuzzContents \
+FUZZ_TARGETS = ./attest:FuzzVerify ./attest/keyless:FuzzVerifyBundle ./attest/keyless:FuzzParseCertificate ./measure:FuzzManifest ./sealmap:FuzzContents \
 	./sealmap:FuzzPlan ./cmd/bpf2go-signed:FuzzMeasureObject \
 	./cmd/bpf2go-signed:FuzzMeasureMapSizes ./cmd/bpf2go-signed:FuzzSignInputs
 
@@ -115,6 +115,7 @@ bench: deps
 	cd audit && ../$(BENCH_OUT)/audit.test -test.run '^$$' -test.bench Audit -test.count 5 -audit.n 100,1000,5000 > ../$(BENCH_OUT)/audit.txt
 	$(GO) run ./scripts/bench/procload -n 200 | tee $(BENCH_OUT)/procload.txt
 	$(GO) run ./scripts/bench/gen -n 20 | tee $(BENCH_OUT)/gen.txt
+	$(GO) run ./scripts/bench/keylesssize -packages 20 | tee $(BENCH_OUT)/keylesssize.txt
 	$(GO) run ./scripts/bench/plot -o docs/growth.svg $(BENCH_OUT)/interleaved.txt $(BENCH_OUT)/audit.txt
 	@echo "summaries: benchstat $(BENCH_OUT)/interleaved.txt; see docs/performance.md"
 
