@@ -10,13 +10,8 @@ var ResetCaches = resetCaches
 // programs or maps before they reach the kernel, with the object and its
 // signature untouched.
 func LoadTampered(o *Object, to any, opts *LoadOptions, tamper func(*ebpf.CollectionSpec)) (*Report, error) {
-	sig, err := checkSignature(o, opts.policy())
+	sig, spec, err := prepare(o, opts)
 	if err != nil {
-		return nil, err
-	}
-	spec, err := parseObject(o)
-	if err != nil {
-		<-sig.done
 		return nil, err
 	}
 	tamper(spec)

@@ -94,16 +94,26 @@ func (opts *LoadOptions) params() map[string]any {
 // are assigned and the others closed. Otherwise every object the load
 // opened is closed and the error is an *[Error] carrying the report.
 func Load(o *Object, to any, opts *LoadOptions) (*Report, error) {
-	sig, err := checkSignature(o, opts.policy())
+	sig, spec, err := prepare(o, opts)
 	if err != nil {
 		return nil, err
+	}
+	return loadSpec(o, spec, sig, to, opts)
+}
+
+// prepare starts the signature check and parses the embedded object. A
+// parse error is returned after the check has ended.
+func prepare(o *Object, opts *LoadOptions) (*signatureCheck, *ebpf.CollectionSpec, error) {
+	sig, err := checkSignature(o, opts.policy())
+	if err != nil {
+		return nil, nil, err
 	}
 	spec, err := parseObject(o)
 	if err != nil {
 		<-sig.done
-		return nil, err
+		return nil, nil, err
 	}
-	return loadSpec(o, spec, sig, to, opts)
+	return sig, spec, nil
 }
 
 // signatureCheck is a signature verification running while the kernel
