@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 )
 
 // Mismatch is one field where the kernel's measurement differs from the
@@ -182,7 +183,7 @@ func (c *comparer) compareMap(prefix string, want *Map, got *KernelMap) []Mismat
 	if want.holdsObjects() {
 		return append(ms, c.compareSlots(prefix, want, got)...)
 	}
-	if got.RawFlags&flagRdonlyProg == 0 {
+	if got.RawFlags&unix.BPF_F_RDONLY_PROG == 0 {
 		add("flags.BPF_F_RDONLY_PROG", "set (sealed maps are read-only for programs)", "clear")
 	}
 	if len(want.Params) > 0 && len(got.Params) != len(want.Params) {
@@ -219,7 +220,8 @@ func innerTemplate(prefix string, tmpl *Map, got *KernelMap) []Mismatch {
 		if want != found {
 			ms = append(ms, Mismatch{f, want, found})
 		}
-		if tmpl.Flags&flagInnerMap == 0 && tmpl.MaxEntries != in.MaxEntries {
+		// BPF_F_INNER_MAP lets inner maps differ in max_entries.
+		if tmpl.Flags&unix.BPF_F_INNER_MAP == 0 && tmpl.MaxEntries != in.MaxEntries {
 			ms = append(ms, Mismatch{f + ".max_entries", fmt.Sprint(tmpl.MaxEntries), fmt.Sprint(in.MaxEntries)})
 		}
 	}

@@ -46,7 +46,7 @@ func kconfigMap(coll *ebpf.CollectionSpec) (*Map, error) {
 		KeySize:    4,
 		ValueSize:  ds.Size,
 		MaxEntries: 1,
-		Flags:      flagRdonlyProg,
+		Flags:      unix.BPF_F_RDONLY_PROG,
 		Sealed:     true,
 	}
 	for _, v := range ds.Vars {

@@ -4,13 +4,7 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
-)
-
-// Map flags that the loader adds or that measurement looks at.
-const (
-	flagRdonlyProg = 0x80   // BPF_F_RDONLY_PROG
-	flagMmapable   = 0x400  // BPF_F_MMAPABLE
-	flagInnerMap   = 0x1000 // BPF_F_INNER_MAP: inner maps may differ in max_entries
+	"golang.org/x/sys/unix"
 )
 
 // KernelName returns the name the kernel stores for an object that
@@ -53,7 +47,7 @@ func IsAlwaysSealed(name string) bool {
 // on the kernel: BPF_F_MMAPABLE on data-section maps.
 func NormaliseFlags(name string, flags uint32) uint32 {
 	if IsDataSection(name) {
-		flags &^= flagMmapable
+		flags &^= unix.BPF_F_MMAPABLE
 	}
 	return flags
 }

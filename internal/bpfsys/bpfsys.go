@@ -256,14 +256,14 @@ func XlatedMapRefs(fd int) (refs map[uint32]bool, ok bool, err error) {
 	refs = map[uint32]bool{}
 	for i := 0; i+16 <= len(buf); i += 8 {
 		code, regs := buf[i], buf[i+1]
-		if code != 0x18 { // BPF_LD | BPF_IMM | BPF_DW
+		if code != unix.BPF_LD|unix.BPF_IMM|unix.BPF_DW {
 			continue
 		}
 		src := regs >> 4
 		if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
 			src = regs & 0xf // big-endian encoding
 		}
-		if src == 1 || src == 2 { // BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE: imm is the map id
+		if src == unix.BPF_PSEUDO_MAP_FD || src == unix.BPF_PSEUDO_MAP_VALUE { // imm is the map id
 			refs[binary.NativeEndian.Uint32(buf[i+4:i+8])] = true
 		}
 		i += 8 // second half of the ldimm64
