@@ -275,9 +275,65 @@ func TestProbes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("tag algorithm: %s, map hash: %v", alg, measure.MapHashProbe())
+	t.Logf("tag algorithm: %s, map hash: %v", alg, measure.HaveMapHash())
 	if alg != measure.TagSHA256 && alg != measure.TagSHA1 {
 		t.Fatalf("unknown tag algorithm %q", alg)
+	}
+	// A feature probe answers nil or ErrNotSupported, and the same twice.
+	for name, probe := range map[string]func() error{"map hash": measure.HaveMapHash, "write probe": measure.HaveWriteProbe} {
+		err := probe()
+		if err != nil && !errors.Is(err, ebpf.ErrNotSupported) {
+			t.Errorf("%s probe: %v, want nil or an error wrapping ebpf.ErrNotSupported", name, err)
+		}
+		if again := probe(); again != err {
+			t.Errorf("%s probe: %v, then %v: not memoised", name, err, again)
+		}
+		t.Logf("%s: %v", name, err)
+	}
+}
+
+// TestReadbackAcrossBatches reads back frozen maps larger than one batch
+// lookup and checks the user-space hash against the entries written.
+func TestReadbackAcrossBatches(t *testing.T) {
+	testutil.RequireBPF(t)
+	const valueSize, maxEntries = 4096, 600 // about 2.4 MiB: three batches
+	for _, typ := range []ebpf.MapType{ebpf.Array, ebpf.Hash} {
+		t.Run(typ.String(), func(t *testing.T) {
+			m, err := ebpf.NewMap(&ebpf.MapSpec{Type: typ, KeySize: 4, ValueSize: valueSize, MaxEntries: maxEntries})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			var entries []measure.Entry
+			for i := uint32(0); i < maxEntries; i++ {
+				if typ == ebpf.Hash && i%3 == 0 {
+					continue
+				}
+				key := binary.NativeEndian.AppendUint32(nil, i)
+				v := make([]byte, valueSize)
+				for j := range v {
+					v[j] = byte(i*7 + uint32(j))
+				}
+				if err := m.Put(key, v); err != nil {
+					t.Fatal(err)
+				}
+				entries = append(entries, measure.Entry{Key: key, Value: v})
+			}
+			if err := m.Freeze(); err != nil {
+				t.Fatal(err)
+			}
+			want, _, err := measure.HashContents(binary.NativeEndian, typ, 4, valueSize, maxEntries, entries)
+			if err != nil {
+				t.Fatal(err)
+			}
+			km, err := measure.KernelMapFD(m.FD(), &measure.KernelOptions{Readback: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if km.Content == nil || km.Content.Hash != hexOf(want[:]) || km.Content.Source != measure.SourceReadback {
+				t.Fatalf("content %+v (%s), want %x read back", km.Content, km.ContentError, want)
+			}
+		})
 	}
 }
 
@@ -308,7 +364,7 @@ func TestTagAlgorithmFromBTF(t *testing.T) {
 // user-space array algorithm, including padding of odd value sizes.
 func TestMapHashMatchesArrayAlgorithm(t *testing.T) {
 	testutil.RequireBPF(t)
-	if err := measure.MapHashProbe(); err != nil {
+	if err := measure.HaveMapHash(); err != nil {
 		testutil.SkipWithout(t, testutil.FeatureMapHash, err)
 	}
 	for _, valueSize := range []uint32{1, 4, 5, 8, 13, 64} {

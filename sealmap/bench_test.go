@@ -115,7 +115,7 @@ func BenchmarkReadback(b *testing.B) {
 // space, in the same run.
 func BenchmarkSealAndHash(b *testing.B) {
 	testutil.RequireBPF(b)
-	if err := measure.MapHashProbe(); err != nil {
+	if err := measure.HaveMapHash(); err != nil {
 		testutil.SkipWithout(b, testutil.FeatureMapHash, err)
 	}
 	for _, size := range benchSizes {
@@ -142,7 +142,7 @@ func BenchmarkSealAndHash(b *testing.B) {
 // BenchmarkHash: the hash alone, on an already sealed array.
 func BenchmarkHash(b *testing.B) {
 	testutil.RequireBPF(b)
-	if err := measure.MapHashProbe(); err != nil {
+	if err := measure.HaveMapHash(); err != nil {
 		testutil.SkipWithout(b, testutil.FeatureMapHash, err)
 	}
 	for _, size := range benchSizes {
@@ -168,7 +168,7 @@ func BenchmarkHash(b *testing.B) {
 // paths give the same answer.
 func TestSealedHashesAgree(t *testing.T) {
 	testutil.RequireBPF(t)
-	if err := measure.MapHashProbe(); err != nil {
+	if err := measure.HaveMapHash(); err != nil {
 		testutil.SkipWithout(t, testutil.FeatureMapHash, err)
 	}
 	for _, size := range benchSizes[:2] {
@@ -213,7 +213,7 @@ func TestMmapReadback(t *testing.T) {
 		if b.Content.Hash != m.Content.Hash {
 			t.Errorf("%s: mmap read-back hash %s, batch read-back %s", size.name, m.Content.Hash, b.Content.Hash)
 		}
-		if measure.MapHashSupported() {
+		if measure.HaveMapHash() == nil {
 			k, err := measure.KernelMapFD(mapped.FD(), nil)
 			if err != nil || k.Content == nil || k.Content.Hash != m.Content.Hash {
 				t.Errorf("%s: kernel hash %+v (%v), mmap read-back %s", size.name, k, err, m.Content.Hash)

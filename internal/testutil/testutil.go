@@ -251,7 +251,7 @@ func TagAlgorithm(tb testing.TB) string {
 // frozen array with default options: measure.SourceKernel where the probe
 // finds bpf_map_info.hash (Linux 6.18+), measure.SourceReadback before.
 func ArraySource() string {
-	if measure.MapHashSupported() {
+	if measure.HaveMapHash() == nil {
 		return measure.SourceKernel
 	}
 	return measure.SourceReadback
