@@ -24,7 +24,7 @@ FUZZTIME ?= 10s
 # package:target pairs of the fuzz targets (every parser of untrusted input)
 FUZZ_TARGETS = ./attest:FuzzVerify ./attest/keyless:FuzzVerifyBundle ./attest/keyless:FuzzParseCertificate ./measure:FuzzManifest ./sealmap:FuzzContents \
 	./sealmap:FuzzPlan ./cmd/bpf2go-signed:FuzzMeasureObject \
-	./cmd/bpf2go-signed:FuzzMeasureMapSizes ./cmd/bpf2go-signed:FuzzSignInputs
+	./sealmap/build:FuzzMeasureMapSizes ./cmd/bpf2go-signed:FuzzSignInputs
 
 # Packages run under the race detector, as package[:-run regexp] words (the
 # runtime's concurrency: 16 verified loads at once).

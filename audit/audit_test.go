@@ -23,11 +23,11 @@ import (
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
 	"github.com/bpf2go-signed/bpf2go-signed/audit"
-	"github.com/bpf2go-signed/bpf2go-signed/gen"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 	"github.com/bpf2go-signed/bpf2go-signed/signing"
 )
 
@@ -327,7 +327,7 @@ func copyFile(t testing.TB, src, dst string) {
 // its envelope (named name) into dir.
 func signInto(t testing.TB, s *signing.Signer, obj []byte, name, dir string, targets []measure.Target) {
 	t.Helper()
-	m, _, _, err := gen.Measure(obj, sealmap.Config{}, targets)
+	m, _, _, err := build.Measure(obj, build.Source{}, targets)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +453,7 @@ func TestAuditPartial(t *testing.T) {
 
 	// The loader's verdict.
 	env, _ := os.ReadFile(filepath.Join(dir, "corerel", "corerel_bpfel.o"+attest.Suffix))
-	_, plan, _, err := gen.Measure(obj, sealmap.Config{}, nil)
+	_, plan, _, err := build.Measure(obj, build.Source{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -500,7 +500,7 @@ func TestAuditPartial(t *testing.T) {
 	// A big-endian build's envelope next to it is never the match.
 	be := append([]byte{}, obj...)
 	be[5] = 2 // ELFDATA2MSB: only the header is read to tell the byte order
-	m, _, _, _ := gen.Measure(obj, sealmap.Config{}, nil)
+	m, _, _, _ := build.Measure(obj, build.Source{}, nil)
 	beEnv, _ := s.Sign(context.Background(), attest.NewStatement("corerel_bpfeb.o", be, m))
 	os.WriteFile(filepath.Join(dir, "corerel", "corerel_bpfeb.o"), be, 0o644)
 	os.WriteFile(filepath.Join(dir, "corerel", "corerel_bpfeb.o"+attest.Suffix), beEnv, 0o644)

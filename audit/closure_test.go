@@ -20,11 +20,11 @@ import (
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
 	"github.com/bpf2go-signed/bpf2go-signed/audit"
-	"github.com/bpf2go-signed/bpf2go-signed/gen"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 	"github.com/bpf2go-signed/bpf2go-signed/signing"
 )
 
@@ -43,7 +43,7 @@ func signObject(t *testing.T, name string, cfg sealmap.Config) *signed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, plan, _, err := gen.Measure(raw, cfg, nil)
+	m, plan, _, err := build.Measure(raw, build.Declared(cfg), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestTailCallsOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, _, err = gen.Measure(raw, sealmap.Config{}, nil)
+	_, _, _, err = build.Measure(raw, build.Source{}, nil)
 	if !errors.Is(err, sealmap.ErrUnsealedProgArray) || !strings.Contains(err.Error(), "-unsealed-prog-array dispatch") {
 		t.Fatalf("generate without -unsealed-prog-array: %v", err)
 	}
@@ -343,7 +343,7 @@ func TestMapsOfMaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := gen.Measure(raw, sealmap.Config{Seal: []string{"spare"}}, nil); !errors.Is(err, sealmap.ErrUnreachableSealed) || !strings.Contains(err.Error(), "spare") {
+	if _, _, _, err := build.Measure(raw, build.Declared(sealmap.Config{Seal: []string{"spare"}}), nil); !errors.Is(err, sealmap.ErrUnreachableSealed) || !strings.Contains(err.Error(), "spare") {
 		t.Fatalf("sealing a map no program reaches: %v", err)
 	}
 
@@ -506,7 +506,7 @@ func TestAuditFullDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, plan, _, err := gen.Measure(raw, sealmap.Config{}, nil)
+	m, plan, _, err := build.Measure(raw, build.Source{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,11 +28,10 @@ import (
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
 	"github.com/bpf2go-signed/bpf2go-signed/audit"
-	"github.com/bpf2go-signed/bpf2go-signed/gen"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
-	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 	"github.com/bpf2go-signed/bpf2go-signed/signing"
 )
 
@@ -156,7 +155,7 @@ func signInto(t *testing.T, obj, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _, _, err := gen.Measure(raw, sealmap.Config{}, nil)
+	m, _, _, err := build.Measure(raw, build.Source{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

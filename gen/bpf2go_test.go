@@ -11,10 +11,9 @@ import (
 	"testing"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
-	"github.com/bpf2go-signed/bpf2go-signed/gen"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
-	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 )
 
 // buildTools builds bpf2go v0.22.0 (from the module cache, the version
@@ -158,7 +157,7 @@ func TestMeasureKernelFacts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, _, _, err := gen.Measure(raw, sealmap.Config{}, nil)
+		m, _, _, err := build.Measure(raw, build.Source{}, nil)
 		if err != nil {
 			t.Fatalf("Measure(%s) = %v", obj, err)
 		}
@@ -227,7 +226,7 @@ func TestGenerateProgramArrays(t *testing.T) {
 	_, signed := buildTools(t)
 	base := []string{"-target", "bpfel"}
 	dir := runIn(t, signed, []string{"tailcall.c"}, nil, append(base, "tail", "tailcall.c", "--", multiarchInclude())...)
-	plan, err := os.ReadFile(filepath.Join(dir, "tail_bpfel.o"+gen.PlanSuffix))
+	plan, err := os.ReadFile(filepath.Join(dir, "tail_bpfel.o"+build.PlanSuffix))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +250,7 @@ func TestGenerateProgramArrays(t *testing.T) {
 		t.Fatalf("open program array without the flag: %v\n%s", err, out)
 	}
 	dir = runIn(t, signed, []string{"tailcall_open.c"}, nil, append(base, "-unsealed-prog-array", "dispatch", "open", "tailcall_open.c", "--", multiarchInclude())...)
-	plan, err = os.ReadFile(filepath.Join(dir, "open_bpfel.o"+gen.PlanSuffix))
+	plan, err = os.ReadFile(filepath.Join(dir, "open_bpfel.o"+build.PlanSuffix))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"go/build/constraint"
@@ -23,6 +22,7 @@ import (
 	"github.com/bpf2go-signed/bpf2go-signed/internal/safefs"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 	"github.com/bpf2go-signed/bpf2go-signed/signing"
 	"github.com/bpf2go-signed/bpf2go-signed/templates"
 )
@@ -142,15 +142,15 @@ type loaderData struct {
 // it, writes the envelope (signed, or a placeholder) and the plan next to
 // it, and renders the verifying loader.
 func (c *Config) writeSigned(ctx context.Context, objFile, stem, outputStem string, tgt bpfgen.Target, cons constraint.Expr, e *extras, log io.Writer) error {
-	obj, err := ReadFile(objFile, MaxObjectSize)
+	obj, err := ReadFile(objFile, build.MaxObjectSize)
 	if err != nil {
 		return err
 	}
-	manifest, plan, spec, err := Measure(obj, sealmap.Config{Seal: c.Seal, Contents: e.contents, Params: c.Params, UnsealedProgArrays: c.UnsealedProgArrays}, e.targets)
+	manifest, plan, spec, err := build.Measure(obj, build.Declared(sealmap.Config{Seal: c.Seal, Contents: e.contents, Params: c.Params, UnsealedProgArrays: c.UnsealedProgArrays}), e.targets)
 	if err != nil {
 		return fmt.Errorf("%s: %w", filepath.Base(objFile), err)
 	}
-	if note := TargetNote(filepath.Base(objFile), spec, manifest, e.targets); note != "" {
+	if note := build.TargetNote(filepath.Base(objFile), spec, manifest, e.targets); note != "" {
 		fmt.Fprintf(log, "bpf2go-signed: note: %s\n", note)
 	}
 	st := attest.NewStatement(filepath.Base(objFile), obj, manifest)
@@ -168,7 +168,7 @@ func (c *Config) writeSigned(ctx context.Context, objFile, stem, outputStem stri
 	if err := writeIfChanged(envFile, env); err != nil {
 		return err
 	}
-	planFile := objFile + PlanSuffix
+	planFile := objFile + build.PlanSuffix
 	if err := writeIfChanged(planFile, plan.Encode()); err != nil {
 		return err
 	}
@@ -211,107 +211,6 @@ func (c *Config) writeSigned(ctx context.Context, objFile, stem, outputStem stri
 	}
 	c.debugf(log, "Wrote verifying loader file=%s (signed=%v, measurement %s)", goFile, e.signer != nil, manifest.MeasID)
 	return nil
-}
-
-// PlanSuffix is appended to an object's file name to name its sealing plan.
-const PlanSuffix = ".seal.json"
-
-// Measure resolves the sealing plan of an object and computes its
-// measurement. Programs measurement v2 cannot predict are refused.
-func Measure(obj []byte, cfg sealmap.Config, targets []measure.Target) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
-	return measureWith(obj, targets, func(spec *ebpf.CollectionSpec) (*sealmap.Plan, error) { return sealmap.Resolve(spec, cfg) })
-}
-
-// MeasurePlan computes the measurement of an object with a plan read back
-// from its plan file.
-func MeasurePlan(obj, planJSON []byte, targets []measure.Target) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
-	return measureWith(obj, targets, func(spec *ebpf.CollectionSpec) (*sealmap.Plan, error) { return sealmap.DecodePlan(planJSON, spec) })
-}
-
-func measureWith(obj []byte, targets []measure.Target, plan func(*ebpf.CollectionSpec) (*sealmap.Plan, error)) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
-	spec, err := LoadSpec(obj)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	p, err := plan(spec)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return measurePlan(spec, p, targets)
-}
-
-// ManifestOf measures spec with a sealing plan applied (to a copy) and
-// CO-RE targets, and reports programs measurement v2 cannot predict in
-// their Unsupported field instead of refusing them.
-func ManifestOf(spec *ebpf.CollectionSpec, plan *sealmap.Plan, targets []measure.Target) (*measure.Manifest, error) {
-	measured := spec.Copy()
-	if err := plan.Apply(measured); err != nil {
-		return nil, err
-	}
-	opts := plan.MeasureOptions()
-	opts.Targets, _ = TargetsFor(spec, targets)
-	return measure.CollectionWithOptions(measured, opts)
-}
-
-// TargetsFor splits CO-RE targets into those of the object's byte order,
-// which measuring resolves relocations against (one digest each), and the
-// others, which cannot describe a kernel that loads this object: with
-// bpf2go's default targets (bpfel,bpfeb) and a little-endian -target-btf,
-// the bpfeb object gets no per-target digest.
-func TargetsFor(spec *ebpf.CollectionSpec, targets []measure.Target) (usable, other []measure.Target) {
-	bo := measure.SpecByteOrder(spec)
-	for _, t := range targets {
-		if t.ByteOrder == nil || t.ByteOrder == bo {
-			usable = append(usable, t)
-		} else {
-			other = append(other, t)
-		}
-	}
-	return usable, other
-}
-
-// HasRelocations reports whether any program of m has CO-RE sites, whose
-// digest depends on the target kernel.
-func HasRelocations(m *measure.Manifest) bool {
-	for _, p := range m.Programs {
-		if len(p.Relocations) > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// TargetNote says which targets an object got no per-target digest for,
-// or "" when every target applies or the object has no CO-RE site.
-func TargetNote(object string, spec *ebpf.CollectionSpec, m *measure.Manifest, targets []measure.Target) string {
-	_, other := TargetsFor(spec, targets)
-	if len(other) == 0 || !HasRelocations(m) {
-		return ""
-	}
-	var names []string
-	for _, t := range other {
-		names = append(names, t.Name)
-	}
-	return fmt.Sprintf("%s: no per-target digest for %s: the BTF is %s, the object %s (kernels of that byte order load the %s object instead)",
-		object, strings.Join(names, ", "), measure.OrderName(other[0].ByteOrder), measure.OrderName(measure.SpecByteOrder(spec)), otherTarget(measure.SpecByteOrder(spec)))
-}
-
-func otherTarget(bo binary.ByteOrder) string {
-	if bo == binary.BigEndian {
-		return "bpfel"
-	}
-	return "bpfeb"
-}
-
-func measurePlan(spec *ebpf.CollectionSpec, plan *sealmap.Plan, targets []measure.Target) (*measure.Manifest, *sealmap.Plan, *ebpf.CollectionSpec, error) {
-	m, err := ManifestOf(spec, plan, targets)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if err := m.Unsupported(); err != nil {
-		return nil, nil, nil, fmt.Errorf("%w; such programs cannot be verified yet: build them with plain bpf2go", err)
-	}
-	return m, plan, spec, nil
 }
 
 // signOrKeep signs st, unless envFile already holds a signature by the

@@ -12,10 +12,9 @@ import (
 
 	"github.com/cilium/ebpf"
 
-	"github.com/bpf2go-signed/bpf2go-signed/gen"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
-	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 )
 
 // BenchmarkPlainLoad is the baseline: what bpf2go's loadObjects does.
@@ -111,7 +110,7 @@ func growthObject(b *testing.B, progs, maps int) *bpfsigned.Object {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, plan, _, err := gen.Measure(elf, sealmap.Config{}, nil)
+	m, plan, _, err := build.Measure(elf, build.Source{}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,11 +16,10 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
-	"github.com/bpf2go-signed/bpf2go-signed/gen"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
-	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 	"github.com/bpf2go-signed/bpf2go-signed/signing"
 )
 
@@ -45,7 +44,7 @@ func coreObject(t *testing.T, targetBTF []string) *bpfsigned.Object {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, plan, _, err := gen.Measure(obj, sealmap.Config{}, targets)
+	m, plan, _, err := build.Measure(obj, build.Source{}, targets)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,10 +16,10 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
-	"github.com/bpf2go-signed/bpf2go-signed/gen"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 	"github.com/bpf2go-signed/bpf2go-signed/signing"
 )
 
@@ -45,7 +45,7 @@ func pinnedObject(t *testing.T, key *ecdsa.PrivateKey, ports string) *bpfsigned.
 		"pin_ports":    []byte(ports),
 		"pin_prefixes": []byte(`{"entries":[{"key":{"prefixlen":32,"addr":16777343},"value":1}]}`),
 	}}
-	m, plan, _, err := gen.Measure(obj, cfg, nil)
+	m, plan, _, err := build.Measure(obj, build.Declared(cfg), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

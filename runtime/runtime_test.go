@@ -19,11 +19,11 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
-	"github.com/bpf2go-signed/bpf2go-signed/gen"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 	"github.com/bpf2go-signed/bpf2go-signed/signing"
 )
 
@@ -65,7 +65,7 @@ func newFixtureFor(t testing.TB, name string, cfg sealmap.Config) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, plan, _, err := gen.Measure(obj, cfg, nil)
+	m, plan, _, err := build.Measure(obj, build.Declared(cfg), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestConcurrentLoads(t *testing.T) {
 // runtime/keyless (key-signed loaders) links no keyless verifier, no
 // crypto/x509, no net and no regexp.
 func TestRuntimeLinksLittle(t *testing.T) {
-	buildTime := []string{"golang.org/x/tools", "sigstore", "/kms", "cmd/bpf2go", "bpf2go-signed/gen", "bpf2go-signed/signing", "aws", "cloud.google.com", "azure", "vault"}
+	buildTime := []string{"golang.org/x/tools", "sigstore", "/kms", "cmd/bpf2go", "bpf2go-signed/gen", "bpf2go-signed/sealmap/build", "bpf2go-signed/signing", "aws", "cloud.google.com", "azure", "vault"}
 	for _, tc := range []struct {
 		pkg    string
 		banned []string

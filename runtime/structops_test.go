@@ -13,10 +13,9 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
-	"github.com/bpf2go-signed/bpf2go-signed/gen"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
-	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 	"github.com/bpf2go-signed/bpf2go-signed/signing"
 )
 
@@ -47,7 +46,7 @@ func TestStructOps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, plan, _, err := gen.Measure(obj, sealmap.Config{}, nil)
+	m, plan, _, err := build.Measure(obj, build.Source{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

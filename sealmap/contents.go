@@ -7,11 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"math/big"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -39,26 +35,31 @@ type contentsEntry struct {
 	ValueHex *string         `json:"value_hex,omitempty"`
 }
 
+// ValueEncoder writes a typed key or value of a contents file: v, decoded
+// JSON with numbers as json.Number, shaped like typ, into buf (typ's size).
+// path names the field in errors. Package sealmap/build has the BTF-shaped
+// encoder; the loader passes none, as plans hold raw hex only.
+type ValueEncoder func(buf []byte, typ btf.Type, v any, path string, bo binary.ByteOrder) error
+
 // ParseContents reads a contents file for the map ms. Keys and values are
-// given either typed, as JSON shaped like the map's BTF key and value types
-// (numbers, enum names, objects for structs, arrays, strings for char
-// arrays), or raw, as hex of exactly the key or value size in the host's
-// byte order. It refuses entries that do not fit the map: wrong sizes, array
-// indexes out of range, more entries than max_entries, duplicate keys.
-func ParseContents(data []byte, ms *ebpf.MapSpec, bo binary.ByteOrder) ([]measure.Entry, error) {
+// given either typed, as JSON shaped like the map's BTF key and value types,
+// written by enc (nil refuses typed fields), or raw, as hex of exactly the
+// key or value size in the host's byte order. It refuses entries that do
+// not fit the map: wrong sizes, array indexes out of range, more entries
+// than max_entries, duplicate keys. The build side reads contents files
+// with sealmap/build.ParseContents.
+func ParseContents(data []byte, ms *ebpf.MapSpec, bo binary.ByteOrder, enc ValueEncoder) ([]measure.Entry, error) {
+	field := func(typed json.RawMessage, rawHex *string, typ btf.Type, size uint32, what string) ([]byte, error) {
+		if enc == nil {
+			return hexField(typed, rawHex, size, what)
+		}
+		return typedField(typed, rawHex, typ, size, what, bo, enc)
+	}
 	return parseContents(data, ms, bo, field)
 }
 
-// parseHexContents is [ParseContents] for contents in raw hex form only,
-// as [EncodeContents] writes them into a plan: what the loader reads. It
-// leaves out the typed encoder (BTF-shaped JSON), which only the build
-// needs, so shipped binaries do not link it.
-func parseHexContents(data []byte, ms *ebpf.MapSpec, bo binary.ByteOrder) ([]measure.Entry, error) {
-	return parseContents(data, ms, bo, hexField)
-}
-
 // fieldDecoder decodes one key or value of a contents entry.
-type fieldDecoder func(typed json.RawMessage, rawHex *string, typ btf.Type, size uint32, what string, bo binary.ByteOrder) ([]byte, error)
+type fieldDecoder func(typed json.RawMessage, rawHex *string, typ btf.Type, size uint32, what string) ([]byte, error)
 
 func parseContents(data []byte, ms *ebpf.MapSpec, bo binary.ByteOrder, field fieldDecoder) ([]measure.Entry, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -86,11 +87,11 @@ func parseContents(data []byte, ms *ebpf.MapSpec, bo binary.ByteOrder, field fie
 	out := make([]measure.Entry, 0, len(f.Entries))
 	seen := map[string]int{}
 	for i, e := range f.Entries {
-		key, err := field(e.Key, e.KeyHex, ms.Key, ms.KeySize, "key", bo)
+		key, err := field(e.Key, e.KeyHex, ms.Key, ms.KeySize, "key")
 		if err != nil {
 			return nil, fmt.Errorf("%w: entries[%d]: %v", ErrBadContents, i, err)
 		}
-		value, err := field(e.Value, e.ValueHex, ms.Value, ms.ValueSize, "value", bo)
+		value, err := field(e.Value, e.ValueHex, ms.Value, ms.ValueSize, "value")
 		if err != nil {
 			return nil, fmt.Errorf("%w: entries[%d]: %v", ErrBadContents, i, err)
 		}
@@ -108,8 +109,8 @@ func parseContents(data []byte, ms *ebpf.MapSpec, bo binary.ByteOrder, field fie
 	return out, nil
 }
 
-// hexField decodes one key or value given in hex.
-func hexField(typed json.RawMessage, rawHex *string, _ btf.Type, size uint32, what string, _ binary.ByteOrder) ([]byte, error) {
+// hexField decodes one key or value given in hex, as plans hold them.
+func hexField(typed json.RawMessage, rawHex *string, size uint32, what string) ([]byte, error) {
 	switch {
 	case typed != nil:
 		return nil, fmt.Errorf("typed %s in a plan (plans hold %s_hex only)", what, what)
@@ -126,13 +127,13 @@ func hexField(typed json.RawMessage, rawHex *string, _ btf.Type, size uint32, wh
 	return b, nil
 }
 
-// field decodes one key or value, typed or hex.
-func field(typed json.RawMessage, rawHex *string, typ btf.Type, size uint32, what string, bo binary.ByteOrder) ([]byte, error) {
+// typedField decodes one key or value, typed (written by enc) or hex.
+func typedField(typed json.RawMessage, rawHex *string, typ btf.Type, size uint32, what string, bo binary.ByteOrder, enc ValueEncoder) ([]byte, error) {
 	switch {
 	case typed != nil && rawHex != nil:
 		return nil, fmt.Errorf("both %s and %s_hex given", what, what)
 	case rawHex != nil:
-		return hexField(nil, rawHex, typ, size, what, bo)
+		return hexField(nil, rawHex, size, what)
 	case typed == nil:
 		return nil, fmt.Errorf("no %s (give %s or %s_hex)", what, what, what)
 	}
@@ -159,192 +160,10 @@ func field(typed json.RawMessage, rawHex *string, typ btf.Type, size uint32, wha
 	if uint32(got) != size {
 		return nil, fmt.Errorf("%s type %s has %d bytes, the map's %s size is %d", what, typ, got, what, size)
 	}
-	if err := (encoder{bo}).encode(buf, typ, v, what); err != nil {
+	if err := enc(buf, typ, v, what, bo); err != nil {
 		return nil, err
 	}
 	return buf, nil
-}
-
-// encode writes v, shaped like typ, into buf (exactly typ's size).
-// encoder writes typed JSON values in a target's byte order.
-type encoder struct{ bo binary.ByteOrder }
-
-func (enc encoder) encode(buf []byte, typ btf.Type, v any, path string) error {
-	switch t := btf.UnderlyingType(typ).(type) {
-	case *btf.Int:
-		if t.Encoding == btf.Bool {
-			b, ok := v.(bool)
-			if !ok {
-				return fmt.Errorf("%s: want true or false, got %s", path, show(v))
-			}
-			if b {
-				buf[0] = 1
-			}
-			return nil
-		}
-		return enc.putInt(buf, t.Size, t.Encoding == btf.Signed, v, path)
-	case *btf.Enum:
-		if s, ok := v.(string); ok {
-			for _, val := range t.Values {
-				if val.Name == s {
-					return enc.putInt(buf, t.Size, t.Signed, json.Number(strconv.FormatUint(val.Value, 10)), path)
-				}
-			}
-			names := make([]string, len(t.Values))
-			for i, val := range t.Values {
-				names[i] = val.Name
-			}
-			return fmt.Errorf("%s: %q is not a value of enum %s (%s)", path, s, t.Name, strings.Join(names, ", "))
-		}
-		return enc.putInt(buf, t.Size, t.Signed, v, path)
-	case *btf.Float:
-		n, ok := v.(json.Number)
-		if !ok {
-			return fmt.Errorf("%s: want a number, got %s", path, show(v))
-		}
-		f, err := n.Float64()
-		if err != nil {
-			return fmt.Errorf("%s: %v", path, err)
-		}
-		switch t.Size {
-		case 4:
-			enc.bo.PutUint32(buf, math.Float32bits(float32(f)))
-		case 8:
-			enc.bo.PutUint64(buf, math.Float64bits(f))
-		default:
-			return fmt.Errorf("%s: %d-byte floats are not supported; use hex", path, t.Size)
-		}
-		return nil
-	case *btf.Array:
-		elem, err := btf.Sizeof(t.Type)
-		if err != nil {
-			return fmt.Errorf("%s: %v", path, err)
-		}
-		if s, ok := v.(string); ok {
-			if it, isInt := btf.UnderlyingType(t.Type).(*btf.Int); isInt && it.Size == 1 {
-				if uint32(len(s)) > t.Nelems {
-					return fmt.Errorf("%s: string of %d bytes does not fit char[%d]", path, len(s), t.Nelems)
-				}
-				copy(buf, s)
-				return nil
-			}
-		}
-		list, ok := v.([]any)
-		if !ok {
-			return fmt.Errorf("%s: want a JSON array for %s, got %s", path, t, show(v))
-		}
-		if uint32(len(list)) > t.Nelems {
-			return fmt.Errorf("%s: %d elements do not fit an array of %d", path, len(list), t.Nelems)
-		}
-		for i, item := range list {
-			if err := enc.encode(buf[i*elem:(i+1)*elem], t.Type, item, fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
-		return nil
-	case *btf.Struct:
-		return enc.encodeMembers(buf, t.Members, v, path, t.Name, false)
-	case *btf.Union:
-		return enc.encodeMembers(buf, t.Members, v, path, t.Name, true)
-	default:
-		return fmt.Errorf("%s: type %s cannot be written in a contents file; use hex", path, typ)
-	}
-}
-
-func (enc encoder) encodeMembers(buf []byte, members []btf.Member, v any, path, name string, union bool) error {
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return fmt.Errorf("%s: want a JSON object for struct %s, got %s", path, name, show(v))
-	}
-	if union && len(obj) > 1 {
-		return fmt.Errorf("%s: give one member of union %s, got %d", path, name, len(obj))
-	}
-	for key, val := range obj {
-		idx := -1
-		for i, m := range members {
-			if m.Name == key {
-				idx = i
-			}
-		}
-		if idx < 0 {
-			names := make([]string, 0, len(members))
-			for _, m := range members {
-				names = append(names, m.Name)
-			}
-			return fmt.Errorf("%s: %s has no member %q (members: %s)", path, name, key, strings.Join(names, ", "))
-		}
-		m := members[idx]
-		if m.BitfieldSize != 0 || m.Offset%8 != 0 {
-			return fmt.Errorf("%s.%s: bitfields are not supported; use hex", path, key)
-		}
-		size, err := btf.Sizeof(m.Type)
-		if err != nil {
-			return fmt.Errorf("%s.%s: %v", path, key, err)
-		}
-		off := int(m.Offset / 8)
-		if off+size > len(buf) {
-			return fmt.Errorf("%s.%s: member lies outside the value", path, key)
-		}
-		if err := enc.encode(buf[off:off+size], m.Type, val, path+"."+key); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// putInt writes an integer given as a JSON number or a "0x" string.
-func (enc encoder) putInt(buf []byte, size uint32, signed bool, v any, path string) error {
-	var s string
-	switch v := v.(type) {
-	case json.Number:
-		s = v.String()
-	case string:
-		s = v
-	default:
-		return fmt.Errorf("%s: want an integer, got %s", path, show(v))
-	}
-	n, ok := new(big.Int).SetString(s, 0)
-	if !ok {
-		return fmt.Errorf("%s: %q is not an integer", path, s)
-	}
-	bits := uint(size) * 8
-	lo, hi := new(big.Int), new(big.Int).Lsh(big.NewInt(1), bits)
-	if signed {
-		lo.Neg(new(big.Int).Lsh(big.NewInt(1), bits-1))
-		hi.Lsh(big.NewInt(1), bits-1)
-	}
-	if n.Cmp(lo) < 0 || n.Cmp(hi) >= 0 {
-		kind := "unsigned"
-		if signed {
-			kind = "signed"
-		}
-		return fmt.Errorf("%s: %s does not fit a %d-byte %s integer", path, s, size, kind)
-	}
-	if n.Sign() < 0 {
-		n.Add(n, new(big.Int).Lsh(big.NewInt(1), bits))
-	}
-	u := n.Uint64()
-	switch size {
-	case 1:
-		buf[0] = byte(u)
-	case 2:
-		enc.bo.PutUint16(buf, uint16(u))
-	case 4:
-		enc.bo.PutUint32(buf, uint32(u))
-	case 8:
-		enc.bo.PutUint64(buf, u)
-	default:
-		return fmt.Errorf("%s: %d-byte integers are not supported; use hex", path, size)
-	}
-	return nil
-}
-
-func show(v any) string {
-	b, _ := json.Marshal(v)
-	if len(b) > 40 {
-		return string(b[:40]) + "..."
-	}
-	return string(b)
 }
 
 // EncodeContents writes entries as a contents file in raw hex form, with

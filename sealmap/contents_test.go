@@ -11,6 +11,7 @@ import (
 
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 )
 
 func sealedSpec(tb testing.TB) *ebpf.CollectionSpec {
@@ -76,7 +77,7 @@ func TestParseContents(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			entries, err := sealmap.ParseContents([]byte(tt.file), spec.Maps[tt.mapName], binary.NativeEndian)
+			entries, err := build.ParseContents([]byte(tt.file), spec.Maps[tt.mapName], binary.NativeEndian)
 			if tt.err != "" {
 				if !errors.Is(err, sealmap.ErrBadContents) || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want ErrBadContents saying %q", err, tt.err)
@@ -94,7 +95,7 @@ func TestParseContents(t *testing.T) {
 				t.Errorf("got  %v\nwant %v", got, tt.want)
 			}
 			// The raw form the generator embeds reads back to the same entries.
-			again, err := sealmap.ParseContents(sealmap.EncodeContents(entries), spec.Maps[tt.mapName], binary.NativeEndian)
+			again, err := build.ParseContents(sealmap.EncodeContents(entries), spec.Maps[tt.mapName], binary.NativeEndian)
 			if err != nil || len(again) != len(entries) {
 				t.Fatalf("EncodeContents does not round-trip: %v", err)
 			}

@@ -2,7 +2,6 @@ package sealmap
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +30,7 @@ type Config struct {
 	Seal []string
 	// Contents maps a sealed map's name to its contents file
 	// (-seal-contents NAME=FILE), in the format of [ParseContents].
+	// Typed contents need the build side's encoder (sealmap/build).
 	Contents map[string][]byte
 	// Params names read-only globals set at run time (-param VAR).
 	Params []string
@@ -78,11 +78,10 @@ var ErrUnreachableSealed = errors.New("sealed map unreachable")
 // Program arrays initialised in C (.values) are sealed: cilium/ebpf fills
 // them with the object's programs and the loader freezes them. A map of
 // maps is sealed when declared so or when its .values name a sealed map.
-func Resolve(spec *ebpf.CollectionSpec, cfg Config) (*Plan, error) {
-	return resolve(spec, cfg, ParseContents)
-}
-
-func resolve(spec *ebpf.CollectionSpec, cfg Config, parse func([]byte, *ebpf.MapSpec, binary.ByteOrder) ([]measure.Entry, error)) (*Plan, error) {
+//
+// enc writes typed contents (see [ParseContents]): the build side
+// (sealmap/build.Resolve) passes its BTF-shaped encoder, [DecodePlan] none.
+func Resolve(spec *ebpf.CollectionSpec, cfg Config, enc ValueEncoder) (*Plan, error) {
 	sealed := map[string]bool{}
 	for name, ms := range spec.Maps {
 		if slices.Contains(ms.Tags, include.SealedTag) {
@@ -159,7 +158,7 @@ func resolve(spec *ebpf.CollectionSpec, cfg Config, parse func([]byte, *ebpf.Map
 		case ms.Type == ebpf.ProgramArray || ms.Type == ebpf.ArrayOfMaps || ms.Type == ebpf.HashOfMaps:
 			return nil, fmt.Errorf("contents for %q: a %s holds programs or maps; initialise it in C with .values", name, ms.Type)
 		}
-		entries, err := parse(cfg.Contents[name], ms, measure.SpecByteOrder(spec))
+		entries, err := ParseContents(cfg.Contents[name], ms, measure.SpecByteOrder(spec), enc)
 		if err != nil {
 			return nil, fmt.Errorf("contents for %s: %w", name, err)
 		}
@@ -384,7 +383,7 @@ func DecodePlan(data []byte, spec *ebpf.CollectionSpec) (*Plan, error) {
 	}
 	// Every check of Resolve, with contents in hex only (what Encode
 	// writes), so the loader does not link the typed contents encoder.
-	plan, err := resolve(spec, cfg, parseHexContents)
+	plan, err := Resolve(spec, cfg, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sealing plan: %w", err)
 	}

@@ -10,10 +10,11 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 )
 
 func TestResolve(t *testing.T) {
-	plan, err := sealmap.Resolve(sealedSpec(t), sealmap.Config{
+	plan, err := build.Resolve(sealedSpec(t), sealmap.Config{
 		Seal:     []string{"ports", ".rodata"},
 		Contents: map[string][]byte{"ports": []byte(`{"entries":[{"key":22,"value":1}]}`)},
 		Params:   []string{"mode"},
@@ -74,7 +75,7 @@ func TestResolveRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := sealmap.Resolve(tt.spec, tt.cfg)
+			_, err := build.Resolve(tt.spec, tt.cfg)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Resolve() = %v, want an error saying %q", err, tt.want)
 			}
@@ -97,7 +98,7 @@ func TestParamInData(t *testing.T) {
 		if v.SectionName != ".data" {
 			continue
 		}
-		_, err := sealmap.Resolve(spec, sealmap.Config{Params: []string{name}})
+		_, err := build.Resolve(spec, sealmap.Config{Params: []string{name}})
 		if err == nil || !strings.Contains(err.Error(), "lives in .data, not in .rodata; declare it const volatile") {
 			t.Fatalf("param in .data: %v", err)
 		}
@@ -108,7 +109,7 @@ func TestParamInData(t *testing.T) {
 
 func TestPlanRoundTrip(t *testing.T) {
 	spec := sealedSpec(t)
-	plan, err := sealmap.Resolve(spec, sealmap.Config{
+	plan, err := build.Resolve(spec, sealmap.Config{
 		Seal:     []string{"ports"},
 		Contents: map[string][]byte{"ports": []byte(`{"entries":[{"key":80,"value":0},{"key":22,"value":1}]}`)},
 		Params:   []string{"mode"},

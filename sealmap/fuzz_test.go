@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 )
 
 // FuzzContents feeds untrusted contents files to ParseContents for a
@@ -19,7 +20,7 @@ func FuzzContents(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		for _, name := range []string{"config", "ports"} {
 			ms := spec.Maps[name]
-			entries, err := sealmap.ParseContents(raw, ms, binary.NativeEndian)
+			entries, err := build.ParseContents(raw, ms, binary.NativeEndian)
 			if err != nil {
 				continue
 			}
@@ -31,7 +32,7 @@ func FuzzContents(f *testing.F) {
 					t.Fatalf("entry of %d/%d bytes", len(e.Key), len(e.Value))
 				}
 			}
-			again, err := sealmap.ParseContents(sealmap.EncodeContents(entries), ms, binary.NativeEndian)
+			again, err := build.ParseContents(sealmap.EncodeContents(entries), ms, binary.NativeEndian)
 			if err != nil || len(again) != len(entries) {
 				t.Fatalf("round trip: %v", err)
 			}
@@ -44,7 +45,7 @@ func FuzzContents(f *testing.F) {
 // the same.
 func FuzzPlan(f *testing.F) {
 	spec := sealedSpec(f)
-	plan, err := sealmap.Resolve(spec, sealedConfig(configFile))
+	plan, err := build.Resolve(spec, sealedConfig(configFile))
 	if err != nil {
 		f.Fatal(err)
 	}

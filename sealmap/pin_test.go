@@ -14,6 +14,7 @@ import (
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 )
 
 // pinnedCfg fills the three sealed maps of pinned.c.
@@ -38,7 +39,7 @@ func pinnedSpec(tb testing.TB) *ebpf.CollectionSpec {
 func pinnedExpected(t *testing.T) (*sealmap.Plan, *measure.Program) {
 	t.Helper()
 	spec := pinnedSpec(t)
-	plan, err := sealmap.Resolve(spec, pinnedCfg)
+	plan, err := build.Resolve(spec, pinnedCfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 )
 
 const (
@@ -35,7 +36,7 @@ func sealedConfig(config string) sealmap.Config {
 func expected(t *testing.T, cfg sealmap.Config) (*sealmap.Plan, *measure.Program) {
 	t.Helper()
 	spec := sealedSpec(t)
-	plan, err := sealmap.Resolve(spec, cfg)
+	plan, err := build.Resolve(spec, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +166,7 @@ func TestSealedTamper(t *testing.T) {
 		field  string
 	}{
 		{"different contents file", func(t *testing.T) *ebpf.Collection {
-			other, err := sealmap.Resolve(sealedSpec(t), sealedConfig(otherConfig))
+			other, err := build.Resolve(sealedSpec(t), sealedConfig(otherConfig))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -275,7 +276,7 @@ func TestSealedWriteRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := sealmap.Resolve(spec, sealmap.Config{})
+	plan, err := build.Resolve(spec, sealmap.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

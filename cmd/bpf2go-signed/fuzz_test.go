@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
-	"github.com/bpf2go-signed/bpf2go-signed/gen"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 )
@@ -73,7 +73,7 @@ func FuzzSignInputs(f *testing.F) {
 			if !plainName(o) || !strings.HasSuffix(o, ".o") || filepath.Base(o) != o {
 				t.Fatalf("object %q is not a plain NAME.o", o)
 			}
-			if !slices.Contains(patterns, o+attest.Suffix) || !slices.Contains(patterns, o+gen.PlanSuffix) {
+			if !slices.Contains(patterns, o+attest.Suffix) || !slices.Contains(patterns, o+build.PlanSuffix) {
 				t.Fatalf("object %q without its envelope and plan in %q", o, patterns)
 			}
 		}

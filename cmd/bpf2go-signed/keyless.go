@@ -7,6 +7,7 @@ import (
 	"github.com/bpf2go-signed/bpf2go-signed/attest/keyless"
 	"github.com/bpf2go-signed/bpf2go-signed/gen"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 )
 
 // StatementSuffix names the statement file "statement" writes next to an
@@ -88,7 +89,7 @@ func verifyKeyless(path string, specs []string, rootFile string, stdout io.Write
 	if err != nil {
 		return fmt.Errorf("verify: %s: %w", rootFile, err)
 	}
-	obj, err := gen.ReadFile(path, gen.MaxObjectSize)
+	obj, err := gen.ReadFile(path, build.MaxObjectSize)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}

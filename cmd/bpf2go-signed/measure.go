@@ -18,7 +18,7 @@ import (
 
 	"github.com/bpf2go-signed/bpf2go-signed/gen"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
-	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 )
 
 // objectReport is the JSON output of "measure object".
@@ -30,7 +30,7 @@ type objectReport struct {
 
 // loadObject reads a BPF ELF object and checks that this host can load it.
 func loadObject(path string) (*ebpf.CollectionSpec, []byte, error) {
-	raw, err := gen.ReadFile(path, gen.MaxObjectSize)
+	raw, err := gen.ReadFile(path, build.MaxObjectSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, fmt.Errorf("%s: no such file", path)
 	}
@@ -50,7 +50,7 @@ func loadObject(path string) (*ebpf.CollectionSpec, []byte, error) {
 	if got, want := f.ByteOrder, measure.NativeOrder; got != want {
 		return nil, nil, fmt.Errorf("%s: %s object, but this host loads %s objects: measure the %s object bpf2go built", path, orderName(got), orderName(want), targetName(want))
 	}
-	spec, err := gen.LoadSpec(raw)
+	spec, err := build.LoadSpec(raw)
 	if err != nil {
 		if errors.Is(err, measure.ErrTooLarge) {
 			return nil, nil, fmt.Errorf("%s: %w", path, err)
@@ -85,20 +85,13 @@ func targetName(bo binary.ByteOrder) string {
 }
 
 func measureObject(path string, opts options, w io.Writer) error {
-	spec, raw, err := loadObject(path)
+	_, raw, err := loadObject(path)
 	if err != nil {
 		return fmt.Errorf("measure object %w", err)
 	}
 	// The object's sealing plan: the one bpf2go-signed wrote next to it,
 	// or the one its __sealed annotations declare.
-	var plan *sealmap.Plan
-	planJSON, err := gen.ReadFile(path+gen.PlanSuffix, gen.MaxJSONFile)
-	switch {
-	case err == nil:
-		plan, err = sealmap.DecodePlan(planJSON, spec)
-	case errors.Is(err, fs.ErrNotExist):
-		plan, err = sealmap.Resolve(spec, sealmap.Config{})
-	}
+	src, err := build.SourceOf(gen.ReadFile(path+build.PlanSuffix, gen.MaxJSONFile))
 	if err != nil {
 		return fmt.Errorf("measure object %s: %w", path, err)
 	}
@@ -106,8 +99,9 @@ func measureObject(path string, opts options, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("measure object %s: %w", path, err)
 	}
-	m, err := gen.ManifestOf(spec, plan, targets)
-	if err != nil {
+	// Programs measurement v2 cannot predict are reported, not refused.
+	m, _, _, err := build.Measure(raw, src, targets)
+	if err != nil && (m == nil || !errors.Is(err, measure.ErrUnsupported)) {
 		return fmt.Errorf("measure object %s: %w", path, err)
 	}
 	sum := sha256.Sum256(raw)

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/cilium/ebpf"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"golang.org/x/term"
 
@@ -20,7 +19,7 @@ import (
 	"github.com/bpf2go-signed/bpf2go-signed/gen"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/safefs"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
-	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 	"github.com/bpf2go-signed/bpf2go-signed/signing"
 )
 
@@ -217,28 +216,26 @@ func loadSigner(ctx context.Context, ref string) (*signing.Signer, error) {
 // and returns the statement to sign, with a note naming the CO-RE targets
 // that gave no digest (those of the other byte order).
 func prepareObject(in signInput, targets []measure.Target) (*attest.Statement, string, error) {
-	obj, err := in.dir.ReadFile(in.name, gen.MaxObjectSize)
+	obj, err := in.dir.ReadFile(in.name, build.MaxObjectSize)
 	if err != nil {
 		return nil, "", err
 	}
-	var m *measure.Manifest
-	var spec *ebpf.CollectionSpec
-	plan, err := in.dir.ReadFile(in.name+gen.PlanSuffix, gen.MaxJSONFile)
-	switch {
-	case isNotExist(err) && !in.planRequired:
-		m, _, spec, err = gen.Measure(obj, sealmap.Config{}, targets)
-	case isNotExist(err):
-		return nil, "", fmt.Errorf("its sealing plan %s%s is missing, but the generated loader embeds it: run go generate", in.name, gen.PlanSuffix)
-	case err == nil:
-		m, _, spec, err = gen.MeasurePlan(obj, plan, targets)
+	plan, err := in.dir.ReadFile(in.name+build.PlanSuffix, gen.MaxJSONFile)
+	if isNotExist(err) && in.planRequired {
+		return nil, "", fmt.Errorf("its sealing plan %s%s is missing, but the generated loader embeds it: run go generate", in.name, build.PlanSuffix)
 	}
+	src, err := build.SourceOf(plan, err)
+	if err != nil {
+		return nil, "", err
+	}
+	m, _, spec, err := build.Measure(obj, src, targets)
 	if err != nil {
 		return nil, "", err
 	}
 	if err := keepsTargets(in, m); err != nil {
 		return nil, "", err
 	}
-	return attest.NewStatement(in.name, obj, m), gen.TargetNote(in.path(), spec, m, targets), nil
+	return attest.NewStatement(in.name, obj, m), build.TargetNote(in.path(), spec, m, targets), nil
 }
 
 // keepsTargets refuses to re-sign an object whose existing envelope
@@ -302,7 +299,7 @@ func verify(c *command, args []string, stdout, _ io.Writer) error {
 		trusted = append(trusted, pub)
 	}
 	path := words[0]
-	obj, err := gen.ReadFile(path, gen.MaxObjectSize)
+	obj, err := gen.ReadFile(path, build.MaxObjectSize)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}

@@ -13,9 +13,8 @@ import (
 	"time"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
-	"github.com/bpf2go-signed/bpf2go-signed/gen"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
-	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 )
 
 // signModule is a module with one package holding what bpf2go-signed
@@ -44,7 +43,7 @@ func signModule(t *testing.T) (mod, pkg string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, plan, _, err := gen.Measure(obj, sealmap.Config{}, nil)
+		m, plan, _, err := build.Measure(obj, build.Source{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +52,7 @@ func signModule(t *testing.T) (mod, pkg string) {
 			t.Fatal(err)
 		}
 		write(name, obj)
-		write(name+gen.PlanSuffix, plan.Encode())
+		write(name+build.PlanSuffix, plan.Encode())
 		write(name+attest.Suffix, env)
 	}
 	write("filter.c", []byte("//go:build ignore\n\n#include <linux/bpf.h>\n"))
@@ -169,7 +168,7 @@ func TestSignRefusesLinks(t *testing.T) {
 			link(t, testutil.Testdata("xdp_bpfel.o"), filepath.Join(pkg, "filter_bpfeb.o"))
 		}, []string{"./pkg"}, "filter_bpfeb.o is a symbolic link"},
 		{"plan is a link", func(t *testing.T, mod, pkg string) {
-			link(t, filepath.Join(outside, "plan"), filepath.Join(pkg, "filter_bpfeb.o"+gen.PlanSuffix))
+			link(t, filepath.Join(outside, "plan"), filepath.Join(pkg, "filter_bpfeb.o"+build.PlanSuffix))
 		}, []string{"./pkg"}, "filter_bpfeb.o.seal.json is a symbolic link"},
 		{"generated loader is a link", func(t *testing.T, mod, pkg string) {
 			src := filepath.Join(pkg, "filter_bpfeb_signed.go")

@@ -15,8 +15,8 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
-	"github.com/bpf2go-signed/bpf2go-signed/gen"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/safefs"
+	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 )
 
 // generatedHeader is the first line of every verifying loader the
@@ -138,8 +138,8 @@ func signedObjects(src []byte) ([]string, error) {
 		if !plainName(obj) || !strings.HasSuffix(obj, ".o") {
 			return nil, fmt.Errorf("embeds envelope %q: want the envelope of an object in the same directory (NAME.o%s)", p, attest.Suffix)
 		}
-		if !slices.Contains(patterns, obj+gen.PlanSuffix) {
-			return nil, fmt.Errorf("embeds the envelope of %s but not its sealing plan %s%s: regenerate it with go generate", obj, obj, gen.PlanSuffix)
+		if !slices.Contains(patterns, obj+build.PlanSuffix) {
+			return nil, fmt.Errorf("embeds the envelope of %s but not its sealing plan %s%s: regenerate it with go generate", obj, obj, build.PlanSuffix)
 		}
 		if !slices.Contains(objects, obj) {
 			objects = append(objects, obj)
