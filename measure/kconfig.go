@@ -41,13 +41,15 @@ func kconfigMap(coll *ebpf.CollectionSpec) (*Map, error) {
 		return nil, fmt.Errorf("kconfig externs: %w", err)
 	}
 	m := &Map{
-		Name:       KernelName(KconfigMap),
-		Type:       uint32(ebpf.Array),
-		KeySize:    4,
-		ValueSize:  ds.Size,
-		MaxEntries: 1,
-		Flags:      unix.BPF_F_RDONLY_PROG,
-		Sealed:     true,
+		MapDescriptor: MapDescriptor{
+			Name:       KernelName(KconfigMap),
+			Type:       uint32(ebpf.Array),
+			KeySize:    4,
+			ValueSize:  ds.Size,
+			MaxEntries: 1,
+			Flags:      unix.BPF_F_RDONLY_PROG,
+		},
+		Sealed: true,
 	}
 	for _, v := range ds.Vars {
 		vv, ok := v.Type.(*btf.Var)
@@ -57,7 +59,7 @@ func kconfigMap(coll *ebpf.CollectionSpec) (*Map, error) {
 		m.Params = append(m.Params, Param{Name: vv.Name, Offset: v.Offset, Size: v.Size})
 	}
 	slices.SortFunc(m.Params, func(a, b Param) int { return int(a.Offset) - int(b.Offset) })
-	normaliseDescriptor(m)
+	m.normalise()
 	sum, err := HashArray(NativeOrder, ds.Size, 1, []Entry{{Key: make([]byte, 4), Value: make([]byte, ds.Size)}})
 	if err != nil {
 		return nil, err

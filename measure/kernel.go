@@ -20,16 +20,11 @@ const (
 
 // KernelMap is a map as the kernel reports it.
 type KernelMap struct {
-	ID         uint32 `json:"id"`
-	Name       string `json:"name"`
-	Type       uint32 `json:"type"`
-	KeySize    uint32 `json:"key_size"`
-	ValueSize  uint32 `json:"value_size"`
-	MaxEntries uint32 `json:"max_entries"`
-	// Flags are normalised like the expected ones; RawFlags are as reported.
-	Flags    uint32 `json:"flags"`
+	ID uint32 `json:"id"`
+	// MapDescriptor is normalised like the expected one's.
+	MapDescriptor
+	// RawFlags are the flags as the kernel reports them.
 	RawFlags uint32 `json:"raw_flags"`
-	MapExtra uint64 `json:"map_extra"`
 	// Frozen: BPF_MAP_FREEZE was applied (Linux 5.2+).
 	Frozen bool `json:"frozen"`
 	// Content is measured for frozen maps only.
@@ -274,20 +269,21 @@ func kernelMap(fd int, opts *KernelOptions, params []Param, info *bpfsys.MapInfo
 	}
 
 	km := &KernelMap{
-		ID:         info.ID,
-		Name:       bpfsys.CString(info.Name[:]),
-		Type:       info.Type,
-		KeySize:    info.KeySize,
-		ValueSize:  info.ValueSize,
-		MaxEntries: info.MaxEntries,
-		RawFlags:   info.MapFlags,
-		MapExtra:   info.MapExtra,
-		Frozen:     frozen,
+		ID: info.ID,
+		MapDescriptor: MapDescriptor{
+			Name:       bpfsys.CString(info.Name[:]),
+			Type:       info.Type,
+			KeySize:    info.KeySize,
+			ValueSize:  info.ValueSize,
+			MaxEntries: info.MaxEntries,
+			Flags:      info.MapFlags,
+			MapExtra:   info.MapExtra,
+		},
+		RawFlags: info.MapFlags,
+		Frozen:   frozen,
 	}
-	desc := Map{Name: km.Name, Type: km.Type, KeySize: km.KeySize, ValueSize: km.ValueSize, MaxEntries: km.MaxEntries, Flags: km.RawFlags}
-	normaliseDescriptor(&desc)
-	km.Flags, km.KeySize, km.ValueSize, km.MaxEntries = desc.Flags, desc.KeySize, desc.ValueSize, desc.MaxEntries
-	if desc.holdsObjects() {
+	km.normalise()
+	if km.holdsObjects() {
 		if err := readSlots(fd, info, opts, km); err != nil {
 			km.SlotsError = err.Error()
 		}

@@ -64,8 +64,12 @@ const (
 	SourceReadback = "user-space readback"
 )
 
-// Map is the measured descriptor of one map a program uses.
-type Map struct {
+// MapDescriptor is a map's shape as measurement v2 compares it: the
+// fields of bpf_map_info, normalised (see docs/measurement.md §Maps). The
+// build-time [Map] and the kernel's [KernelMap] share it; its JSON fields
+// are promoted into theirs.
+type MapDescriptor struct {
+	// Name is the name the kernel keeps (see [KernelName]).
 	Name       string `json:"name"`
 	Type       uint32 `json:"type"`
 	KeySize    uint32 `json:"key_size"`
@@ -74,6 +78,11 @@ type Map struct {
 	// Flags are the normalised map flags (see [NormaliseFlags]).
 	Flags    uint32 `json:"flags"`
 	MapExtra uint64 `json:"map_extra"`
+}
+
+// Map is the measured descriptor of one map a program uses.
+type Map struct {
+	MapDescriptor
 	// Sealed maps are program inputs: read-only for programs, frozen, and
 	// bound by Content.
 	Sealed  bool     `json:"sealed"`
@@ -110,16 +119,16 @@ type Slot struct {
 }
 
 // IsProgramArray reports whether the map's slots hold programs.
-func (m *Map) IsProgramArray() bool { return ebpf.MapType(m.Type) == ebpf.ProgramArray }
+func (m *MapDescriptor) IsProgramArray() bool { return ebpf.MapType(m.Type) == ebpf.ProgramArray }
 
 // IsMapOfMaps reports whether the map's slots hold maps.
-func (m *Map) IsMapOfMaps() bool {
+func (m *MapDescriptor) IsMapOfMaps() bool {
 	return ebpf.MapType(m.Type) == ebpf.ArrayOfMaps || ebpf.MapType(m.Type) == ebpf.HashOfMaps
 }
 
 // holdsObjects reports whether the map's values are programs or maps: its
 // sealed contents are slots rather than bytes.
-func (m *Map) holdsObjects() bool { return m.IsProgramArray() || m.IsMapOfMaps() }
+func (m *MapDescriptor) holdsObjects() bool { return m.IsProgramArray() || m.IsMapOfMaps() }
 
 // Param is a read-only global whose value is set at load time.
 type Param struct {
@@ -344,7 +353,7 @@ func (m *Map) encode(e *encoder, field string) error {
 	return nil
 }
 
-func (m *Map) encodeDescriptor(e *encoder) {
+func (m *MapDescriptor) encodeDescriptor(e *encoder) {
 	e.str(m.Name)
 	e.u32(m.Type)
 	e.u32(m.KeySize)

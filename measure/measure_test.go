@@ -188,12 +188,12 @@ func TestUnbound(t *testing.T) {
 	prog := func(name string, maps ...measure.Map) measure.Program {
 		return measure.Program{Name: name, Maps: maps}
 	}
-	open := measure.Map{Name: "open", Type: uint32(ebpf.ProgramArray), KeySize: 4, ValueSize: 4, MaxEntries: 2}
-	sealed := measure.Map{Name: "jmp", Type: uint32(ebpf.ProgramArray), KeySize: 4, ValueSize: 4, MaxEntries: 2, Sealed: true,
+	open := measure.Map{MapDescriptor: measure.MapDescriptor{Name: "open", Type: uint32(ebpf.ProgramArray), KeySize: 4, ValueSize: 4, MaxEntries: 2}}
+	sealed := measure.Map{MapDescriptor: measure.MapDescriptor{Name: "jmp", Type: uint32(ebpf.ProgramArray), KeySize: 4, ValueSize: 4, MaxEntries: 2}, Sealed: true,
 		Slots: []measure.Slot{{Key: "00000000", Program: "target"}}}
-	devmap := measure.Map{Name: "tx", Type: uint32(ebpf.DevMap), KeySize: 4, ValueSize: 8, MaxEntries: 4}
-	oldDevmap := measure.Map{Name: "tx", Type: uint32(ebpf.DevMap), KeySize: 4, ValueSize: 4, MaxEntries: 4}
-	counts := measure.Map{Name: "counts", Type: uint32(ebpf.Array), KeySize: 4, ValueSize: 8, MaxEntries: 4}
+	devmap := measure.Map{MapDescriptor: measure.MapDescriptor{Name: "tx", Type: uint32(ebpf.DevMap), KeySize: 4, ValueSize: 8, MaxEntries: 4}}
+	oldDevmap := measure.Map{MapDescriptor: measure.MapDescriptor{Name: "tx", Type: uint32(ebpf.DevMap), KeySize: 4, ValueSize: 4, MaxEntries: 4}}
+	counts := measure.Map{MapDescriptor: measure.MapDescriptor{Name: "counts", Type: uint32(ebpf.Array), KeySize: 4, ValueSize: 8, MaxEntries: 4}}
 	m := &measure.Manifest{Programs: []measure.Program{
 		prog("entry", sealed), prog("target", open), prog("plain", counts, oldDevmap), prog("redirect", devmap),
 	}}

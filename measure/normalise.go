@@ -54,7 +54,7 @@ func NormaliseFlags(name string, flags uint32) uint32 {
 
 // normaliseDescriptor applies the rules of docs/measurement.md §Maps to a
 // descriptor seen at build time or in the kernel, so the two compare equal.
-func normaliseDescriptor(m *Map) {
+func (m *MapDescriptor) normalise() {
 	m.Flags = NormaliseFlags(m.Name, m.Flags)
 	switch ebpf.MapType(m.Type) {
 	case ebpf.PerfEventArray:

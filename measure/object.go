@@ -214,24 +214,26 @@ func (ctx *specContext) program(spec *ebpf.ProgramSpec) (*Program, error) {
 
 func (ctx *specContext) mapFromSpec(ms *ebpf.MapSpec) (*Map, error) {
 	m := &Map{
-		Name:       KernelName(ms.Name),
-		Type:       uint32(ms.Type),
-		KeySize:    ms.KeySize,
-		ValueSize:  ms.ValueSize,
-		MaxEntries: ms.MaxEntries,
-		Flags:      ms.Flags,
-		MapExtra:   ms.MapExtra,
-		Sealed:     IsAlwaysSealed(ms.Name) || slices.Contains(ctx.sealed, ms.Name),
-		Params:     ctx.params[ms.Name],
+		MapDescriptor: MapDescriptor{
+			Name:       KernelName(ms.Name),
+			Type:       uint32(ms.Type),
+			KeySize:    ms.KeySize,
+			ValueSize:  ms.ValueSize,
+			MaxEntries: ms.MaxEntries,
+			Flags:      ms.Flags,
+			MapExtra:   ms.MapExtra,
+		},
+		Sealed: IsAlwaysSealed(ms.Name) || slices.Contains(ctx.sealed, ms.Name),
+		Params: ctx.params[ms.Name],
 	}
-	normaliseDescriptor(m)
+	m.normalise()
 	if m.IsMapOfMaps() {
 		if ms.InnerMap == nil {
 			return nil, fmt.Errorf("map %s: a map of maps without an inner-map template", ms.Name)
 		}
-		m.Inner = &Map{Type: uint32(ms.InnerMap.Type), KeySize: ms.InnerMap.KeySize, ValueSize: ms.InnerMap.ValueSize,
-			MaxEntries: ms.InnerMap.MaxEntries, Flags: ms.InnerMap.Flags, MapExtra: ms.InnerMap.MapExtra}
-		normaliseDescriptor(m.Inner)
+		m.Inner = &Map{MapDescriptor: MapDescriptor{Type: uint32(ms.InnerMap.Type), KeySize: ms.InnerMap.KeySize, ValueSize: ms.InnerMap.ValueSize,
+			MaxEntries: ms.InnerMap.MaxEntries, Flags: ms.InnerMap.Flags, MapExtra: ms.InnerMap.MapExtra}}
+		m.Inner.normalise()
 	}
 	if !m.Sealed {
 		return m, nil
