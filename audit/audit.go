@@ -581,11 +581,11 @@ func (t *Trust) All() ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = EachProgram(func(id uint32, fd int) error {
+	err = EachProgram(func(id uint32, prog *ebpf.Program) error {
 		if id == measure.DigestIteratorID() {
 			return nil // this process's own digest iterator
 		}
-		r, err := t.program(fd, ps, true)
+		r, err := t.program(prog.FD(), ps, true)
 		if err == nil {
 			out = append(out, *r)
 		}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/cilium/ebpf"
 
-	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
 )
@@ -23,21 +22,23 @@ type MapResult struct {
 	Mismatches []measure.Mismatch `json:"mismatches,omitempty"`
 }
 
-// StructOpsMap gives the verdict on the struct_ops map behind fd: OK when a
+// StructOpsMap gives the verdict on a struct_ops map: OK when a
 // trusted manifest measures a struct_ops map of its name whose every
 // member the kernel's value matches, each function member holding a
 // program whose own verdict is OK or PARTIAL against the same manifest;
 // BADSIG when the map differs from every such manifest; UNSIGNED when no
 // manifest measures a map of its name.
-func (t *Trust) StructOpsMap(fd int) (*MapResult, error) {
-	info, err := bpfsys.MapDescriptor(fd)
+func (t *Trust) StructOpsMap(sm *ebpf.Map) (*MapResult, error) {
+	info, err := sm.Info()
 	if err != nil {
 		return nil, err
 	}
-	r := &MapResult{ID: info.ID, Type: ebpf.MapType(info.Type).String(), Name: bpfsys.CString(info.Name[:])}
-	if ebpf.MapType(info.Type) != ebpf.StructOpsMap {
-		return nil, fmt.Errorf("map %d (%s) is a %s, not a struct_ops map", info.ID, r.Name, r.Type)
+	id, _ := info.ID()
+	r := &MapResult{ID: uint32(id), Type: info.Type.String(), Name: info.Name}
+	if info.Type != ebpf.StructOpsMap {
+		return nil, fmt.Errorf("map %d (%s) is a %s, not a struct_ops map", id, r.Name, r.Type)
 	}
+	fd := sm.FD()
 	r.Verdict = bpfsigned.Unsigned
 	for _, m := range t.Manifests {
 		for i := range m.Manifest.StructOps {
@@ -45,7 +46,7 @@ func (t *Trust) StructOpsMap(fd int) (*MapResult, error) {
 			if so.Name != r.Name {
 				continue
 			}
-			ms, err := measure.CompareStructOps(so, fd, t.memberPrograms(fd, so, m))
+			ms, err := measure.CompareStructOps(so, fd, t.memberPrograms(sm, m))
 			if err != nil {
 				return nil, err
 			}
@@ -64,9 +65,9 @@ func (t *Trust) StructOpsMap(fd int) (*MapResult, error) {
 // memberPrograms names, for each program id the map's function members
 // hold, the program if its own verdict against manifest m passes, or says
 // what it is otherwise.
-func (t *Trust) memberPrograms(fd int, so *measure.StructOps, m *Manifest) map[uint32]string {
+func (t *Trust) memberPrograms(sm *ebpf.Map, m *Manifest) map[uint32]string {
 	out := map[uint32]string{}
-	ids, err := structOpsProgramIDs(fd)
+	ids, err := structOpsProgramIDs(sm)
 	if err != nil {
 		return out
 	}
@@ -88,13 +89,9 @@ func (t *Trust) memberPrograms(fd int, so *measure.StructOps, m *Manifest) map[u
 // structOpsProgramIDs lists the nonzero 8-byte words of a struct_ops map's
 // value that are ids of loaded programs: the kernel stores the program id
 // in each function member it returns.
-func structOpsProgramIDs(fd int) ([]uint32, error) {
-	info, err := bpfsys.MapDescriptor(fd)
-	if err != nil {
-		return nil, err
-	}
-	raw := make([]byte, info.ValueSize)
-	if err := bpfsys.LookupElem(fd, make([]byte, 4), raw); err != nil {
+func structOpsProgramIDs(sm *ebpf.Map) ([]uint32, error) {
+	raw := make([]byte, sm.ValueSize())
+	if err := sm.Lookup(uint32(0), raw); err != nil {
 		return nil, err
 	}
 	var ids []uint32
@@ -121,7 +118,7 @@ func (t *Trust) AllStructOps() ([]MapResult, error) {
 		if m.Type() != ebpf.StructOpsMap {
 			return nil
 		}
-		r, err := t.StructOpsMap(m.FD())
+		r, err := t.StructOpsMap(m)
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
 		}

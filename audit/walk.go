@@ -8,14 +8,14 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-// EachProgram calls fn with the id and an fd of every program loaded on
-// the host, in id order; fn must not close the fd. Programs unloaded before they could be
-// opened are skipped. The walk stops at fn's first error, which is
+// EachProgram calls fn with the id of every program loaded on the host,
+// in id order, and the program opened by that id; fn must not close it.
+// Programs unloaded before they could be opened are skipped. The walk stops at fn's first error, which is
 // returned wrapped with the program id.
 //
 // This is not a measured load path: it goes through cilium/ebpf's public
 // API (ProgramGetNextID, NewProgramFromID).
-func EachProgram(fn func(id uint32, fd int) error) error {
+func EachProgram(fn func(id uint32, prog *ebpf.Program) error) error {
 	for id := ebpf.ProgramID(0); ; {
 		next, err := ebpf.ProgramGetNextID(id)
 		if errors.Is(err, os.ErrNotExist) {
@@ -32,7 +32,7 @@ func EachProgram(fn func(id uint32, fd int) error) error {
 		if err != nil {
 			return fmt.Errorf("program id %d: %w", id, err)
 		}
-		err = fn(uint32(id), prog.FD())
+		err = fn(uint32(id), prog)
 		prog.Close()
 		if err != nil {
 			return fmt.Errorf("program id %d: %w", id, err)

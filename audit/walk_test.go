@@ -9,7 +9,6 @@ import (
 	"github.com/cilium/ebpf/asm"
 
 	"github.com/bpf2go-signed/bpf2go-signed/audit"
-	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 )
 
@@ -34,12 +33,12 @@ func TestEachProgram(t *testing.T) {
 
 	before := testutil.OpenFDs(t)
 	found := false
-	err = audit.EachProgram(func(id uint32, fd int) error {
-		pi, _, err := bpfsys.ProgramInfo(fd)
+	err = audit.EachProgram(func(id uint32, prog *ebpf.Program) error {
+		pi, err := prog.Info()
 		if err != nil {
 			t.Errorf("program id %d: %v", id, err)
-		} else if pi.ID != id {
-			t.Errorf("program id %d: the fd is of program id %d", id, pi.ID)
+		} else if got, _ := pi.ID(); uint32(got) != id {
+			t.Errorf("program id %d: the program is id %d", id, got)
 		}
 		found = found || ebpf.ProgramID(id) == want
 		return nil
@@ -53,7 +52,7 @@ func TestEachProgram(t *testing.T) {
 
 	stop := errors.New("stop")
 	calls := 0
-	err = audit.EachProgram(func(uint32, int) error { calls++; return stop })
+	err = audit.EachProgram(func(uint32, *ebpf.Program) error { calls++; return stop })
 	var id uint32
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Fatalf("after %d calls: %v", calls, err)

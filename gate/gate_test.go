@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,7 +29,6 @@ import (
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
 	"github.com/bpf2go-signed/bpf2go-signed/audit"
-	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
@@ -540,11 +540,31 @@ func startChild(t *testing.T, trust, pin string) (*exec.Cmd, *logs) {
 
 func linkDetach(fd int) error {
 	attr := struct{ fd uint32 }{uint32(fd)}
-	_, _, errno := unix.Syscall(unix.SYS_BPF, 34 /* BPF_LINK_DETACH */, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	_, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_LINK_DETACH, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
 	if errno != 0 {
 		return errno
 	}
 	return nil
+}
+
+// objGet opens a pinned object with a raw BPF_OBJ_GET: the gate's hooks
+// are tested on the system calls themselves, not through cilium/ebpf.
+func objGet(path string) (int, error) {
+	name, err := unix.BytePtrFromString(path)
+	if err != nil {
+		return -1, err
+	}
+	attr := struct {
+		pathname  uint64
+		bpfFD     uint32
+		fileFlags uint32
+	}{pathname: uint64(uintptr(unsafe.Pointer(name)))}
+	fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_OBJ_GET, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	runtime.KeepAlive(name)
+	if errno != 0 {
+		return -1, fmt.Errorf("open pinned %s: %w", path, errno)
+	}
+	return int(fd), nil
 }
 
 // TestPinned: a pinned gate refuses changes to its links and maps from
@@ -559,7 +579,7 @@ func TestPinned(t *testing.T) {
 
 	t.Run("refuses detach of its link from another process", func(t *testing.T) {
 		for _, name := range []string{"link_bpf", "link_bpf_prog"} {
-			fd, err := bpfsys.ObjGet(filepath.Join(pin, name))
+			fd, err := objGet(filepath.Join(pin, name))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -13,7 +13,6 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"golang.org/x/sys/unix"
 
-	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 )
 
@@ -104,15 +103,15 @@ func verifyPinned(m *ebpf.Map, ms *ebpf.MapSpec, path string) error {
 	fail := func(what string) error {
 		return fmt.Errorf("%w %s at %s %s; it is not the map this program seals: remove the pin (rm %s) to start with a fresh map, or set another CollectionOptions.Maps.PinPath", ErrPinned, ms.Name, path, what, path)
 	}
-	info, err := bpfsys.MapDescriptor(m.FD())
+	info, err := m.Info()
 	if err != nil {
 		return fail(fmt.Sprintf("cannot be described (%v)", err))
 	}
 	want := fmt.Sprintf("%s key %d value %d max_entries %d flags %#x name %q", ms.Type, ms.KeySize, ms.ValueSize, ms.MaxEntries, ms.Flags, measure.KernelName(ms.Name))
-	got := fmt.Sprintf("%s key %d value %d max_entries %d flags %#x name %q", ebpf.MapType(info.Type), info.KeySize, info.ValueSize, info.MaxEntries, info.MapFlags, bpfsys.CString(info.Name[:]))
+	got := fmt.Sprintf("%s key %d value %d max_entries %d flags %#x name %q", info.Type, info.KeySize, info.ValueSize, info.MaxEntries, info.Flags, info.Name)
 	if want != got {
 		what := fmt.Sprintf("is %s, want %s", got, want)
-		if info.MapFlags&FlagRdonlyProg == 0 {
+		if info.Flags&FlagRdonlyProg == 0 {
 			what += " (without BPF_F_RDONLY_PROG programs could write it)"
 		}
 		return fail(what)

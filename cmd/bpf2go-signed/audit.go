@@ -12,7 +12,6 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/bpf2go-signed/bpf2go-signed/audit"
-	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
 )
@@ -26,13 +25,20 @@ type progInfo struct {
 	MapIDs []uint32 `json:"map_ids"`
 }
 
-func describeProg(fd int) (*progInfo, error) {
-	info, ids, err := bpfsys.ProgramInfo(fd)
+// describeProg describes a program through cilium/ebpf's Info: "prog
+// show" is no measured path.
+func describeProg(prog *ebpf.Program) (*progInfo, error) {
+	info, err := prog.Info()
 	if err != nil {
 		return nil, err
 	}
-	return &progInfo{ID: info.ID, Type: ebpf.ProgramType(info.Type).String(), Name: bpfsys.CString(info.Name[:]),
-		Tag: fmt.Sprintf("%x", info.Tag[:]), MapIDs: ids}, nil
+	id, _ := info.ID()
+	mapIDs, _ := info.MapIDs()
+	ids := make([]uint32, len(mapIDs))
+	for i, m := range mapIDs {
+		ids[i] = uint32(m)
+	}
+	return &progInfo{ID: uint32(id), Type: info.Type.String(), Name: info.Name, Tag: info.Tag, MapIDs: ids}, nil
 }
 
 // progShow lists one program, or every loaded one.
@@ -44,14 +50,14 @@ func progShow(words []string, opts options, w io.Writer) error {
 			return err
 		}
 		defer prog.Close()
-		p, err := describeProg(prog.FD())
+		p, err := describeProg(prog)
 		if err != nil {
 			return fmt.Errorf("prog show: %w", err)
 		}
 		progs = append(progs, *p)
 	} else {
-		err := audit.EachProgram(func(_ uint32, fd int) error {
-			p, err := describeProg(fd)
+		err := audit.EachProgram(func(_ uint32, prog *ebpf.Program) error {
+			p, err := describeProg(prog)
 			if err == nil {
 				progs = append(progs, *p)
 			}
@@ -211,7 +217,7 @@ func mapVerify(words []string, opts options, w, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		r, err := trust.StructOpsMap(m.FD())
+		r, err := trust.StructOpsMap(m)
 		m.Close()
 		if err != nil {
 			return fmt.Errorf("map verify: %w", err)

@@ -1,7 +1,9 @@
 // Package bpfsys makes the few bpf(2) calls that cilium/ebpf cannot make
-// or cannot make as cheaply on the measured load path. Everything else
-// (the CLI, audit's walks, opening pins) uses cilium/ebpf's public API.
-// What is here, and why:
+// or cannot make as cheaply on the measured path: the kernel measurement
+// of loaded programs (package measure, which the loader, audit's verdicts
+// and the agent run). Everything else (the CLI's prog show, audit's walks
+// and struct_ops maps, opening and checking pins) uses cilium/ebpf's public
+// API. What is here, and why:
 //
 //   - [MapInfoWithHash]: bpf_map_info.hash (Linux 6.18), which
 //     cilium/ebpf's MapInfo does not expose.
@@ -11,14 +13,14 @@
 //     measurement reads every program and map the loader holds; one
 //     BPF_OBJ_GET_INFO_BY_FD per object is the floor, where cilium/ebpf's
 //     Info and NewMapFromID add system calls and a /proc fdinfo parse.
+//   - [XlatedMapRefs]: the map ids in the translated instructions, to tell
+//     maps bound with BPF_PROG_BIND_MAP apart, without cilium/ebpf
+//     decoding the whole program.
 //   - [LookupBatch], [LookupElem], [NextKey]: the read-back of sealed maps
 //     into one preallocated buffer of raw bytes, without cilium/ebpf's
 //     reflection-based marshaling.
 //   - [MapFrozen]: the frozen state alone, from /proc/self/fdinfo (it has
 //     no system call), without the rest of cilium/ebpf's MapInfo.
-//   - [ObjGet]: only the gate's tests (a pinned link's raw fd). New code
-//     uses audit.EachProgram and cilium/ebpf's ProgramGetNextID,
-//     MapGetNextID and LoadPinned*.
 //
 // Every call is one system call; nothing here parses /proc except
 // [MapFrozen].
@@ -212,24 +214,6 @@ func CString(b []byte) string {
 		return string(b[:i])
 	}
 	return string(b)
-}
-
-type objGetAttr struct {
-	pathname  Pointer
-	bpfFD     uint32
-	fileFlags uint32
-}
-
-// ObjGet opens a pinned BPF object (program, map or link) with
-// BPF_OBJ_GET. The caller closes the returned fd.
-func ObjGet(path string) (int, error) {
-	name := append([]byte(path), 0)
-	attr := objGetAttr{pathname: newPointer(name)}
-	fd, err := bpf(unix.BPF_OBJ_GET, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	if err != nil {
-		return -1, fmt.Errorf("open pinned %s: %w", path, err)
-	}
-	return int(fd), nil
 }
 
 // XlatedMapRefs returns the ids of the maps the program's translated
