@@ -183,12 +183,13 @@ func Start(opts Options) (*Gate, error) {
 	if err != nil {
 		return nil, err
 	}
-	has, ok := measure.KernelHasDigest()
-	if !ok {
-		return nil, errors.New("gate: no kernel BTF with struct bpf_prog (CONFIG_DEBUG_INFO_BTF): the gate reads programs with CO-RE")
+	switch err := measure.HaveProgDigest(); {
+	case err == nil:
+		g.digest = true
+	case !errors.Is(err, ebpf.ErrNotSupported):
+		return nil, fmt.Errorf("gate: no kernel BTF with struct bpf_prog (CONFIG_DEBUG_INFO_BTF): the gate reads programs with CO-RE: %w", err)
 	}
-	g.digest = has
-	if !has {
+	if !g.digest {
 		if g.alg, err = measure.TagAlgorithm(); err != nil {
 			return nil, err
 		}
@@ -204,7 +205,7 @@ func Start(opts Options) (*Gate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gate: verified load of the gate's own programs: %w", err)
 	}
-	ok = false
+	ok := false
 	defer func() {
 		if !ok {
 			g.close(true)

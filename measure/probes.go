@@ -31,22 +31,29 @@ var tagProbe = sync.OnceValues(probeTagAlgorithm)
 // The answer is cached.
 func TagAlgorithm() (string, error) { return tagProbe() }
 
-// KernelHasDigest reports whether the running kernel's struct bpf_prog
-// holds the full 32-byte SHA-256 digest (member digest, Linux 6.18+),
-// from its BTF. ok is false when the kernel has no BTF or no struct
-// bpf_prog in it. The answer is cached.
-func KernelHasDigest() (has, ok bool) { return kernelHasDigest() }
+// HaveProgDigest returns nil when the running kernel's struct bpf_prog
+// holds the full 32-byte SHA-256 digest (member digest, Linux 6.18+), an
+// error wrapping [ebpf.ErrNotSupported] when its BTF shows no such member,
+// and another error when the kernel has no BTF, or no struct bpf_prog in
+// it, to tell. It reads the kernel's BTF and loads nothing, once per
+// process.
+func HaveProgDigest() error { return haveProgDigest() }
 
-var kernelHasDigest = sync.OnceValues(func() (has, ok bool) {
+var haveProgDigest = sync.OnceValue(func() error {
+	// Not wrapped: a kernel without BTF does not tell, and cilium/ebpf
+	// says so with ErrNotSupported too.
 	spec, err := btf.LoadKernelSpec()
 	if err != nil {
-		return false, false
+		return fmt.Errorf("struct bpf_prog: no kernel BTF to tell (%v)", err)
 	}
 	var prog *btf.Struct
 	if err := spec.TypeByName("bpf_prog", &prog); err != nil {
-		return false, false
+		return fmt.Errorf("struct bpf_prog: not in the kernel's BTF (%v)", err)
 	}
-	return hasMember(prog.Members, "digest"), true
+	if !hasMember(prog.Members, "digest") {
+		return fmt.Errorf("struct bpf_prog.digest (Linux 6.18+): %w", ebpf.ErrNotSupported)
+	}
+	return nil
 })
 
 // hasMember looks for a member by name, also inside anonymous struct and
@@ -73,10 +80,10 @@ func hasMember(ms []btf.Member, name string) bool {
 }
 
 func probeTagAlgorithm() (string, error) {
-	if has, ok := KernelHasDigest(); ok {
-		if has {
-			return TagSHA256, nil
-		}
+	switch err := HaveProgDigest(); {
+	case err == nil:
+		return TagSHA256, nil
+	case errors.Is(err, ebpf.ErrNotSupported):
 		return TagSHA1, nil
 	}
 	return probeTagAlgorithmByLoad()
