@@ -55,13 +55,6 @@ func ParseContents(data []byte, ms *ebpf.MapSpec, bo binary.ByteOrder, enc Value
 		}
 		return typedField(typed, rawHex, typ, size, what, bo, enc)
 	}
-	return parseContents(data, ms, bo, field)
-}
-
-// fieldDecoder decodes one key or value of a contents entry.
-type fieldDecoder func(typed json.RawMessage, rawHex *string, typ btf.Type, size uint32, what string) ([]byte, error)
-
-func parseContents(data []byte, ms *ebpf.MapSpec, bo binary.ByteOrder, field fieldDecoder) ([]measure.Entry, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
