@@ -12,5 +12,13 @@
 // difference; [Manifest.Unbound] says what the signature does not bind.
 // The definition is written down in docs/measurement.md; this package is its
 // only implementation, shared by the generator, the generated loaders and the
-// command line tool.
+// command line tool. The build side measures an object under its sealing
+// plan through sealmap/build.Measure.
+//
+// What the kernel supports is probed, not read from its version: the
+// probes ([HaveMapHash], [HaveProgDigest]) return nil or an error wrapping
+// [ebpf.ErrNotSupported], once per process, and the measurement falls back
+// where a feature is missing (contents read back and hashed in user space
+// without the kernel's map hash; the frozen state from fdinfo without a
+// reliable write probe; the SHA-1 tag before Linux 6.18).
 package measure
