@@ -74,14 +74,11 @@ func TestVerdictsInMetrics(t *testing.T) {
 					latency := seen - p.After
 					latencies = append(latencies, latency)
 					byKind[tt.kind] = append(byKind[tt.kind], latency)
-					// The kernel's events: within a second. Polling adds up
-					// to one interval (100ms here) to that.
-					// (Not timed with the race detector's slow build, nor in
-					// the kernel matrix's VMs, which QEMU's TCG slows 13–35×.)
-					timed := os.Getenv("AGENT_TEST_RACE") == "" && os.Getenv("BPF2GO_SIGNED_VM") == ""
-					if limit := time.Second + pollExtra(source); latency > limit && timed {
-						t.Errorf("%s program %d: in /metrics %v after its load, want within %v", tt.kind, p.ID, latency, limit)
-					}
+					// The latency (the goal is within a second with the
+					// kernel's events) is reported below and in
+					// docs/performance.md, not asserted: a unit test holds
+					// no timing threshold. waitProgram fails the test when
+					// the program never shows up.
 					if labels["verdict"] != tt.verdict || labels["manifest"] != tt.manifest || labels["name"] == "" ||
 						labels["type"] == "" || len(labels["tag"]) != 16 {
 						t.Errorf("%s program: labels %v, want verdict %s manifest %q", tt.kind, labels, tt.verdict, tt.manifest)
@@ -147,13 +144,6 @@ func healthz(t *testing.T, a *agentProc) (int, string) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
-}
-
-func pollExtra(source string) time.Duration {
-	if source == "poll" {
-		return 100 * time.Millisecond
-	}
-	return 0
 }
 
 // TestProgramsLoadedBefore: programs loaded before the agent starts are
