@@ -6,13 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
-	"github.com/cilium/ebpf/link"
+
+	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
 )
 
 // ErrNoFullDigest is wrapped by [FullDigestProbe] when the whole SHA-256
@@ -146,12 +148,12 @@ func findMember(t btf.Type, name string, base btf.Bits) (btf.Member, bool) {
 
 // digestIter is the bpf_prog iterator, loaded and attached once per
 // process: loading a tracing program costs tens of milliseconds, opening
-// its iterator microseconds. The process keeps the link's fd (the link
-// keeps the program) for its lifetime.
-var digestIter = sync.OnceValues(func() (*link.Iter, error) {
+// its iterator microseconds. It returns the link's fd, which the process
+// keeps for its lifetime (the link keeps the program).
+var digestIter = sync.OnceValues(func() (int, error) {
 	l, err := digestLayout()
 	if err != nil {
-		return nil, err
+		return -1, err
 	}
 	insns := asm.Instructions{
 		asm.LoadMem(asm.R6, asm.R1, 0, asm.DWord), // ctx->meta
@@ -181,7 +183,7 @@ var digestIter = sync.OnceValues(func() (*link.Iter, error) {
 		License: "GPL", Instructions: insns,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: load the bpf_prog iterator (a tracing program): %w", ErrNoFullDigest, err)
+		return -1, fmt.Errorf("%w: load the bpf_prog iterator (a tracing program): %w", ErrNoFullDigest, err)
 	}
 	defer prog.Close() // the link holds it
 	if info, err := prog.Info(); err == nil {
@@ -189,11 +191,11 @@ var digestIter = sync.OnceValues(func() (*link.Iter, error) {
 			digestIterID.Store(uint32(id))
 		}
 	}
-	it, err := link.AttachIter(link.IterOptions{Program: prog})
+	fd, err := bpfsys.AttachIter(prog.FD())
 	if err != nil {
-		return nil, fmt.Errorf("%w: attach the bpf_prog iterator: %w", ErrNoFullDigest, err)
+		return -1, fmt.Errorf("%w: attach the bpf_prog iterator: %w", ErrNoFullDigest, err)
 	}
-	return it, nil
+	return fd, nil
 })
 
 var digestIterID atomic.Uint32
@@ -204,14 +206,15 @@ var digestIterID atomic.Uint32
 func DigestIteratorID() uint32 { return digestIterID.Load() }
 
 func readFullDigests() (map[uint32]string, error) {
-	it, err := digestIter()
+	linkFD, err := digestIter()
 	if err != nil {
 		return nil, err
 	}
-	r, err := it.Open()
+	fd, err := bpfsys.IterCreate(linkFD)
 	if err != nil {
 		return nil, fmt.Errorf("%w: open the bpf_prog iterator: %w", ErrNoFullDigest, err)
 	}
+	r := os.NewFile(uintptr(fd), "bpf_prog iterator")
 	defer r.Close()
 	raw, err := io.ReadAll(r)
 	if err != nil {

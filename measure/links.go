@@ -7,7 +7,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
-	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
 	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
@@ -73,49 +72,68 @@ func (l *Links) To(progID uint32) []KernelLink {
 // returned.
 func EnumerateLinks() (*Links, error) {
 	out := &Links{byTarget: map[uint32][]KernelLink{}}
-	it := new(link.Iterator)
-	defer it.Close()
-	for it.Next() {
-		info, err := it.Link.Info()
-		if err != nil {
-			if errors.Is(err, unix.ENOENT) {
-				continue // gone while we looked
-			}
-			return nil, fmt.Errorf("link id %d: %w", it.ID, err)
+	for id := uint32(0); ; {
+		next, err := bpfsys.NextLinkID(id)
+		if errors.Is(err, unix.ENOENT) {
+			return out, nil // the end
 		}
-		tr := info.Tracing()
-		if info.Type != link.TracingType || tr == nil {
+		if errors.Is(err, unix.EINVAL) {
+			out.Err = fmt.Errorf("links cannot be enumerated on this kernel (BPF_LINK_GET_NEXT_ID, Linux 5.8+): %w", err)
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("BPF_LINK_GET_NEXT_ID after link id %d: %w", id, err)
+		}
+		id = next
+		kl, err := tracingLink(id)
+		if errors.Is(err, unix.ENOENT) {
+			continue // gone while we looked
+		}
+		if err != nil {
+			return nil, fmt.Errorf("link id %d: %w", id, err)
+		}
+		if kl == nil {
 			continue
 		}
-		kl := KernelLink{
-			ID:           uint32(info.ID),
-			Type:         "tracing",
-			AttachType:   ebpf.AttachType(tr.AttachType).String(),
-			ProgID:       uint32(info.Program),
-			TargetProgID: tr.TargetObjectId,
-			TargetBTFID:  uint32(tr.TargetBtfId),
-		}
-		if err := describeProgram(&kl); err != nil {
+		if err := describeProgram(kl); err != nil {
 			continue // the attaching program is gone: so is the link
 		}
 		if kl.ProgType != ebpf.Extension.String() {
 			// fentry and friends report the target's BTF object id
 			// when they trace a kernel function, the program id when
 			// they trace a program.
-			if isKernelBTF(tr.TargetObjectId) {
-				kl.Note = fmt.Sprintf("target object id %d is also a kernel BTF object: this may trace a kernel function instead", tr.TargetObjectId)
+			if isKernelBTF(kl.TargetProgID) {
+				kl.Note = fmt.Sprintf("target object id %d is also a kernel BTF object: this may trace a kernel function instead", kl.TargetProgID)
 			}
 		}
-		out.byTarget[kl.TargetProgID] = append(out.byTarget[kl.TargetProgID], kl)
+		out.byTarget[kl.TargetProgID] = append(out.byTarget[kl.TargetProgID], *kl)
 	}
-	if err := it.Err(); err != nil {
-		if errors.Is(err, unix.EINVAL) || errors.Is(err, ebpf.ErrNotSupported) {
-			out.Err = fmt.Errorf("links cannot be enumerated on this kernel (BPF_LINK_GET_NEXT_ID, Linux 5.8+): %w", err)
-			return out, nil
-		}
+}
+
+// tracingLink describes the link with this id when it is a tracing link
+// (extensions' links are tracing links too), and returns nil for every
+// other link type.
+func tracingLink(id uint32) (*KernelLink, error) {
+	fd, err := bpfsys.LinkFDByID(id)
+	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	defer unix.Close(fd)
+	info, err := bpfsys.LinkInformation(fd)
+	if err != nil {
+		return nil, err
+	}
+	if info.Type != unix.BPF_LINK_TYPE_TRACING {
+		return nil, nil
+	}
+	return &KernelLink{
+		ID:           info.ID,
+		Type:         "tracing",
+		AttachType:   ebpf.AttachType(info.AttachType).String(),
+		ProgID:       info.ProgID,
+		TargetProgID: info.TargetObjID,
+		TargetBTFID:  info.TargetBTFID,
+	}, nil
 }
 
 func describeProgram(kl *KernelLink) error {

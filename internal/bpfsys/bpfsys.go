@@ -19,6 +19,11 @@
 //   - [LookupBatch], [LookupElem], [NextKey]: the read-back of sealed maps
 //     into one preallocated buffer of raw bytes, without cilium/ebpf's
 //     reflection-based marshaling.
+//   - [NextLinkID], [LinkFDByID], [LinkInformation]: the walk of the
+//     host's links on every verified load (what is attached to the loaded
+//     programs), and [AttachIter], [IterCreate]: the bpf_prog iterator of
+//     the full digest; cilium/ebpf's link package would bring every link
+//     type, tracefs and kallsyms into each verifying binary.
 //   - [MapFrozen]: the frozen state alone, from /proc/self/fdinfo (it has
 //     no system call), without the rest of cilium/ebpf's MapInfo.
 //

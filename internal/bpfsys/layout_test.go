@@ -22,6 +22,11 @@ func TestLayout(t *testing.T) {
 		{"MapInfo.MapExtra", unsafe.Offsetof(MapInfo{}.MapExtra), 80},
 		{"MapInfo.Hash", unsafe.Offsetof(MapInfo{}.Hash), 88},
 		{"MapInfo.HashSize", unsafe.Offsetof(MapInfo{}.HashSize), 96},
+		{"LinkInfo", unsafe.Sizeof(LinkInfo{}), 32},
+		{"LinkInfo.AttachType", unsafe.Offsetof(LinkInfo{}.AttachType), 16},
+		{"LinkInfo.TargetBTFID", unsafe.Offsetof(LinkInfo{}.TargetBTFID), 24},
+		{"linkCreateAttr", unsafe.Sizeof(linkCreateAttr{}), 32},
+		{"linkCreateAttr.iterInfo", unsafe.Offsetof(linkCreateAttr{}.iterInfo), 16},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
