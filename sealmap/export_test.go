@@ -7,23 +7,16 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-// SetPinReadback makes the check of reused pinned maps hash them in user
-// space, as on kernels without the map hash (before 6.18).
-func SetPinReadback(v bool) (restore func()) {
-	old := pinReadback
-	pinReadback = v
-	return func() { pinReadback = old }
+// LoadCollectionTesting is [LoadCollection] where the check of reused
+// pinned maps hashes them in user space when readback is set, as on
+// kernels without the map hash (before 6.18), and beforePin, when not nil,
+// runs right before each fresh sealed map is pinned.
+func LoadCollectionTesting(spec *ebpf.CollectionSpec, plan *Plan, opts *ebpf.CollectionOptions, readback bool, beforePin func(path string)) (*ebpf.Collection, error) {
+	return loadCollection(spec, plan, opts, pinTesting{readback: readback, beforePin: beforePin})
 }
 
 // FrozenArraysReadable exposes the probe of the verifier.
 func FrozenArraysReadable() error { return frozenArraysReadable() }
-
-// SetBeforePin runs fn right before each fresh sealed map is pinned.
-func SetBeforePin(fn func(path string)) (restore func()) {
-	old := beforePin
-	beforePin = fn
-	return func() { beforePin = old }
-}
 
 // Seal creates one map from ms, fills it with ms.Contents in one
 // BPF_MAP_UPDATE_BATCH and freezes it: a sealed map outside a collection,

@@ -29,17 +29,12 @@ type pinnedSealed struct {
 	reused *ebpf.Map
 }
 
-// pinReadback makes verifyPinned hash pinned maps in user space from
-// contents read back through the kernel even where the kernel hashes
-// them (the path of kernels before 6.18). Tests set it.
-var pinReadback = false
-
 // openPins prepares the sealed maps of spec that are pinned by name: a
 // map already pinned is verified (see [verifyPinned]) and returned for
 // reuse; a missing one has its pinning cleared in spec, so that it is
 // created, filled and frozen like any sealed map before it is pinned. On
 // error every map opened is closed.
-func openPins(spec *ebpf.CollectionSpec, plan *Plan, opts *ebpf.CollectionOptions) (pins []pinnedSealed, err error) {
+func openPins(spec *ebpf.CollectionSpec, plan *Plan, opts *ebpf.CollectionOptions, readback bool) (pins []pinnedSealed, err error) {
 	defer func() {
 		if err != nil {
 			closePins(pins)
@@ -77,7 +72,7 @@ func openPins(spec *ebpf.CollectionSpec, plan *Plan, opts *ebpf.CollectionOption
 			return pins, fmt.Errorf("%w %s at %s: cannot open it as a map (%v); remove the pin (rm %s) to start with a fresh map", ErrPinned, name, path, err, path)
 		}
 		pins = append(pins, pinnedSealed{name: name, path: path, reused: m})
-		if err := verifyPinned(m, ms, path); err != nil {
+		if err := verifyPinned(m, ms, path, readback); err != nil {
 			return pins, err
 		}
 	}
@@ -99,7 +94,7 @@ func closePins(pins []pinnedSealed) {
 // spec's contents, computed by the kernel for arrays on Linux 6.18+, read
 // back and hashed in user space otherwise. The measurement after the load
 // then gives the verdict a fresh map would get.
-func verifyPinned(m *ebpf.Map, ms *ebpf.MapSpec, path string) error {
+func verifyPinned(m *ebpf.Map, ms *ebpf.MapSpec, path string, readback bool) error {
 	fail := func(what string) error {
 		return fmt.Errorf("%w %s at %s %s; it is not the map this program seals: remove the pin (rm %s) to start with a fresh map, or set another CollectionOptions.Maps.PinPath", ErrPinned, ms.Name, path, what, path)
 	}
@@ -116,7 +111,7 @@ func verifyPinned(m *ebpf.Map, ms *ebpf.MapSpec, path string) error {
 		}
 		return fail(what)
 	}
-	km, err := measure.KernelMapFD(m.FD(), &measure.KernelOptions{Readback: pinReadback})
+	km, err := measure.KernelMapFD(m.FD(), &measure.KernelOptions{Readback: readback})
 	if err != nil {
 		return fail(fmt.Sprintf("cannot be measured (%v)", err))
 	}
@@ -218,8 +213,9 @@ func firstLine(s string) string {
 
 // pinFresh pins the maps created for the missing pins, once frozen.
 // BPF_OBJ_PIN fails when the path exists: a concurrent start pinned its
-// own map first, and this one refuses rather than replace it.
-func pinFresh(coll *ebpf.Collection, pins []pinnedSealed) error {
+// own map first, and this one refuses rather than replace it. beforePin
+// (nil but in tests) runs before each pin.
+func pinFresh(coll *ebpf.Collection, pins []pinnedSealed, beforePin func(path string)) error {
 	for _, p := range pins {
 		if p.reused != nil {
 			continue
@@ -236,10 +232,6 @@ func pinFresh(coll *ebpf.Collection, pins []pinnedSealed) error {
 	}
 	return nil
 }
-
-// beforePin is nil in production; tests set it to act, as another
-// process could, right before a fresh map is pinned.
-var beforePin func(path string)
 
 // unpinFresh removes the pins pinFresh made, after a failed load.
 func unpinFresh(coll *ebpf.Collection, pins []pinnedSealed) {

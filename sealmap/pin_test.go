@@ -58,7 +58,15 @@ func pinnedExpected(t *testing.T) (*sealmap.Plan, *measure.Program) {
 // closed (the pins keep the maps).
 func start(t *testing.T, dir string, plan *sealmap.Plan, want *measure.Program) (*measure.KernelProgram, error) {
 	t.Helper()
-	coll, err := sealmap.LoadCollection(pinnedSpec(t), plan, &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: dir}})
+	return startWith(t, dir, plan, want, false, nil)
+}
+
+// startWith is start where reused pins are checked by read-back when
+// readback is set, and beforePin runs before each fresh pin (see
+// sealmap.LoadCollectionTesting).
+func startWith(t *testing.T, dir string, plan *sealmap.Plan, want *measure.Program, readback bool, beforePin func(string)) (*measure.KernelProgram, error) {
+	t.Helper()
+	coll, err := sealmap.LoadCollectionTesting(pinnedSpec(t), plan, &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: dir}}, readback, beforePin)
 	if err != nil {
 		return nil, err
 	}
@@ -80,10 +88,9 @@ func TestPinnedTwoStarts(t *testing.T) {
 	plan, want := pinnedExpected(t)
 	for _, readback := range []bool{false, true} {
 		t.Run(fmt.Sprintf("readback=%v", readback), func(t *testing.T) {
-			defer sealmap.SetPinReadback(readback)()
 			dir := testutil.BPFFS(t)
 			fds := testutil.OpenFDs(t)
-			first, err := start(t, dir, plan, want)
+			first, err := startWith(t, dir, plan, want, readback, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,7 +99,7 @@ func TestPinnedTwoStarts(t *testing.T) {
 					t.Errorf("%s is not pinned after the first start: %v", name, err)
 				}
 			}
-			second, err := start(t, dir, plan, want)
+			second, err := startWith(t, dir, plan, want, readback, nil)
 			if err != nil {
 				t.Fatalf("second start: %v", err)
 			}
@@ -187,9 +194,8 @@ func TestPinnedReplaced(t *testing.T) {
 			}
 			path := filepath.Join(dir, tt.pin)
 			replacePin(t, path, tt.script)
-			defer sealmap.SetPinReadback(tt.readback)()
 			fds := testutil.OpenFDs(t)
-			_, err := start(t, dir, plan, want)
+			_, err := startWith(t, dir, plan, want, tt.readback, nil)
 			if !errors.Is(err, sealmap.ErrPinned) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "rm "+path) {
 				t.Fatalf("second start: %v; want ErrPinned saying %q and naming rm %s", err, tt.want, path)
 			}
@@ -211,13 +217,13 @@ func TestPinnedDuringLoad(t *testing.T) {
 	testutil.RequireBPF(t)
 	plan, want := pinnedExpected(t)
 	dir := testutil.BPFFS(t)
-	defer sealmap.SetBeforePin(func(path string) {
+	beforePin := func(path string) {
 		if filepath.Base(path) == "pin_ports" {
 			replacePin(t, path, "bpftool map create \"$P\" type hash key 2 value 4 entries 16 name pin_ports flags 0x80\n")
 		}
-	})()
+	}
 	fds := testutil.OpenFDs(t)
-	_, err := start(t, dir, plan, want)
+	_, err := startWith(t, dir, plan, want, false, beforePin)
 	if !errors.Is(err, sealmap.ErrPinned) || !strings.Contains(err.Error(), "another process pinned a map there during this load") {
 		t.Fatalf("%v", err)
 	}

@@ -61,6 +61,23 @@ var ErrSealedWrite = errors.New("program writes a sealed map")
 // [ErrSealedWrite] and names the sealed maps the program references. On
 // error nothing stays open.
 func LoadCollection(spec *ebpf.CollectionSpec, plan *Plan, opts *ebpf.CollectionOptions) (*ebpf.Collection, error) {
+	return loadCollection(spec, plan, opts, pinTesting{})
+}
+
+// pinTesting holds what tests change in the handling of pinned sealed
+// maps; [LoadCollection] passes the zero value.
+type pinTesting struct {
+	// readback makes the check of reused pinned maps hash them in user
+	// space from contents read back through the kernel even where the
+	// kernel hashes them (the path of kernels before 6.18).
+	readback bool
+	// beforePin runs right before each fresh map is pinned, to act as
+	// another process could at that moment.
+	beforePin func(path string)
+}
+
+// loadCollection is [LoadCollection] with the test settings pt.
+func loadCollection(spec *ebpf.CollectionSpec, plan *Plan, opts *ebpf.CollectionOptions, pt pinTesting) (*ebpf.Collection, error) {
 	if err := plan.Apply(spec); err != nil {
 		return nil, err
 	}
@@ -73,7 +90,7 @@ func LoadCollection(spec *ebpf.CollectionSpec, plan *Plan, opts *ebpf.Collection
 			return nil, fmt.Errorf("%w %s: a sealed map cannot be replaced through MapReplacements", ErrCannotSeal, name)
 		}
 	}
-	pins, err := openPins(spec, plan, &o)
+	pins, err := openPins(spec, plan, &o, pt.readback)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +129,7 @@ func LoadCollection(spec *ebpf.CollectionSpec, plan *Plan, opts *ebpf.Collection
 			return nil, err
 		}
 	}
-	if err := pinFresh(coll, pins); err != nil {
+	if err := pinFresh(coll, pins, pt.beforePin); err != nil {
 		unpinFresh(coll, pins)
 		coll.Close()
 		return nil, err
