@@ -1,6 +1,7 @@
 package keyless_test
 
 import (
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -231,5 +232,62 @@ func TestInclusionProofBounds(t *testing.T) {
 	}
 	if _, err := keyless.RootFromInclusionProof(0, 1, leaf, [][]byte{leaf}); err == nil {
 		t.Error("long proof accepted")
+	}
+}
+
+// TestTimestampSigner: a timestamp is signed by the TSA certificate the
+// trusted root pins (the first of its chain when that is not a CA), as
+// sigstore-go requires, and never by a certificate authority (RFC 3161
+// §2.3), even one with the time stamping usage; without a pinned
+// certificate, another time stamping certificate of the TSA's chain, embedded in
+// the token, may sign.
+func TestTimestampSigner(t *testing.T) {
+	s := fakesigstore.New()
+	object := []byte("object")
+	payload := statement(t, object)
+	pinned := root(t, s)
+	var j map[string]any
+	if err := json.Unmarshal(s.TrustedRoot(), &j); err != nil {
+		t.Fatal(err)
+	}
+	chain := j["timestampAuthorities"].([]any)[0].(map[string]any)["certChain"].(map[string]any)
+	certs := chain["certificates"].([]any)
+	chain["certificates"] = certs[len(certs)-1:]
+	raw, _ := json.Marshal(j)
+	unpinned, err := keyless.ParseTrustedRoot(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherLeaf := func(c *x509.Certificate) { c.Subject.CommonName = "another-tsa" }
+	ca := func(c *x509.Certificate) {
+		c.Subject.CommonName = "a-tsa-ca"
+		c.IsCA, c.BasicConstraintsValid, c.KeyUsage = true, true, x509.KeyUsageCertSign|x509.KeyUsageDigitalSignature
+	}
+	for _, tc := range []struct {
+		name string
+		root *keyless.TrustedRoot
+		cert func(*x509.Certificate)
+		says string
+	}{
+		{name: "pinned certificate", root: pinned},
+		{name: "another certificate where one is pinned", root: pinned, cert: otherLeaf, says: "is not the TSA certificate of the trusted root"},
+		{name: "a CA where one is pinned", root: pinned, cert: ca, says: "is not the TSA certificate of the trusted root"},
+		{name: "TSA certificate, none pinned", root: unpinned},
+		{name: "another certificate, none pinned", root: unpinned, cert: otherLeaf},
+		{name: "a CA, none pinned", root: unpinned, cert: ca, says: "certificate authority"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := s.Sign(attest.PayloadType, payload, fakesigstore.Options{RekorV2: true, TSACert: tc.cert})
+			_, err := keyless.VerifyObject(raw, object, tc.root, []keyless.Identity{github})
+			if tc.says == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, keyless.ErrTimestamp) || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("got %v, want %v saying %q", err, keyless.ErrTimestamp, tc.says)
+			}
+		})
 	}
 }

@@ -62,8 +62,8 @@ type authority struct {
 	// roots is the last certificate of the chain, intermediates the
 	// others.
 	roots, intermediates []*certificate
-	// leaves are the certificates before the root's issuing chain (the
-	// TSA's signing certificate).
+	// leaves is the first certificate of the chain when it is not a CA
+	// (the TSA's signing certificate, which only may sign timestamps).
 	leaves []*certificate
 	valid  *validFor
 }
@@ -190,7 +190,7 @@ func parseAuthority(ca jsonCA) (authority, error) {
 		} else {
 			a.intermediates = append(a.intermediates, cert)
 		}
-		if i == 0 && len(certs) > 1 {
+		if i == 0 && len(certs) > 1 && !cert.isCA {
 			a.leaves = append(a.leaves, cert)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
 )
 
@@ -130,8 +131,10 @@ func (r *TrustedRoot) verifyTimestamps(b *Bundle, sig []byte) ([]time.Time, erro
 // VerifyTimestamp checks a DER RFC 3161 TimeStampResp (or a bare
 // TimeStampToken) over data: the
 // message imprint is the hash of data, the CMS signature over the signed
-// attributes verifies with the TSA's certificate, which chains to a
-// timestamp authority of the root valid at the token's time.
+// attributes verifies with the TSA's certificate (the one the root pins
+// for the TSA, or without one an end-entity certificate embedded in the
+// token), which chains to a timestamp authority of the root valid at the
+// token's time.
 func (r *TrustedRoot) VerifyTimestamp(token, data []byte) (*Timestamp, error) {
 	fail := func(format string, args ...any) (*Timestamp, error) {
 		return nil, fmt.Errorf("%w: %s", ErrTimestamp, fmt.Sprintf(format, args...))
@@ -223,6 +226,10 @@ func (r *TrustedRoot) VerifyTimestamp(token, data []byte) (*Timestamp, error) {
 			if err := verifyDigest(cert.publicKey, dh, sum, si.Signature); err != nil {
 				continue
 			}
+			if err := tsaSigner(cert, tsa); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %v", tsa.uri, err))
+				continue
+			}
 			if err := timestampingEKU(cert); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %v", tsa.uri, err))
 				continue
@@ -239,6 +246,21 @@ func (r *TrustedRoot) VerifyTimestamp(token, data []byte) (*Timestamp, error) {
 		errs = append(errs, errors.New("the trusted root has no timestamp authority"))
 	}
 	return fail("the timestamp of %s is not signed by a timestamp authority of the trusted root: %v; use the trusted root that holds the TSA", info.GenTime.UTC().Format(time.RFC3339), errors.Join(errs...))
+}
+
+// tsaSigner checks that cert may sign timestamps for tsa: it is the TSA
+// certificate that the trusted root pins (the first of its chain, when
+// that is not a CA), as sigstore-go requires, and when none is pinned it
+// is not a certificate authority (RFC 3161 §2.3: the TSA's own
+// certificate signs).
+func tsaSigner(cert *certificate, tsa authority) error {
+	if len(tsa.leaves) > 0 && !slices.ContainsFunc(tsa.leaves, func(l *certificate) bool { return bytes.Equal(l.raw, cert.raw) }) {
+		return fmt.Errorf("the timestamp is signed by %q, which is not the TSA certificate of the trusted root (%q); timestamp with that TSA, or use the trusted root that holds its certificate", cert.subject(), tsa.leaves[0].subject())
+	}
+	if cert.isCA {
+		return fmt.Errorf("the timestamp is signed by %q, a certificate authority; the TSA's own end-entity certificate must sign (RFC 3161 §2.3)", cert.subject())
+	}
+	return nil
 }
 
 // timestampingEKU requires the critical extended key usage of RFC 3161

@@ -122,18 +122,23 @@ func New() *Sigstore {
 	s.root = ca("fake-fulcio", nil, s.rootKey, s.rootKey, 1)
 	s.inter = ca("fake-fulcio-intermediate", s.root, s.interKey, s.rootKey, 0)
 	s.tsaRoot = ca("fake-tsa-root", nil, s.tsaRootKey, s.tsaRootKey, 0)
-	s.tsa = mustCert(&x509.Certificate{
-		SerialNumber: serial(), Subject: pkix.Name{Organization: []string{"fake.test"}, CommonName: "fake-tsa"},
-		NotBefore: start, NotAfter: end, KeyUsage: x509.KeyUsageDigitalSignature,
-		// RFC 3161 §2.3: a critical extended key usage, time stamping only.
-		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 37}, Critical: true,
-			Value: mustDER(asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}}))}},
-	}, s.tsaRoot, s.tsaKey.Public(), s.tsaRootKey)
+	s.tsa = mustCert(tsaTemplate(start, end), s.tsaRoot, s.tsaKey.Public(), s.tsaRootKey)
 	for i := range 6 {
 		s.leaves = append(s.leaves, fmt.Appendf(nil, `{"other":%d}`, i))
 		s.leavesV2 = append(s.leavesV2, fmt.Appendf(nil, `{"other":%d}`, i))
 	}
 	return s
+}
+
+// tsaTemplate is the TSA's certificate.
+func tsaTemplate(start, end time.Time) *x509.Certificate {
+	return &x509.Certificate{
+		SerialNumber: serial(), Subject: pkix.Name{Organization: []string{"fake.test"}, CommonName: "fake-tsa"},
+		NotBefore: start, NotAfter: end, KeyUsage: x509.KeyUsageDigitalSignature,
+		// RFC 3161 §2.3: a critical extended key usage, time stamping only.
+		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 37}, Critical: true,
+			Value: mustDER(asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}}))}},
+	}
 }
 
 func mustDER(b []byte, err error) []byte {
@@ -221,6 +226,10 @@ type Options struct {
 	ForgeCheckpoint bool
 	BadProof        bool // one proof hash flipped
 	ForgeTimestamp  bool // timestamp signed by a key the TSA does not hold
+	// TSACert, when set, has the timestamp signed by another certificate
+	// of the TSA's root (embedded in the token, with a fresh key): a copy
+	// of the TSA certificate's template that TSACert changes.
+	TSACert func(*x509.Certificate)
 	// CAKey signs the leaf with an untrusted CA (another instance's).
 	Untrusted *Sigstore
 }
@@ -438,7 +447,7 @@ func (s *Sigstore) log(payload, sig []byte, leaf *x509.Certificate, pae []byte, 
 	payloadSum := sha256.Sum256(payload)
 	var ts []byte
 	if o.RekorV2 || o.Timestamp {
-		ts = s.timestamp(sig, o.Time.Add(o.LogDelay), o.ForgeTimestamp)
+		ts = s.timestamp(sig, o.Time.Add(o.LogDelay), o.ForgeTimestamp, o.TSACert)
 	}
 	if o.RekorV2 {
 		digest := sha256.Sum256(pae)

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/asn1"
 	"math/big"
 	"slices"
@@ -46,8 +47,9 @@ func set(c ...[]byte) []byte {
 func algID(oid asn1.ObjectIdentifier) []byte { return seq(der(oid)) }
 
 // timestamp returns an RFC 3161 TimeStampResp with a token over data at t, signed by
-// the TSA (or, forged, by a key it does not hold).
-func (s *Sigstore) timestamp(data []byte, t time.Time, forge bool) []byte {
+// the TSA (or, forged, by a key it does not hold; or, with other, by
+// another certificate of the TSA's root).
+func (s *Sigstore) timestamp(data []byte, t time.Time, forge bool, other func(*x509.Certificate)) []byte {
 	imprint := sha256.Sum256(data)
 	serialNo, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
 	tst := seq(
@@ -65,9 +67,15 @@ func (s *Sigstore) timestamp(data []byte, t time.Time, forge bool) []byte {
 	}
 	signedAttrs := set(attrs...)
 	d := sha256.Sum256(signedAttrs)
-	k := s.tsaKey
+	k, cert := s.tsaKey, s.tsa
 	if forge {
 		k = key()
+	}
+	if other != nil {
+		tmpl := tsaTemplate(s.tsa.NotBefore, s.tsa.NotAfter)
+		other(tmpl)
+		k = key()
+		cert = mustCert(tmpl, s.tsaRoot, k.Public(), s.tsaRootKey)
 	}
 	sig, err := ecdsa.SignASN1(rand.Reader, k, d[:])
 	if err != nil {
@@ -77,7 +85,7 @@ func (s *Sigstore) timestamp(data []byte, t time.Time, forge bool) []byte {
 	implicitAttrs := append([]byte{0xa0}, signedAttrs[1:]...)
 	signerInfo := seq(
 		der(1),
-		seq(s.tsa.RawIssuer, der(s.tsa.SerialNumber)),
+		seq(cert.RawIssuer, der(cert.SerialNumber)),
 		algID(oidSHA256),
 		implicitAttrs,
 		algID(oidECDSASHA256),
@@ -87,7 +95,7 @@ func (s *Sigstore) timestamp(data []byte, t time.Time, forge bool) []byte {
 		der(3),
 		set(algID(oidSHA256)),
 		seq(der(oidTSTInfo), tlv(asn1.ClassContextSpecific, 0, der(tst))),
-		tlv(asn1.ClassContextSpecific, 0, s.tsa.Raw),
+		tlv(asn1.ClassContextSpecific, 0, cert.Raw),
 		set(signerInfo),
 	)
 	token := seq(der(oidSignedData), tlv(asn1.ClassContextSpecific, 0, signedData))

@@ -11,6 +11,7 @@ package sigstoreoracle
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"os"
@@ -204,11 +205,55 @@ func TestFakeSigstoreAgreesWithSigstoreGo(t *testing.T) {
 		{"forged timestamp", fakesigstore.Options{RekorV2: true, ForgeTimestamp: true}, false},
 		{"untrusted CA", fakesigstore.Options{Untrusted: other}, false},
 		{"other issuer", fakesigstore.Options{Issuer: "https://accounts.example"}, false},
+		{"timestamp by a TSA certificate the root does not pin", fakesigstore.Options{RekorV2: true, TSACert: func(c *x509.Certificate) { c.Subject.CommonName = "another-tsa" }}, false},
+		{"timestamp by a TSA CA", fakesigstore.Options{RekorV2: true, TSACert: func(c *x509.Certificate) {
+			c.IsCA, c.BasicConstraintsValid, c.KeyUsage = true, true, x509.KeyUsageCertSign|x509.KeyUsageDigitalSignature
+		}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			raw := s.Sign(attest.PayloadType, payload, tc.opts)
 			_, ours := keyless.VerifyObject(raw, object, tr, []keyless.Identity{id})
 			theirs := oracle(trRaw, raw, id, sum[:])
+			if (ours == nil) != tc.ok || (theirs == nil) != tc.ok {
+				t.Fatalf("want ok=%v; attest/keyless: %v; sigstore-go: %v", tc.ok, ours, theirs)
+			}
+			if !tc.ok {
+				t.Logf("attest/keyless: %v\nsigstore-go: %v", ours, theirs)
+			}
+		})
+	}
+	// A trusted root whose TSA chain pins no TSA certificate (the root
+	// only): a time stamping certificate of that root embedded in the
+	// token may sign, a certificate authority may not.
+	var j map[string]any
+	if err := json.Unmarshal(trRaw, &j); err != nil {
+		t.Fatal(err)
+	}
+	tsaChain := j["timestampAuthorities"].([]any)[0].(map[string]any)["certChain"].(map[string]any)
+	tsaCerts := tsaChain["certificates"].([]any)
+	tsaChain["certificates"] = tsaCerts[len(tsaCerts)-1:]
+	unpinnedRaw, err := json.Marshal(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unpinned, err := keyless.ParseTrustedRoot(unpinnedRaw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		cert func(*x509.Certificate)
+		ok   bool
+	}{
+		{"unpinned TSA: another time stamping certificate", func(c *x509.Certificate) { c.Subject.CommonName = "another-tsa" }, true},
+		{"unpinned TSA: a CA", func(c *x509.Certificate) {
+			c.IsCA, c.BasicConstraintsValid, c.KeyUsage = true, true, x509.KeyUsageCertSign|x509.KeyUsageDigitalSignature
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := s.Sign(attest.PayloadType, payload, fakesigstore.Options{RekorV2: true, TSACert: tc.cert})
+			_, ours := keyless.VerifyObject(raw, object, unpinned, []keyless.Identity{id})
+			theirs := oracle(unpinnedRaw, raw, id, sum[:])
 			if (ours == nil) != tc.ok || (theirs == nil) != tc.ok {
 				t.Fatalf("want ok=%v; attest/keyless: %v; sigstore-go: %v", tc.ok, ours, theirs)
 			}
