@@ -219,12 +219,15 @@ func (c *certificate) parse(outer asn1.RawValue) error {
 		}
 		tbs = tbs[1:]
 	}
-	if len(tbs) < 7 {
-		return fmt.Errorf("TBSCertificate has %d fields after the version, want at least 7", len(tbs))
+	if len(tbs) < 6 {
+		return fmt.Errorf("TBSCertificate has %d fields after the version, want at least 6", len(tbs))
 	}
 	var serial *big.Int
 	if err := derParse(tbs[0], &serial, ""); err != nil {
 		return fmt.Errorf("serial number: %v", err)
+	}
+	if serial.Sign() < 0 {
+		return errors.New("negative serial number")
 	}
 	alg, err := parseAlgorithm(tbs[1])
 	if err != nil {
@@ -246,6 +249,11 @@ func (c *certificate) parse(outer asn1.RawValue) error {
 	for i, t := range []*time.Time{&c.notBefore, &c.notAfter} {
 		if err := derParse(validity[i], t, ""); err != nil {
 			return fmt.Errorf("validity: %v", err)
+		}
+		// encoding/asn1 reads fractional seconds, which RFC 5280
+		// §4.1.2.5.2 forbids and crypto/x509 refuses.
+		if validity[i].Tag == asn1.TagGeneralizedTime && bytes.IndexByte(validity[i].Bytes, '.') >= 0 {
+			return errors.New("validity: GeneralizedTime with fractional seconds")
 		}
 	}
 	if c.publicKey, err = parsePublicKey(tbs[5]); err != nil {

@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha512"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -353,4 +354,115 @@ func FuzzParseCertificate(f *testing.F) {
 			t.Fatal("raw is not the input")
 		}
 	})
+}
+
+// tbsFields returns the fields of a DER TBSCertificate.
+func tbsFields(t testing.TB, tbs []byte) []asn1.RawValue {
+	t.Helper()
+	v, err := derOne(tbs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := derSequence(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// derTLV is the DER of a value of this class and tag holding content.
+func derTLV(t testing.TB, class, tag int, compound bool, content ...asn1.RawValue) asn1.RawValue {
+	t.Helper()
+	var b []byte
+	for _, v := range content {
+		b = append(b, v.FullBytes...)
+	}
+	full, err := asn1.Marshal(asn1.RawValue{Class: class, Tag: tag, IsCompound: compound, Bytes: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return asn1.RawValue{FullBytes: full}
+}
+
+func derPrimitive(t testing.TB, tag int, content string) asn1.RawValue {
+	return derTLV(t, asn1.ClassUniversal, tag, false, asn1.RawValue{FullBytes: []byte(content)})
+}
+
+// signTBS makes a certificate of the TBSCertificate fields, signed with
+// ECDSA P-384 and SHA-384 by k.
+func signTBS(t testing.TB, fields []asn1.RawValue, k crypto.Signer) []byte {
+	t.Helper()
+	tbs := derTLV(t, asn1.ClassUniversal, asn1.TagSequence, true, fields...)
+	h := sha512.Sum384(tbs.FullBytes)
+	sig, err := k.Sign(rand.Reader, h[:], crypto.SHA384)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alg, _ := asn1.Marshal(pkix.AlgorithmIdentifier{Algorithm: oidECDSAWithSHA384})
+	bits, _ := asn1.Marshal(asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)})
+	return derTLV(t, asn1.ClassUniversal, asn1.TagSequence, true, tbs, asn1.RawValue{FullBytes: alg}, asn1.RawValue{FullBytes: bits}).FullBytes
+}
+
+// TestParseCertificateFields: signed certificates whose fields take the
+// forms DER allows and RFC 5280 forbids or restricts are read as
+// crypto/x509 reads them, or refused where this package is stricter.
+func TestParseCertificateFields(t *testing.T) {
+	k := testKey(t, "p384")
+	x := testCert(t, caTemplate("self"), nil, k.Public(), k)
+	f := tbsFields(t, x.RawTBSCertificate)
+	const version, serial, validity = 0, 1, 4
+	with := func(i int, v asn1.RawValue) []asn1.RawValue {
+		g := slices.Clone(f)
+		g[i] = v
+		return g
+	}
+	times := func(tag int, notBefore, notAfter string) []asn1.RawValue {
+		return with(validity, derTLV(t, asn1.ClassUniversal, asn1.TagSequence, true, derPrimitive(t, tag, notBefore), derPrimitive(t, tag, notAfter)))
+	}
+	integer := func(n int64) asn1.RawValue { b, _ := asn1.Marshal(n); return asn1.RawValue{FullBytes: b} }
+	explicitVersion := func(v int64) asn1.RawValue { return derTLV(t, asn1.ClassContextSpecific, 0, true, integer(v)) }
+	const (
+		both     = "both"     // crypto/x509 and this package read it, alike
+		neither  = "neither"  // both refuse it
+		stricter = "stricter" // crypto/x509 reads it, this package refuses it
+	)
+	for _, tc := range []struct {
+		name   string
+		fields []asn1.RawValue
+		want   string
+	}{
+		{"as made", f, both},
+		{"no extensions", f[:len(f)-1], both},
+		{"version 1, no extensions", f[1 : len(f)-1], both},
+		{"UTCTime without seconds", times(asn1.TagUTCTime, "2501010000Z", "3001010000Z"), both},
+		{"UTCTime with an offset", times(asn1.TagUTCTime, "250101000000+0100", "300101000000Z"), both},
+		{"UTCTime 50 is 1950", times(asn1.TagUTCTime, "500101000000Z", "490101000000Z"), both},
+		{"GeneralizedTime", times(asn1.TagGeneralizedTime, "20250101000000Z", "20500101000000Z"), both},
+		{"GeneralizedTime with an offset", times(asn1.TagGeneralizedTime, "20250101000000-0130", "20500101000000Z"), both},
+		{"GeneralizedTime with fractional seconds", times(asn1.TagGeneralizedTime, "20250101000000Z", "20300101000000.5Z"), neither},
+		{"GeneralizedTime with fractional seconds and an offset", times(asn1.TagGeneralizedTime, "20250101000000.25+0100", "20300101000000Z"), neither},
+		{"GeneralizedTime without seconds", times(asn1.TagGeneralizedTime, "202501010000Z", "20300101000000Z"), neither},
+		{"GeneralizedTime lower-case z", times(asn1.TagGeneralizedTime, "20250101000000z", "20300101000000Z"), neither},
+		{"UTCTime with fractional seconds", times(asn1.TagUTCTime, "250101000000.5Z", "300101000000Z"), neither},
+		{"negative serial number", with(serial, integer(-5)), neither},
+		{"zero serial number", with(serial, integer(0)), both},
+		{"version 4", with(version, explicitVersion(3)), neither},
+		{"extensions in a version 2 certificate", with(version, explicitVersion(1)), stricter},
+		{"empty extensions", with(len(f)-1, derTLV(t, asn1.ClassContextSpecific, 3, true, derTLV(t, asn1.ClassUniversal, asn1.TagSequence, true))), stricter},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			der := signTBS(t, tc.fields, k)
+			xc, xerr := x509.ParseCertificate(der)
+			if (xerr == nil) != (tc.want == both || tc.want == stricter) {
+				t.Fatalf("crypto/x509 (the reference) says %v", xerr)
+			}
+			_, err := parseCertificate(der)
+			if (err == nil) != (tc.want == both) {
+				t.Fatalf("parseCertificate says %v, want %s", err, tc.want)
+			}
+			if err == nil {
+				compareWithX509(t, xc)
+			}
+		})
+	}
 }
