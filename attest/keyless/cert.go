@@ -58,18 +58,21 @@ var Claims = map[string]int{
 }
 
 // certClaims returns the Fulcio extensions of a certificate by name (see
-// [Claims]) and its identities: Fulcio otherName, URI and email SANs.
+// [Claims]) and its identity: its one Fulcio otherName, URI or email SAN.
+// Certificates that readers could read two ways are refused: issuer
+// extensions that differ, more than one identity.
 func certClaims(cert *certificate) (map[string]string, []string, error) {
 	claims := map[string]string{}
 	names := map[int]string{}
 	for n, arc := range Claims {
 		names[arc] = n
 	}
-	var issuerV1 string
+	var issuerV1 *string
 	for _, e := range cert.extensions {
 		switch {
 		case e.Id.Equal(oidIssuerV1):
-			issuerV1 = string(e.Value)
+			v := string(e.Value)
+			issuerV1 = &v
 		case len(e.Id) == len(oidFulcio)+1 && e.Id[:len(oidFulcio)].Equal(oidFulcio):
 			arc := e.Id[len(oidFulcio)]
 			name, ok := names[arc]
@@ -88,10 +91,20 @@ func certClaims(cert *certificate) (map[string]string, []string, error) {
 			claims[name] = s
 		}
 	}
-	if _, ok := claims["issuer"]; !ok && issuerV1 != "" {
-		claims["issuer"] = issuerV1
+	// Readers differ on which issuer extension wins (sigstore-go reads
+	// the last one): when both are there, they must agree.
+	if v2, ok := claims["issuer"]; ok && issuerV1 != nil && *issuerV1 != v2 {
+		return nil, nil, fmt.Errorf("%w: the certificate's issuer extensions differ: %q (%v) and %q (%v); Fulcio writes the same issuer in both", ErrIdentity, *issuerV1, oidIssuerV1, v2, oidIssuerV2)
+	} else if !ok && issuerV1 != nil && *issuerV1 != "" {
+		claims["issuer"] = *issuerV1
 	}
+	// Fulcio certifies one identity. With more, readers differ on which
+	// one signed (sigstore-go reads the first URI, else email, else
+	// username; cosign any): refuse rather than pick.
 	sans := append(append(slices.Clip(cert.otherNames), cert.uris...), cert.emails...)
+	if len(sans) > 1 {
+		return nil, nil, fmt.Errorf("%w: the certificate names %d identities %q where Fulcio certifies one; which one signed is ambiguous", ErrIdentity, len(sans), sans)
+	}
 	return claims, sans, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"math/big"
 	"net/url"
 	"slices"
@@ -462,6 +463,76 @@ func TestParseCertificateFields(t *testing.T) {
 			}
 			if err == nil {
 				compareWithX509(t, xc)
+			}
+		})
+	}
+}
+
+// TestCertClaims: the issuer and the identity are read without
+// ambiguity: the issuer extensions (1.1 raw, 1.8 UTF8String) must agree
+// when both are there (sigstore-go reads the last one, this package
+// 1.8), and a certificate names one identity (sigstore-go reads the first
+// URI, else email, else Fulcio username; this package would match any).
+func TestCertClaims(t *testing.T) {
+	utf8 := func(s string) []byte { b, _ := asn1.MarshalWithParams(s, "utf8"); return b }
+	v1 := func(s string) pkix.Extension { return pkix.Extension{Id: oidIssuerV1, Value: []byte(s)} }
+	v2 := func(s string) pkix.Extension { return pkix.Extension{Id: oidIssuerV2, Value: utf8(s)} }
+	name := func(tag int, s string) asn1.RawValue {
+		return asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: tag, Bytes: []byte(s)}
+	}
+	username := func(s string) asn1.RawValue {
+		typ, _ := asn1.Marshal(oidOtherName)
+		val, _ := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: utf8(s)})
+		return asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: append(typ, val...)}
+	}
+	san := func(names ...asn1.RawValue) pkix.Extension {
+		v, err := asn1.Marshal(names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pkix.Extension{Id: oidSAN, Critical: true, Value: v}
+	}
+	const gh, wf = "https://token.actions.githubusercontent.com", "https://github.com/acme/filters/.github/workflows/release.yml@refs/tags/v1.0.0"
+	uri, email := name(6, wf), name(1, "dev@example.org")
+	for _, tc := range []struct {
+		name        string
+		exts        []pkix.Extension
+		issuer, san string
+		says        string
+	}{
+		{name: "issuer 1.8", exts: []pkix.Extension{v2(gh), san(uri)}, issuer: gh, san: wf},
+		{name: "issuer 1.1", exts: []pkix.Extension{v1(gh), san(uri)}, issuer: gh, san: wf},
+		{name: "issuers 1.1 and 1.8 agree", exts: []pkix.Extension{v1(gh), v2(gh), san(uri)}, issuer: gh, san: wf},
+		{name: "email", exts: []pkix.Extension{v2("https://accounts.example"), san(email)}, issuer: "https://accounts.example", san: "dev@example.org"},
+		{name: "Fulcio username", exts: []pkix.Extension{v2("https://accounts.example"), san(username("dev"))}, issuer: "https://accounts.example", san: "dev"},
+		{name: "other names are not identities", exts: []pkix.Extension{v2(gh), san(name(2, "host.example"), uri, name(7, "\x7f\x00\x00\x01"))}, issuer: gh, san: wf},
+		{name: "issuers 1.1 and 1.8 differ", exts: []pkix.Extension{v1("https://evil.example"), v2(gh), san(uri)}, says: "issuer extensions differ"},
+		{name: "issuers 1.8 and 1.1 differ", exts: []pkix.Extension{v2(gh), v1("https://evil.example"), san(uri)}, says: "issuer extensions differ"},
+		{name: "URI and email", exts: []pkix.Extension{v2(gh), san(email, uri)}, says: "2 identities"},
+		{name: "two URIs", exts: []pkix.Extension{v2(gh), san(uri, name(6, "https://github.com/acme/filters/.github/workflows/pr.yml@refs/heads/x"))}, says: "2 identities"},
+		{name: "Fulcio username and URI", exts: []pkix.Extension{v2(gh), san(uri, username("dev"))}, says: "2 identities"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tmpl := leafTemplate()
+			tmpl.URIs, tmpl.EmailAddresses, tmpl.ExtraExtensions = nil, nil, tc.exts
+			k := testKey(t, "p256")
+			x := testCert(t, tmpl, nil, k.Public(), k)
+			c, err := parseCertificate(x.Raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			claims, sans, err := certClaims(c)
+			if tc.says != "" {
+				if !errors.Is(err, ErrIdentity) || !strings.Contains(err.Error(), tc.says) {
+					t.Fatalf("got %v, want %v saying %q", err, ErrIdentity, tc.says)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if claims["issuer"] != tc.issuer || len(sans) != 1 || sans[0] != tc.san {
+				t.Fatalf("issuer %q, identities %q; want %q and %q", claims["issuer"], sans, tc.issuer, tc.san)
 			}
 		})
 	}
