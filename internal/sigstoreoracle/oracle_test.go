@@ -276,3 +276,55 @@ func TestFakeSigstoreAgreesWithSigstoreGo(t *testing.T) {
 		t.Error("a bundle holds a private key")
 	}
 }
+
+// TestPublicTimestamp: a real RFC 3161 timestamp of Sigstore's timestamp
+// authority (sigstore-go's public-key-validity vector) verifies against
+// its TSA, whose trusted root pins the signing certificate, and not over
+// other data. That TSA is grafted into the public-good trusted root,
+// since its own has no CA or log.
+func TestPublicTimestamp(t *testing.T) {
+	dir := filepath.Join(moduleDir(t), "pkg/testing/data")
+	var own, good map[string]any
+	if err := json.Unmarshal(read(t, filepath.Join(dir, "trusted-roots/public-key-validity.json")), &own); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(read(t, filepath.Join(dir, "trusted-roots/public-good.json")), &good); err != nil {
+		t.Fatal(err)
+	}
+	good["timestampAuthorities"] = own["timestampAuthorities"]
+	raw, err := json.Marshal(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := keyless.ParseTrustedRoot(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b struct {
+		MessageSignature struct {
+			Signature []byte `json:"signature"`
+		} `json:"messageSignature"`
+		VerificationMaterial struct {
+			TimestampVerificationData struct {
+				RFC3161Timestamps []struct {
+					SignedTimestamp []byte `json:"signedTimestamp"`
+				} `json:"rfc3161Timestamps"`
+			} `json:"timestampVerificationData"`
+		} `json:"verificationMaterial"`
+	}
+	if err := json.Unmarshal(read(t, filepath.Join(dir, "bundles/public-key-validity.sigstore.json")), &b); err != nil {
+		t.Fatal(err)
+	}
+	tss := b.VerificationMaterial.TimestampVerificationData.RFC3161Timestamps
+	if len(tss) != 1 || len(b.MessageSignature.Signature) == 0 {
+		t.Fatalf("the vector has %d timestamps and a %d-byte signature", len(tss), len(b.MessageSignature.Signature))
+	}
+	ts, err := tr.VerifyTimestamp(tss[0].SignedTimestamp, b.MessageSignature.Signature)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s at %s", ts.TSA, ts.Time)
+	if _, err := tr.VerifyTimestamp(tss[0].SignedTimestamp, []byte("other data")); !errors.Is(err, keyless.ErrTimestamp) {
+		t.Fatalf("a timestamp over other data: %v", err)
+	}
+}
