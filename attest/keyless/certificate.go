@@ -281,16 +281,20 @@ func (c *certificate) parse(outer asn1.RawValue) error {
 		if err != nil || len(list) == 0 {
 			return errors.New("malformed extensions")
 		}
+		// A set, as crypto/x509 keeps: the certificate is read before
+		// anything checks its signature, and comparing each extension
+		// with every other would cost the square of its size.
+		seen := make(map[string]bool, len(list))
 		for _, e := range list {
 			ext, err := parseExtension(e)
 			if err != nil {
 				return err
 			}
-			for _, prev := range c.extensions {
-				if prev.Id.Equal(ext.Id) {
-					return fmt.Errorf("extension %v appears twice", ext.Id)
-				}
+			id := ext.Id.String()
+			if seen[id] {
+				return fmt.Errorf("extension %v appears twice", ext.Id)
 			}
+			seen[id] = true
 			c.extensions = append(c.extensions, ext)
 			if err := c.extension(ext); err != nil {
 				return fmt.Errorf("extension %v: %v", ext.Id, err)

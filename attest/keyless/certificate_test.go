@@ -13,6 +13,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/url"
 	"slices"
@@ -547,6 +548,55 @@ func TestCertClaims(t *testing.T) {
 			if claims["issuer"] != tc.issuer || len(sans) != 1 || sans[0] != tc.san {
 				t.Fatalf("issuer %q, identities %q; want %q and %q", claims["issuer"], sans, tc.issuer, tc.san)
 			}
+		})
+	}
+}
+
+// manyExtensions is a signed certificate with n distinct extensions (and
+// a copy of the first at the end, with dup).
+func manyExtensions(t testing.TB, n int, dup bool) []byte {
+	t.Helper()
+	k := testKey(t, "p384") // signTBS signs with ECDSA and SHA-384, as crypto/x509 does with P-384
+	x := testCert(t, caTemplate("many"), nil, k.Public(), k)
+	f := tbsFields(t, x.RawTBSCertificate)
+	var exts []asn1.RawValue
+	for i := range n {
+		oid, _ := asn1.Marshal(asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1, 2, 3, 4, 5, i})
+		exts = append(exts, derTLV(t, asn1.ClassUniversal, asn1.TagSequence, true, asn1.RawValue{FullBytes: oid}, derPrimitive(t, asn1.TagOctetString, "")))
+	}
+	if dup {
+		exts = append(exts, exts[0])
+	}
+	list := derTLV(t, asn1.ClassContextSpecific, 3, true, derTLV(t, asn1.ClassUniversal, asn1.TagSequence, true, exts...))
+	return signTBS(t, append(f[:len(f)-1:len(f)-1], list), k)
+}
+
+// TestParseCertificateManyExtensions: duplicates are found among many
+// extensions (as crypto/x509 finds them, with a set: the certificate is
+// read before its signature is checked, so reading it must not cost the
+// square of its size; BenchmarkParseCertificateExtensions).
+func TestParseCertificateManyExtensions(t *testing.T) {
+	if c, err := parseCertificate(manyExtensions(t, 4096, false)); err != nil || len(c.extensions) != 4096 {
+		t.Fatalf("4096 extensions: %v", err)
+	}
+	if _, err := parseCertificate(manyExtensions(t, 4096, true)); err == nil || !strings.Contains(err.Error(), "appears twice") {
+		t.Fatalf("the first of 4096 extensions again at the end: %v", err)
+	}
+}
+
+// BenchmarkParseCertificateExtensions: reading a certificate costs about
+// the same per extension with 16 or 16384 of them (a 1 MiB bundle holds
+// about 40000).
+func BenchmarkParseCertificateExtensions(b *testing.B) {
+	for _, n := range []int{16, 16384} {
+		der := manyExtensions(b, n, false)
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := parseCertificate(der); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/extension")
 		})
 	}
 }
