@@ -270,8 +270,8 @@ func TestTimestampSigner(t *testing.T) {
 		says string
 	}{
 		{name: "pinned certificate", root: pinned},
-		{name: "another certificate where one is pinned", root: pinned, cert: otherLeaf, says: "is not the TSA certificate of the trusted root"},
-		{name: "a CA where one is pinned", root: pinned, cert: ca, says: "is not the TSA certificate of the trusted root"},
+		{name: "another certificate where one is pinned", root: pinned, cert: otherLeaf, says: "did not sign the timestamp"},
+		{name: "a CA where one is pinned", root: pinned, cert: ca, says: "did not sign the timestamp"},
 		{name: "TSA certificate, none pinned", root: unpinned},
 		{name: "another certificate, none pinned", root: unpinned, cert: otherLeaf},
 		{name: "a CA, none pinned", root: unpinned, cert: ca, says: "certificate authority"},

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"slices"
 	"time"
 )
 
@@ -226,7 +225,7 @@ func (r *TrustedRoot) VerifyTimestamp(token, data []byte) (*Timestamp, error) {
 			if err := verifyDigest(cert.publicKey, dh, sum, si.Signature); err != nil {
 				continue
 			}
-			if err := tsaSigner(cert, tsa); err != nil {
+			if err := tsaSigner(cert); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %v", tsa.uri, err))
 				continue
 			}
@@ -240,7 +239,11 @@ func (r *TrustedRoot) VerifyTimestamp(token, data []byte) (*Timestamp, error) {
 			}
 			return &Timestamp{Time: info.GenTime, TSA: tsa.uri}, nil
 		}
-		errs = append(errs, fmt.Errorf("%s: no certificate of it signed the timestamp", tsa.uri))
+		if len(tsa.leaves) > 0 {
+			errs = append(errs, fmt.Errorf("%s: its TSA certificate %q did not sign the timestamp", tsa.uri, tsa.leaves[0].subject()))
+		} else {
+			errs = append(errs, fmt.Errorf("%s: no certificate embedded in the token signed the timestamp", tsa.uri))
+		}
 	}
 	if len(r.tsas) == 0 {
 		errs = append(errs, errors.New("the trusted root has no timestamp authority"))
@@ -248,15 +251,11 @@ func (r *TrustedRoot) VerifyTimestamp(token, data []byte) (*Timestamp, error) {
 	return fail("the timestamp of %s is not signed by a timestamp authority of the trusted root: %v; use the trusted root that holds the TSA", info.GenTime.UTC().Format(time.RFC3339), errors.Join(errs...))
 }
 
-// tsaSigner checks that cert may sign timestamps for tsa: it is the TSA
-// certificate that the trusted root pins (the first of its chain, when
-// that is not a CA), as sigstore-go requires, and when none is pinned it
-// is not a certificate authority (RFC 3161 §2.3: the TSA's own
-// certificate signs).
-func tsaSigner(cert *certificate, tsa authority) error {
-	if len(tsa.leaves) > 0 && !slices.ContainsFunc(tsa.leaves, func(l *certificate) bool { return bytes.Equal(l.raw, cert.raw) }) {
-		return fmt.Errorf("the timestamp is signed by %q, which is not the TSA certificate of the trusted root (%q); timestamp with that TSA, or use the trusted root that holds its certificate", cert.subject(), tsa.leaves[0].subject())
-	}
+// tsaSigner checks that cert, embedded in a token, may sign timestamps:
+// not a certificate authority (RFC 3161 §2.3: the TSA's own certificate
+// signs). A TSA certificate the trusted root pins is the only candidate
+// when there is one.
+func tsaSigner(cert *certificate) error {
 	if cert.isCA {
 		return fmt.Errorf("the timestamp is signed by %q, a certificate authority; the TSA's own end-entity certificate must sign (RFC 3161 §2.3)", cert.subject())
 	}
@@ -277,11 +276,16 @@ func timestampingEKU(cert *certificate) error {
 	return fmt.Errorf("the TSA certificate %q has no extended key usage", cert.subject())
 }
 
-// candidates are the certificates that may have signed a token: those it
-// embeds, and the leaves of the authority's chain.
+// candidates are the certificates that may have signed a token: the
+// TSA certificate the authority pins, else those the token embeds. (The
+// embedded ones are not even read when one is pinned: each costs a
+// signature check, and the token is not yet verified.)
 func candidates(embedded []byte, tsa authority) []*certificate {
+	if len(tsa.leaves) > 0 {
+		return tsa.leaves
+	}
 	certs, _ := parseCertificates(embedded)
-	return append(certs, tsa.leaves...)
+	return certs
 }
 
 func verifyDigest(k crypto.PublicKey, h crypto.Hash, sum, sig []byte) error {
