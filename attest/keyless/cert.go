@@ -93,9 +93,11 @@ func certClaims(cert *certificate) (map[string]string, []string, error) {
 	}
 	// Readers differ on which issuer extension wins (sigstore-go reads
 	// the last one): when both are there, they must agree.
-	if v2, ok := claims["issuer"]; ok && issuerV1 != nil && *issuerV1 != v2 {
+	v2, ok := claims["issuer"]
+	if ok && issuerV1 != nil && *issuerV1 != v2 {
 		return nil, nil, fmt.Errorf("%w: the certificate's issuer extensions differ: %q (%v) and %q (%v); Fulcio writes the same issuer in both", ErrIdentity, *issuerV1, oidIssuerV1, v2, oidIssuerV2)
-	} else if !ok && issuerV1 != nil && *issuerV1 != "" {
+	}
+	if !ok && issuerV1 != nil && *issuerV1 != "" {
 		claims["issuer"] = *issuerV1
 	}
 	// Fulcio certifies one identity. With more, readers differ on which

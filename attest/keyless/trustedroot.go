@@ -63,7 +63,7 @@ type authority struct {
 	// others.
 	roots, intermediates []*certificate
 	// leaves is the first certificate of the chain when it is not a CA
-	// (the TSA's signing certificate, which only may sign timestamps).
+	// (the TSA's signing certificate, which alone may sign timestamps).
 	leaves []*certificate
 	valid  *validFor
 }
