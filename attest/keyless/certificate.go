@@ -479,8 +479,18 @@ func parsePublicKey(v asn1.RawValue) (crypto.PublicKey, error) {
 			return ecdsa.ParseUncompressedPublicKey(elliptic.P521(), key.Bytes)
 		}
 	}
-	return attest.ParsePKIXPublicKey(v.FullBytes)
+	k, err := attest.ParsePKIXPublicKey(v.FullBytes)
+	if rk, ok := k.(*rsa.PublicKey); ok && rk.N.BitLen() > maxRSABits {
+		return nil, fmt.Errorf("RSA key of %d bits, more than %d", rk.N.BitLen(), maxRSABits)
+	}
+	return k, err
 }
+
+// maxRSABits bounds RSA moduli, as crypto/tls bounds them: a signature
+// check costs the square of the modulus, and the signing certificate's
+// key checks the envelope before anything checks the certificate (Fulcio
+// certifies 2048 to 4096 bits).
+const maxRSABits = 8192
 
 // checkSignatureFrom checks that parent, a certificate authority, signed
 // c.

@@ -425,7 +425,7 @@ func TestParseCertificateFields(t *testing.T) {
 	k := testKey(t, "p384")
 	x := testCert(t, caTemplate("self"), nil, k.Public(), k)
 	f := tbsFields(t, x.RawTBSCertificate)
-	const version, serial, validity = 0, 1, 4
+	const version, serial, validity, spki = 0, 1, 4, 6
 	with := func(i int, v asn1.RawValue) []asn1.RawValue {
 		g := slices.Clone(f)
 		g[i] = v
@@ -435,6 +435,24 @@ func TestParseCertificateFields(t *testing.T) {
 		return with(validity, derTLV(t, asn1.ClassUniversal, asn1.TagSequence, true, derPrimitive(t, tag, notBefore), derPrimitive(t, tag, notAfter)))
 	}
 	integer := func(n int64) asn1.RawValue { b, _ := asn1.Marshal(n); return asn1.RawValue{FullBytes: b} }
+	// rsaKey is an RSA SubjectPublicKeyInfo with a modulus of bits
+	// (not a product of primes: only its size matters here).
+	rsaKey := func(bits int) asn1.RawValue {
+		n := new(big.Int).Lsh(big.NewInt(1), uint(bits-1))
+		n.SetBit(n, 0, 1)
+		pk, _ := asn1.Marshal(struct {
+			N *big.Int
+			E int
+		}{n, 65537})
+		spki, err := asn1.Marshal(struct {
+			Algorithm pkix.AlgorithmIdentifier
+			Key       asn1.BitString
+		}{pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}, Parameters: asn1.NullRawValue}, asn1.BitString{Bytes: pk, BitLength: 8 * len(pk)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return asn1.RawValue{FullBytes: spki}
+	}
 	explicitVersion := func(v int64) asn1.RawValue { return derTLV(t, asn1.ClassContextSpecific, 0, true, integer(v)) }
 	const (
 		both     = "both"     // crypto/x509 and this package read it, alike
@@ -463,6 +481,13 @@ func TestParseCertificateFields(t *testing.T) {
 		{"zero serial number", with(serial, integer(0)), both},
 		{"version 4", with(version, explicitVersion(3)), neither},
 		{"extensions in a version 2 certificate", with(version, explicitVersion(1)), stricter},
+		{"RSA key of 8192 bits", with(spki, rsaKey(8192)), both},
+		// Checking a signature costs the square of the modulus (a 1 MiB
+		// bundle could hold one of 3 Mbit: minutes), and the signing
+		// certificate's key checks the envelope before anything checks
+		// the certificate: bounded as crypto/tls bounds it.
+		{"RSA key of 8200 bits", with(spki, rsaKey(8200)), stricter},
+		{"RSA key of 65536 bits", with(spki, rsaKey(65536)), stricter},
 		{"empty extensions", with(len(f)-1, derTLV(t, asn1.ClassContextSpecific, 3, true, derTLV(t, asn1.ClassUniversal, asn1.TagSequence, true))), stricter},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,9 +1,14 @@
 package keyless_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -138,6 +143,22 @@ func TestVerifyRefusals(t *testing.T) {
 		{name: "verification material stripped", bundle: edit(good, func(b map[string]any) {
 			b["verificationMaterial"] = map[string]any{}
 		}), want: keyless.ErrMalformed, says: "no signing certificate"},
+		{name: "certificate with a giant RSA key", bundle: edit(good, func(b map[string]any) {
+			// Checking the envelope's signature with a 65536-bit key
+			// costs a fifth of a second, with a 3-Mbit one minutes:
+			// such keys are refused before.
+			n := new(big.Int).Lsh(big.NewInt(1), 65535)
+			n.SetBit(n, 0, 1)
+			signer, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Minute)}
+			der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &rsa.PublicKey{N: n, E: 65537}, signer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b["verificationMaterial"].(map[string]any)["certificate"] = map[string]any{"rawBytes": der}
+			sig := b["dsseEnvelope"].(map[string]any)["signatures"].([]any)[0].(map[string]any)
+			sig["sig"] = make([]byte, 65536/8)
+		}), want: keyless.ErrMalformed, says: "RSA key of 65536 bits"},
 		{name: "no identity", ids: []keyless.Identity{}, want: keyless.ErrNoIdentity},
 		{name: "not a bundle", bundle: func() []byte { return []byte(`{"mediaType":"x"}`) }, want: keyless.ErrMalformed},
 	} {
