@@ -50,6 +50,9 @@ type certificate struct {
 	extKeyUsage      []asn1.ObjectIdentifier
 	hasExtKeyUsage   bool
 	nameConstraints  bool
+	// policyConstraints: policy mappings, policy constraints or inhibit
+	// anyPolicy, which crypto/x509 enforces and this package does not.
+	policyConstraints bool
 	// unhandled is the first critical extension this package does not
 	// understand (nil when none).
 	unhandled asn1.ObjectIdentifier
@@ -62,7 +65,11 @@ var (
 	oidKeyUsage         = asn1.ObjectIdentifier{2, 5, 29, 15}
 	oidBasicConstraints = asn1.ObjectIdentifier{2, 5, 29, 19}
 	oidNameConstraints  = asn1.ObjectIdentifier{2, 5, 29, 30}
-	oidExtKeyUsage      = asn1.ObjectIdentifier{2, 5, 29, 37}
+	// RFC 5280 §4.2.1.5, 4.2.1.11, 4.2.1.14.
+	oidPolicyMappings    = asn1.ObjectIdentifier{2, 5, 29, 33}
+	oidPolicyConstraints = asn1.ObjectIdentifier{2, 5, 29, 36}
+	oidInhibitAnyPolicy  = asn1.ObjectIdentifier{2, 5, 29, 54}
+	oidExtKeyUsage       = asn1.ObjectIdentifier{2, 5, 29, 37}
 
 	oidEKUAny          = asn1.ObjectIdentifier{2, 5, 29, 37, 0}
 	oidEKUCodeSigning  = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 3}
@@ -384,6 +391,8 @@ func (c *certificate) extension(e pkix.Extension) error {
 		return c.subjectAltNames(v)
 	case e.Id.Equal(oidNameConstraints):
 		c.nameConstraints = true
+	case e.Id.Equal(oidPolicyMappings), e.Id.Equal(oidPolicyConstraints), e.Id.Equal(oidInhibitAnyPolicy):
+		c.policyConstraints = true
 	default:
 		if e.Critical && c.unhandled == nil {
 			c.unhandled = e.Id
@@ -626,6 +635,9 @@ func usable(c *certificate, below int, t time.Time, eku asn1.ObjectIdentifier) e
 	}
 	if c.nameConstraints {
 		return fmt.Errorf("%q has name constraints, which are not supported", c.subject())
+	}
+	if c.policyConstraints {
+		return fmt.Errorf("%q has policy mappings or constraints, which are not supported", c.subject())
 	}
 	if below >= 0 && c.maxPathLen >= 0 && below > c.maxPathLen {
 		return fmt.Errorf("%q allows %d intermediate certificates below it, the chain has %d", c.subject(), c.maxPathLen, below)

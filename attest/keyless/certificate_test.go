@@ -225,6 +225,14 @@ func TestChain(t *testing.T) {
 		{name: "leaf signed by another RSA key", interKey: "rsa", forgeLeaf: true, says: "verification error"},
 		{name: "leaf signed by another Ed25519 key", interKey: "ed25519", forgeLeaf: true, says: "signature invalid"},
 		{name: "intermediate with name constraints", inter: func(c *x509.Certificate) { c.PermittedEmailAddresses = []string{"example.org"} }, stricter: true, says: "name constraints"},
+		// inhibitAnyPolicy SkipCerts 2; policyConstraints
+		// requireExplicitPolicy 0 (RFC 5280 §4.2.1.14, 4.2.1.11).
+		{name: "intermediate inhibiting anyPolicy", inter: func(c *x509.Certificate) {
+			c.ExtraExtensions = append(c.ExtraExtensions, pkix.Extension{Id: oidInhibitAnyPolicy, Critical: true, Value: []byte{2, 1, 2}})
+		}, stricter: true, says: "policy mappings or constraints"},
+		{name: "intermediate requiring an explicit policy", inter: func(c *x509.Certificate) {
+			c.ExtraExtensions = append(c.ExtraExtensions, pkix.Extension{Id: oidPolicyConstraints, Critical: true, Value: []byte{0x30, 3, 0x80, 1, 0}})
+		}, says: "policy mappings or constraints"},
 		{name: "RSA-PSS signature", interKey: "rsa", leaf: func(c *x509.Certificate) { c.SignatureAlgorithm = x509.SHA256WithRSAPSS }, stricter: true, says: "not supported"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -339,7 +347,10 @@ func TestHost(t *testing.T) {
 // extensions and SANs it does not use or matches only as exact strings.
 var notInterpreted = []string{"invalid RDNSequence", "SAN dNSName", "SAN ip", "cannot parse IP", "cannot parse URI",
 	"cannot parse rfc822Name", "SAN rfc822Name", "SAN uniformResourceIdentifier", "authority key identifier",
-	"subject key identifier", "certificate policies", "CRL distribution", "authority information access", "name constraints", "NameConstraints"}
+	"subject key identifier", "certificate policies", "CRL distribution", "authority information access", "incorrectly marked critical",
+	// Extensions that make a certificate unusable in a chain here.
+	"name constraints", "NameConstraints", "IP constraint", "URI constraint", "dnsName constraint", "rfc822Name constraint",
+	"policy constraints", "policy mappings", "inhibit any policy"}
 
 // FuzzParseCertificate: parseCertificate never panics, and what it reads
 // crypto/x509 reads too (but for the parts it does not interpret), with
