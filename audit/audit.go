@@ -413,8 +413,11 @@ func (t *Trust) Program(fd int) (*Result, error) {
 // pass is what one audit pass reads once from the host: its links and,
 // where the backend is available, the programs' full digests.
 type pass struct {
-	links   *measure.Links
-	digests map[uint32]string
+	links *measure.Links
+	// fullDigest: read the digests at the first program that needs them.
+	fullDigest bool
+	digestRead bool
+	digests    map[uint32]string
 }
 
 func (t *Trust) newPass() (*pass, error) {
@@ -422,11 +425,22 @@ func (t *Trust) newPass() (*pass, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pass{links: links}
-	if t.FullDigest {
+	return &pass{links: links, fullDigest: t.FullDigest}, nil
+}
+
+// fullDigests returns the full digests of the programs loaded on the
+// host, read once per pass when the first program whose tag or name a
+// manifest knows is measured: the backend's setup (kernel BTF, an
+// iterator program) is paid only by a pass that compares a program with
+// a manifest. Programs no manifest names are UNSIGNED on their tag and
+// name alone, which the digest cannot change. A program loaded after the
+// read has no digest in the map and is compared on its tag (TagBits 64).
+func (p *pass) fullDigests() map[uint32]string {
+	if p.fullDigest && !p.digestRead {
+		p.digestRead = true
 		p.digests, _ = measure.FullDigestsIfAvailable()
 	}
-	return p, nil
+	return p.digests
 }
 
 // program gives the verdict on the program behind fd. withLinks says
@@ -459,7 +473,7 @@ func (t *Trust) program(fd int, ps *pass, withLinks bool) (*Result, error) {
 		// instructions: the signed one relocated for this kernel
 		// (PARTIAL), or another program (BADSIG).
 		for i, c := range named {
-			kp, err := measure.KernelFD(fd, &measure.KernelOptions{Expected: c.p, Manifest: c.m.Manifest, Links: ps.links, FullDigests: ps.digests})
+			kp, err := measure.KernelFD(fd, &measure.KernelOptions{Expected: c.p, Manifest: c.m.Manifest, Links: ps.links, FullDigests: ps.fullDigests()})
 			if err != nil {
 				return nil, err
 			}
@@ -485,7 +499,7 @@ func (t *Trust) program(fd int, ps *pass, withLinks bool) (*Result, error) {
 		return r, t.linkVerdicts(r, ps, withLinks)
 	}
 	for i, c := range cands {
-		kp, err := measure.KernelFD(fd, &measure.KernelOptions{Expected: c.p, Manifest: c.m.Manifest, Links: ps.links, FullDigests: ps.digests})
+		kp, err := measure.KernelFD(fd, &measure.KernelOptions{Expected: c.p, Manifest: c.m.Manifest, Links: ps.links, FullDigests: ps.fullDigests()})
 		if err != nil {
 			return nil, err
 		}

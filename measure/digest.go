@@ -87,8 +87,20 @@ type layout struct {
 	digest, aux, auxID uint32
 }
 
-var digestLayout = sync.OnceValues(func() (*layout, error) {
-	spec, err := btf.LoadKernelSpec()
+// btfFacts is what the measurement needs from the kernel's BTF, read in
+// one pass: parsing vmlinux BTF and indexing its names costs tens of
+// milliseconds, so it is done at most once per process, through the
+// package's BTF cache (kernelBTF, which CO-RE relocation shares).
+type btfFacts struct {
+	// hasDigest: struct bpf_prog has the 32-byte digest member (6.18+).
+	hasDigest bool
+	// layout is the iterator's offsets, or layoutErr why there are none.
+	layout    *layout
+	layoutErr error
+}
+
+var kernelBTFFacts = sync.OnceValues(func() (*btfFacts, error) {
+	spec, err := kernelBTF.Kernel()
 	if err != nil {
 		return nil, fmt.Errorf("%w: no kernel BTF: %w", ErrNoFullDigest, err)
 	}
@@ -96,6 +108,20 @@ var digestLayout = sync.OnceValues(func() (*layout, error) {
 	if err := spec.TypeByName("bpf_prog", &prog); err != nil {
 		return nil, fmt.Errorf("%w: kernel BTF has no struct bpf_prog: %w", ErrNoFullDigest, err)
 	}
+	f := &btfFacts{hasDigest: hasMember(prog.Members, "digest")}
+	f.layout, f.layoutErr = iteratorLayout(spec, prog)
+	return f, nil
+})
+
+func digestLayout() (*layout, error) {
+	f, err := kernelBTFFacts()
+	if err != nil {
+		return nil, err
+	}
+	return f.layout, f.layoutErr
+}
+
+func iteratorLayout(spec *btf.Spec, prog *btf.Struct) (*layout, error) {
 	l := &layout{}
 	digest, ok := findMember(prog, "digest", 0)
 	if !ok {
@@ -120,7 +146,7 @@ var digestLayout = sync.OnceValues(func() (*layout, error) {
 	}
 	l.auxID = id.Offset.Bytes()
 	return l, nil
-})
+}
 
 // findMember finds a member by name, looking into anonymous structs and
 // unions; the offset returned is from the start of s.

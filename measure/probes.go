@@ -41,16 +41,13 @@ func HaveProgDigest() error { return haveProgDigest() }
 
 var haveProgDigest = sync.OnceValue(func() error {
 	// Not wrapped: a kernel without BTF does not tell, and cilium/ebpf
-	// says so with ErrNotSupported too.
-	spec, err := btf.LoadKernelSpec()
+	// says so with ErrNotSupported too. The BTF is read once per process
+	// for this and the full-digest backend (kernelBTFFacts).
+	f, err := kernelBTFFacts()
 	if err != nil {
 		return fmt.Errorf("struct bpf_prog: no kernel BTF to tell (%v)", err)
 	}
-	var prog *btf.Struct
-	if err := spec.TypeByName("bpf_prog", &prog); err != nil {
-		return fmt.Errorf("struct bpf_prog: not in the kernel's BTF (%v)", err)
-	}
-	if !hasMember(prog.Members, "digest") {
+	if !f.hasDigest {
 		return fmt.Errorf("struct bpf_prog.digest (Linux 6.18+): %w", ebpf.ErrNotSupported)
 	}
 	return nil
