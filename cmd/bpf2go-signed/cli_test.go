@@ -207,3 +207,13 @@ func TestOptionsAnywhere(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeCommandsShared: bpf2go-signed runs internal/cli's node commands
+// themselves, which bpf2go-signed-node runs too: one implementation.
+func TestNodeCommandsShared(t *testing.T) {
+	for _, c := range cli.NodeCommands() {
+		if tool.Find(c.Name) != c {
+			t.Errorf("bpf2go-signed's %q is not internal/cli's", c.Name)
+		}
+	}
+}

@@ -27,8 +27,8 @@ type Command struct {
 	// Summary is one line for the overview; Detail follows it in the
 	// command's own help.
 	Summary, Detail string
-	// Examples are command lines; "bpf2go-signed " in them is printed
-	// as the tool's name.
+	// Examples are command lines; the word bpf2go-signed in them is
+	// printed as the tool's name.
 	Examples []string
 	// Run parses args with the command's own FlagSet ([Command.Flags])
 	// and runs it.
@@ -454,7 +454,13 @@ func (t *Tool) printCommandHelp(w io.Writer, c *Command, fs *flag.FlagSet) {
 	if len(c.Examples) > 0 {
 		fmt.Fprintln(w, "\nExamples:")
 		for _, e := range c.Examples {
-			fmt.Fprintf(w, "  %s\n", strings.ReplaceAll(e, "bpf2go-signed ", t.Name+" "))
+			words := strings.Split(e, " ")
+			for i, word := range words {
+				if word == "bpf2go-signed" {
+					words[i] = t.Name
+				}
+			}
+			fmt.Fprintf(w, "  %s\n", strings.Join(words, " "))
 		}
 	}
 }
