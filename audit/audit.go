@@ -447,10 +447,6 @@ func (p *pass) fullDigests() map[uint32]string {
 // whether the links' attaching programs get a verdict of their own (one
 // level: their own links are not followed).
 func (t *Trust) program(fd int, ps *pass, withLinks bool) (*Result, error) {
-	alg, err := measure.TagAlgorithm()
-	if err != nil {
-		return nil, err
-	}
 	info, _, err := bpfsys.ProgramInfo(fd)
 	if err != nil {
 		return nil, err
@@ -462,7 +458,19 @@ func (t *Trust) program(fd int, ps *pass, withLinks bool) (*Result, error) {
 		TagBits: 8 * bpfsys.TagSize,
 	}
 	r.Tag = hex.EncodeToString(info.Tag[:])
-	cands := t.byTag[alg+":"+r.Tag]
+	// Which hash the kernel's tags are is asked (a per-process probe that
+	// reads kernel BTF) only for a tag that some manifest has under
+	// either algorithm: for any other tag both lookups are empty, the
+	// answer cannot change the candidates, and a host of programs no
+	// manifest knows is audited without the probe.
+	var cands []candidate
+	if len(t.byTag[measure.TagSHA256+":"+r.Tag])+len(t.byTag[measure.TagSHA1+":"+r.Tag]) > 0 {
+		alg, err := measure.TagAlgorithm()
+		if err != nil {
+			return nil, err
+		}
+		cands = t.byTag[alg+":"+r.Tag]
+	}
 	if len(cands) == 0 {
 		named := t.byName[nameType{r.Name, info.Type}]
 		if len(named) == 0 {
