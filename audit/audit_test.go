@@ -156,23 +156,7 @@ func TestNodeToolMatchesCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := trustDir(t)
-	spec, plan := exampleSpec(t)
-	good, err := sealmap.LoadCollection(spec, plan, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer good.Close()
-	spec, _ = exampleSpec(t)
-	unsealed, err := ebpf.NewCollection(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unsealed.Close()
-	other, err := ebpf.LoadCollection(testutil.Testdata("socket_bpfel.o"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	good, _, unsealed, other := loadCases(t)
 
 	id := func(p *ebpf.Program) string { return strconv.Itoa(int(progID(t, p))) }
 	var sealed string
@@ -225,22 +209,22 @@ func TestNodeToolMatchesCLI(t *testing.T) {
 	}
 }
 
-// TestAuditFromAnotherProcess loads programs here and audits them with the
-// command line tool, another process: the verified example is OK, a
-// modified one BADSIG, an unsealed one BADSIG, an unknown one UNSIGNED.
-func TestAuditFromAnotherProcess(t *testing.T) {
-	testutil.RequireBPF(t)
-	dir := trustDir(t)
-
-	// The example, loaded and sealed like its generated loader does.
-	spec, plan := exampleSpec(t)
-	good, err := sealmap.LoadCollection(spec, plan, nil)
-	if err != nil {
-		t.Fatal(err)
+// loadCases loads the example sealed as its loader does (OK), the same
+// with one instruction changed and with its input map left unsealed
+// (both BADSIG), and a program no envelope covers (UNSIGNED). They are
+// closed when the test ends.
+func loadCases(t *testing.T) (good, modified, unsealed, other *ebpf.Collection) {
+	t.Helper()
+	load := func(c *ebpf.Collection, err error) *ebpf.Collection {
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		return c
 	}
-	defer good.Close()
+	spec, plan := exampleSpec(t)
+	good = load(sealmap.LoadCollection(spec, plan, nil))
 
-	// The same program with one instruction changed.
 	spec, plan = exampleSpec(t)
 	p := spec.Programs["port_filter"]
 	for i, ins := range p.Instructions {
@@ -249,25 +233,22 @@ func TestAuditFromAnotherProcess(t *testing.T) {
 			break
 		}
 	}
-	modified, err := sealmap.LoadCollection(spec, plan, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer modified.Close()
+	modified = load(sealmap.LoadCollection(spec, plan, nil))
 
-	// The same program, its input map left unsealed.
 	spec, _ = exampleSpec(t)
-	unsealed, err := ebpf.NewCollection(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unsealed.Close()
+	unsealed = load(ebpf.NewCollection(spec))
+	other = load(ebpf.LoadCollection(testutil.Testdata("socket_bpfel.o")))
+	return good, modified, unsealed, other
+}
 
-	other, err := ebpf.LoadCollection(testutil.Testdata("socket_bpfel.o"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+// TestAuditFromAnotherProcess loads programs here and audits them with the
+// command line tool, another process: the verified example is OK, a
+// modified one BADSIG, an unsealed one BADSIG, an unknown one UNSIGNED.
+func TestAuditFromAnotherProcess(t *testing.T) {
+	testutil.RequireBPF(t)
+	dir := trustDir(t)
+
+	good, modified, unsealed, other := loadCases(t)
 
 	pin := filepath.Join(testutil.BPFFS(t), "port_filter")
 	if err := good.Programs["port_filter"].Pin(pin); err != nil {

@@ -357,7 +357,7 @@ func joinIDs(ids []uint32) string {
 	return s
 }
 
-// errNotAllPassed: prog verify found programs whose verdict is not accepted.
+// errNotAllPassed: prog verify or map verify found a verdict not accepted.
 var errNotAllPassed = errors.New("not every program passed")
 
 // verifyReport is the JSON output of "prog verify".
@@ -369,28 +369,53 @@ type verifyReport struct {
 	Programs []audit.Result      `json:"programs"`
 }
 
-func progVerify(tool string, words []string, opts Options, w, stderr io.Writer) error {
+// loadTrust checks the words and options common to prog verify and map
+// verify (cmd), reads --accept and the trust directory, and reports on
+// stderr the envelopes not trusted and the directory's warnings.
+func loadTrust(tool, cmd string, words []string, opts Options, stderr io.Writer) (*audit.Trust, []bpfsigned.Verdict, error) {
 	if opts.Trust == "" {
-		return fmt.Errorf("%w: prog verify needs --trust DIR", ErrUsage)
+		return nil, nil, fmt.Errorf("%w: %s needs --trust DIR", ErrUsage, cmd)
 	}
 	if opts.All == (len(words) > 0) {
-		return fmt.Errorf("%w: prog verify takes id N, pinned PATH or --all", ErrUsage)
+		return nil, nil, fmt.Errorf("%w: %s takes id N, pinned PATH or --all", ErrUsage, cmd)
 	}
 	accept, err := parseAccept(opts.Accept)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	trust, err := audit.LoadTrustDir(opts.Trust)
 	if err != nil {
-		return fmt.Errorf("prog verify: %w", err)
+		return nil, nil, fmt.Errorf("%s: %w", cmd, err)
 	}
-	trust.FullDigest = true
 	for _, s := range trust.Skipped {
-		fmt.Fprintf(stderr, "%s: prog verify: not trusted: %s\n", tool, s)
+		fmt.Fprintf(stderr, "%s: %s: not trusted: %s\n", tool, cmd, s)
 	}
 	for _, s := range trust.Warnings {
-		fmt.Fprintf(stderr, "%s: prog verify: warning: %s\n", tool, s)
+		fmt.Fprintf(stderr, "%s: %s: warning: %s\n", tool, cmd, s)
 	}
+	return trust, accept, nil
+}
+
+// checkVerdicts fails when a verdict is not one of accept.
+func checkVerdicts(cmd, noun string, verdicts []bpfsigned.Verdict, accept []bpfsigned.Verdict) error {
+	failed := 0
+	for _, v := range verdicts {
+		if !slices.Contains(accept, v) {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%s: %d of %s have a verdict outside %s: %w", cmd, failed, Plural(len(verdicts), noun), joinVerdicts(accept), errNotAllPassed)
+	}
+	return nil
+}
+
+func progVerify(tool string, words []string, opts Options, w, stderr io.Writer) error {
+	trust, accept, err := loadTrust(tool, "prog verify", words, opts, stderr)
+	if err != nil {
+		return err
+	}
+	trust.FullDigest = true
 	results := []audit.Result{}
 	if opts.All {
 		if results, err = trust.All(); err != nil {
@@ -432,16 +457,11 @@ func progVerify(tool string, words []string, opts Options, w, stderr io.Writer) 
 		}
 		tw.Flush()
 	}
-	failed := 0
+	var verdicts []bpfsigned.Verdict
 	for _, r := range results {
-		if !slices.Contains(accept, r.Verdict) {
-			failed++
-		}
+		verdicts = append(verdicts, r.Verdict)
 	}
-	if failed > 0 {
-		return fmt.Errorf("prog verify: %d of %s have a verdict outside %s: %w", failed, Plural(len(results), "program"), joinVerdicts(accept), errNotAllPassed)
-	}
-	return nil
+	return checkVerdicts("prog verify", "program", verdicts, accept)
 }
 
 // mapVerifyReport is the JSON output of "map verify".
@@ -452,25 +472,9 @@ type mapVerifyReport struct {
 }
 
 func mapVerify(tool string, words []string, opts Options, w, stderr io.Writer) error {
-	if opts.Trust == "" {
-		return fmt.Errorf("%w: map verify needs --trust DIR", ErrUsage)
-	}
-	if opts.All == (len(words) > 0) {
-		return fmt.Errorf("%w: map verify takes id N, pinned PATH or --all", ErrUsage)
-	}
-	accept, err := parseAccept(opts.Accept)
+	trust, accept, err := loadTrust(tool, "map verify", words, opts, stderr)
 	if err != nil {
 		return err
-	}
-	trust, err := audit.LoadTrustDir(opts.Trust)
-	if err != nil {
-		return fmt.Errorf("map verify: %w", err)
-	}
-	for _, s := range trust.Skipped {
-		fmt.Fprintf(stderr, "%s: map verify: not trusted: %s\n", tool, s)
-	}
-	for _, s := range trust.Warnings {
-		fmt.Fprintf(stderr, "%s: map verify: warning: %s\n", tool, s)
 	}
 	results := []audit.MapResult{}
 	if opts.All {
@@ -506,16 +510,11 @@ func mapVerify(tool string, words []string, opts Options, w, stderr io.Writer) e
 		}
 		tw.Flush()
 	}
-	failed := 0
+	var verdicts []bpfsigned.Verdict
 	for _, r := range results {
-		if !slices.Contains(accept, r.Verdict) {
-			failed++
-		}
+		verdicts = append(verdicts, r.Verdict)
 	}
-	if failed > 0 {
-		return fmt.Errorf("map verify: %d of %s have a verdict outside %s: %w", failed, Plural(len(results), "map"), joinVerdicts(accept), errNotAllPassed)
-	}
-	return nil
+	return checkVerdicts("map verify", "map", verdicts, accept)
 }
 
 // parseAccept reads --accept: verdicts separated by commas.
