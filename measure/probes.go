@@ -13,7 +13,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 
 	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
@@ -52,29 +51,6 @@ var haveProgDigest = sync.OnceValue(func() error {
 	}
 	return nil
 })
-
-// hasMember looks for a member by name, also inside anonymous struct and
-// union members.
-func hasMember(ms []btf.Member, name string) bool {
-	for _, m := range ms {
-		if m.Name == name {
-			return true
-		}
-		if m.Name == "" {
-			switch t := btf.UnderlyingType(m.Type).(type) {
-			case *btf.Struct:
-				if hasMember(t.Members, name) {
-					return true
-				}
-			case *btf.Union:
-				if hasMember(t.Members, name) {
-					return true
-				}
-			}
-		}
-	}
-	return false
-}
 
 func probeTagAlgorithm() (string, error) {
 	switch err := HaveProgDigest(); {
