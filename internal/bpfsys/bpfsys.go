@@ -26,6 +26,9 @@
 //     type, tracefs and kallsyms into each verifying binary.
 //   - [MapFrozen]: the frozen state alone, from /proc/self/fdinfo (it has
 //     no system call), without the rest of cilium/ebpf's MapInfo.
+//   - [LoadBTFProgram]: the full-digest backend's iterator, loaded with
+//     the target's BTF id its caller found, where cilium/ebpf would parse
+//     the whole kernel BTF again to find it.
 //
 // Every call is one system call; nothing here parses /proc except
 // [MapFrozen].
