@@ -18,14 +18,15 @@ import (
 // and decodes nothing else. It reads only the format's fixed layout
 // (include/uapi/linux/btf.h), which has not changed since BTF appeared.
 
-// btfKind* are the BTF_KIND_* values whose records the scan needs to
-// size or resolve.
+// btfKind* are the BTF_KIND_* values (all of them up to Linux 6.18).
 const (
 	btfKindInt      = 1
+	btfKindPtr      = 2
 	btfKindArray    = 3
 	btfKindStruct   = 4
 	btfKindUnion    = 5
 	btfKindEnum     = 6
+	btfKindFwd      = 7
 	btfKindTypedef  = 8
 	btfKindVolatile = 9
 	btfKindConst    = 10
@@ -34,6 +35,7 @@ const (
 	btfKindProto    = 13
 	btfKindVar      = 14
 	btfKindDatasec  = 15
+	btfKindFloat    = 16
 	btfKindDeclTag  = 17
 	btfKindTypeTag  = 18
 	btfKindEnum64   = 19
@@ -77,7 +79,7 @@ func scanBTF(raw []byte) (*btfScan, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &btfScan{bo: bo, types: types, strs: strs, offsets: make([]uint32, 1, len(types)/24)}
+	s := &btfScan{bo: bo, types: types, strs: strs, offsets: make([]uint32, 1, 1+len(types)/16)}
 	for off := 0; off < len(types); {
 		if off+12 > len(types) {
 			return nil, fmt.Errorf("%w: truncated type", errBTFFormat)
@@ -95,6 +97,12 @@ func scanBTF(raw []byte) (*btfScan, error) {
 			extra = 12 * vlen
 		case btfKindEnum, btfKindProto:
 			extra = 8 * vlen
+		case btfKindPtr, btfKindFwd, btfKindTypedef, btfKindVolatile, btfKindConst, btfKindRestrict,
+			btfKindFunc, btfKindFloat, btfKindTypeTag:
+		default:
+			// A kind this scan does not know the size of: refuse
+			// rather than misread every record after it.
+			return nil, fmt.Errorf("%w: unknown kind %d", errBTFFormat, kind)
 		}
 		off += 12 + extra
 		if off > len(types) {
@@ -185,7 +193,10 @@ func (s *btfScan) resolve(id uint32) uint32 {
 	return id
 }
 
-// scanKernelBTF reads what the measurement needs from /sys/kernel/btf/vmlinux.
+// scanKernelBTF reads what the measurement needs from
+// /sys/kernel/btf/vmlinux. Where it fails (no BTF, a kind it does not
+// know), the tag algorithm is probed by a load and the full-digest
+// backend is unavailable, as on a kernel without BTF.
 func scanKernelBTF() (*btfFacts, error) {
 	raw, release, err := readKernelBTF()
 	if err != nil {

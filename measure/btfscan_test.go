@@ -1,9 +1,11 @@
 package measure
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf/btf"
@@ -68,6 +70,24 @@ func TestScanBTFRefusesMalformed(t *testing.T) {
 	bad := append([]byte{0x12, 0x34}, raw[2:]...)
 	if _, err := scanBTF(bad); err == nil {
 		t.Error("bad magic: no error")
+	}
+	// A kind the scan does not know the size of.
+	unknown := binary.LittleEndian.AppendUint16(nil, 0xeb9f)
+	unknown = append(unknown, 1, 0)
+	for _, v := range []uint32{24, 0, 12, 12, 1} { // hdr_len, type_off, type_len, str_off, str_len
+		unknown = binary.LittleEndian.AppendUint32(unknown, v)
+	}
+	for _, v := range []uint32{0, 25 << 24, 0} { // name_off, info (kind 25), size
+		unknown = binary.LittleEndian.AppendUint32(unknown, v)
+	}
+	unknown = append(unknown, 0)
+	if _, err := scanBTF(unknown); err == nil || !strings.Contains(err.Error(), "unknown kind 25") {
+		t.Errorf("kind 25: %v, want an unknown kind error", err)
+	}
+	// The same record as a pointer scans.
+	binary.LittleEndian.PutUint32(unknown[28:], 2<<24)
+	if s, err := scanBTF(unknown); err != nil || len(s.offsets) != 2 {
+		t.Errorf("one pointer type: %v", err)
 	}
 }
 
