@@ -39,11 +39,9 @@ VM_ALLOW_SKIP ?= map-hash,full-digest 6.1=tcx,kfunc,struct-ops
 
 .PHONY: test deps vet testdata bench build demo fuzz race test-oracle test-kernels print-race-targets
 
-# bpf2go-signed-node is built static (CGO_ENABLED=0): keyless verification
-# links crypto/x509, whose net dependency would otherwise link the C library.
 build:
 	$(GO) build -o bin/bpf2go-signed ./cmd/bpf2go-signed
-	CGO_ENABLED=0 $(GO) build -o bin/bpf2go-signed-node ./cmd/bpf2go-signed-node
+	$(GO) build -o bin/bpf2go-signed-node ./cmd/bpf2go-signed-node
 	cd agent && $(GO) build -o ../bin/bpf2go-signed-agent ./cmd/bpf2go-signed-agent
 
 deps:

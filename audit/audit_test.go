@@ -91,8 +91,7 @@ var cli = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-// nodeCLI builds bpf2go-signed-node once per test binary, static
-// (CGO_ENABLED=0) as make build and the README build it.
+// nodeCLI builds bpf2go-signed-node once per test binary.
 var nodeCLI = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "bpf2go-signed-node")
 	if err != nil {
@@ -101,7 +100,6 @@ var nodeCLI = sync.OnceValues(func() (string, error) {
 	bin := filepath.Join(dir, "bpf2go-signed-node")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/bpf2go-signed-node")
 	cmd.Dir = testutil.Root()
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("%v\n%s", err, out)
 	}

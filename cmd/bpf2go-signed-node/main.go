@@ -13,10 +13,8 @@
 // status (0, 1 for errors or a verdict outside --accept, 2 for usage
 // errors). The executable links the audit, measurement and signature
 // verification only: not the generator, go/packages, sigstore or the
-// signing code, which makes it smaller and faster to start than
-// bpf2go-signed. Build it with CGO_ENABLED=0 for a static executable
-// (keyless verification links crypto/x509, whose net dependency
-// otherwise links the C library).
+// signing code, nor net (so it is a static executable), which makes it
+// smaller and faster to start than bpf2go-signed.
 package main
 
 import (
