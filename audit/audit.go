@@ -603,11 +603,11 @@ func (t *Trust) All() ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = EachProgram(func(id uint32, prog *ebpf.Program) error {
+	err = eachProgramFD(func(id uint32, fd int) error {
 		if id == measure.DigestIteratorID() {
 			return nil // this process's own digest iterator
 		}
-		r, err := t.program(prog.FD(), ps, true)
+		r, err := t.program(fd, ps, true)
 		if err == nil {
 			out = append(out, *r)
 		}

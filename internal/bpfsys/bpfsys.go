@@ -13,6 +13,8 @@
 //     measurement reads every program and map the loader holds; one
 //     BPF_OBJ_GET_INFO_BY_FD per object is the floor, where cilium/ebpf's
 //     Info and NewMapFromID add system calls and a /proc fdinfo parse.
+//     The audit's verdict pass (audit.Trust.All) opens every program on
+//     the host with [ProgFDByID] for the same reason.
 //   - [XlatedMapRefs]: the map ids in the translated instructions, to tell
 //     maps bound with BPF_PROG_BIND_MAP apart, without cilium/ebpf
 //     decoding the whole program.
