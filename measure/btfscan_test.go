@@ -165,3 +165,60 @@ func hasMember(ms []btf.Member, name string) bool {
 	}
 	return false
 }
+
+// FuzzScanBTF: the scan and its lookups never panic on any input. Its
+// first seed, a hand-made BTF with the types the backend needs (digest
+// inside an anonymous union), gives the layout it was made with.
+func FuzzScanBTF(f *testing.F) {
+	hdr := func(types []byte, strs string) []byte {
+		b := binary.LittleEndian.AppendUint16(nil, 0xeb9f)
+		b = append(b, 1, 0)
+		for _, v := range []uint32{24, 0, uint32(len(types)), uint32(len(types)), uint32(len(strs))} {
+			b = binary.LittleEndian.AppendUint32(b, v)
+		}
+		return append(append(b, types...), strs...)
+	}
+	rec := func(vals ...uint32) []byte {
+		var b []byte
+		for _, v := range vals {
+			b = binary.LittleEndian.AppendUint32(b, v)
+		}
+		return b
+	}
+	// struct bpf_prog { anonymous union { u8 digest[32]; } ; } and friends.
+	strs := "\x00bpf_prog\x00digest\x00aux\x00bpf_prog_aux\x00id\x00bpf_iter_bpf_prog\x00"
+	types := append(rec(1, 4<<24|2, 40, 0, 2, 0, 17, 3, 256), // 1: struct bpf_prog {anon union (2) at 0; aux (3) at 256 bits}
+		rec(0, 5<<24|1, 32, 10, 4, 0)...) // 2: union { digest (4) }
+	types = append(types, rec(0, 2<<24, 5)...)              // 3: pointer to 5
+	types = append(types, rec(0, 3<<24, 0, 6, 6, 32)...)    // 4: array of 32 (elem 6)
+	types = append(types, rec(21, 4<<24|1, 8, 34, 6, 0)...) // 5: struct bpf_prog_aux { id }
+	types = append(types, rec(0, 1<<24, 1, 8)...)           // 6: int
+	types = append(types, rec(37, 12<<24, 0)...)            // 7: func bpf_iter_bpf_prog
+	s, err := scanBTF(hdr(types, strs))
+	if err != nil {
+		f.Fatal(err)
+	}
+	prog := s.byName(btfKindStruct, "bpf_prog")
+	dt, doff, dok := s.member(prog, "digest", 0)
+	_, aoff, aok := s.member(prog, "aux", 0)
+	_, ioff, iok := s.member(s.byName(btfKindStruct, "bpf_prog_aux"), "id", 0)
+	arr, _ := s.typ(s.resolve(dt))
+	if prog != 1 || !dok || doff != 0 || arr.kind != btfKindArray || !aok || aoff != 32 || !iok || ioff != 0 || s.byName(btfKindFunc, "bpf_iter_bpf_prog") != 7 {
+		f.Fatalf("hand-made BTF: prog %d, digest %v at %d (kind %d), aux %v at %d, id %v at %d", prog, dok, doff, arr.kind, aok, aoff, iok, ioff)
+	}
+	f.Add(hdr(types, strs))
+	f.Add(hdr(nil, "\x00"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		s, err := scanBTF(raw)
+		if err != nil {
+			return
+		}
+		prog := s.byName(btfKindStruct, "bpf_prog")
+		if typ, off, ok := s.member(prog, "digest", 0); ok {
+			s.typ(s.resolve(typ))
+			_ = off
+		}
+		s.member(s.byName(btfKindStruct, "bpf_prog_aux"), "id", 0)
+		s.byName(btfKindFunc, "bpf_iter_bpf_prog")
+	})
+}
