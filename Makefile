@@ -22,7 +22,7 @@ STRIP ?= llvm-strip-19
 
 FUZZTIME ?= 10s
 # package:target pairs of the fuzz targets (every parser of untrusted input)
-FUZZ_TARGETS = ./attest:FuzzVerify ./attest/keyless:FuzzVerifyBundle ./attest/keyless:FuzzParseCertificate ./measure:FuzzManifest ./sealmap:FuzzContents \
+FUZZ_TARGETS = ./attest:FuzzVerify ./attest/keyless:FuzzVerifyBundle ./attest/keyless:FuzzParseCertificate ./measure:FuzzManifest ./measure:FuzzScanBTF ./sealmap:FuzzContents \
 	./sealmap:FuzzPlan ./cmd/bpf2go-signed:FuzzMeasureObject \
 	./sealmap/build:FuzzMeasureMapSizes ./cmd/bpf2go-signed:FuzzSignInputs
 
@@ -41,6 +41,7 @@ VM_ALLOW_SKIP ?= map-hash,full-digest 6.1=tcx,kfunc,struct-ops
 
 build:
 	$(GO) build -o bin/bpf2go-signed ./cmd/bpf2go-signed
+	$(GO) build -o bin/bpf2go-signed-node ./cmd/bpf2go-signed-node
 	cd agent && $(GO) build -o ../bin/bpf2go-signed-agent ./cmd/bpf2go-signed-agent
 
 deps:

@@ -413,8 +413,11 @@ func (t *Trust) Program(fd int) (*Result, error) {
 // pass is what one audit pass reads once from the host: its links and,
 // where the backend is available, the programs' full digests.
 type pass struct {
-	links   *measure.Links
-	digests map[uint32]string
+	links *measure.Links
+	// fullDigest: read the digests at the first program that needs them.
+	fullDigest bool
+	digestRead bool
+	digests    map[uint32]string
 }
 
 func (t *Trust) newPass() (*pass, error) {
@@ -422,21 +425,28 @@ func (t *Trust) newPass() (*pass, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pass{links: links}
-	if t.FullDigest {
+	return &pass{links: links, fullDigest: t.FullDigest}, nil
+}
+
+// fullDigests returns the full digests of the programs loaded on the
+// host, read once per pass when the first program whose tag or name a
+// manifest knows is measured: the backend's setup (kernel BTF, an
+// iterator program) is paid only by a pass that compares a program with
+// a manifest. Programs no manifest names are UNSIGNED on their tag and
+// name alone, which the digest cannot change. A program loaded after the
+// read has no digest in the map and is compared on its tag (TagBits 64).
+func (p *pass) fullDigests() map[uint32]string {
+	if p.fullDigest && !p.digestRead {
+		p.digestRead = true
 		p.digests, _ = measure.FullDigestsIfAvailable()
 	}
-	return p, nil
+	return p.digests
 }
 
 // program gives the verdict on the program behind fd. withLinks says
 // whether the links' attaching programs get a verdict of their own (one
 // level: their own links are not followed).
 func (t *Trust) program(fd int, ps *pass, withLinks bool) (*Result, error) {
-	alg, err := measure.TagAlgorithm()
-	if err != nil {
-		return nil, err
-	}
 	info, _, err := bpfsys.ProgramInfo(fd)
 	if err != nil {
 		return nil, err
@@ -448,7 +458,19 @@ func (t *Trust) program(fd int, ps *pass, withLinks bool) (*Result, error) {
 		TagBits: 8 * bpfsys.TagSize,
 	}
 	r.Tag = hex.EncodeToString(info.Tag[:])
-	cands := t.byTag[alg+":"+r.Tag]
+	// Which hash the kernel's tags are is asked (a per-process probe that
+	// reads kernel BTF) only for a tag that some manifest has under
+	// either algorithm: for any other tag both lookups are empty, the
+	// answer cannot change the candidates, and a host of programs no
+	// manifest knows is audited without the probe.
+	var cands []candidate
+	if len(t.byTag[measure.TagSHA256+":"+r.Tag])+len(t.byTag[measure.TagSHA1+":"+r.Tag]) > 0 {
+		alg, err := measure.TagAlgorithm()
+		if err != nil {
+			return nil, err
+		}
+		cands = t.byTag[alg+":"+r.Tag]
+	}
 	if len(cands) == 0 {
 		named := t.byName[nameType{r.Name, info.Type}]
 		if len(named) == 0 {
@@ -459,7 +481,7 @@ func (t *Trust) program(fd int, ps *pass, withLinks bool) (*Result, error) {
 		// instructions: the signed one relocated for this kernel
 		// (PARTIAL), or another program (BADSIG).
 		for i, c := range named {
-			kp, err := measure.KernelFD(fd, &measure.KernelOptions{Expected: c.p, Manifest: c.m.Manifest, Links: ps.links, FullDigests: ps.digests})
+			kp, err := measure.KernelFD(fd, &measure.KernelOptions{Expected: c.p, Manifest: c.m.Manifest, Links: ps.links, FullDigests: ps.fullDigests()})
 			if err != nil {
 				return nil, err
 			}
@@ -485,7 +507,7 @@ func (t *Trust) program(fd int, ps *pass, withLinks bool) (*Result, error) {
 		return r, t.linkVerdicts(r, ps, withLinks)
 	}
 	for i, c := range cands {
-		kp, err := measure.KernelFD(fd, &measure.KernelOptions{Expected: c.p, Manifest: c.m.Manifest, Links: ps.links, FullDigests: ps.digests})
+		kp, err := measure.KernelFD(fd, &measure.KernelOptions{Expected: c.p, Manifest: c.m.Manifest, Links: ps.links, FullDigests: ps.fullDigests()})
 		if err != nil {
 			return nil, err
 		}
@@ -581,11 +603,11 @@ func (t *Trust) All() ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = EachProgram(func(id uint32, prog *ebpf.Program) error {
+	err = eachProgramFD(func(id uint32, fd int) error {
 		if id == measure.DigestIteratorID() {
 			return nil // this process's own digest iterator
 		}
-		r, err := t.program(prog.FD(), ps, true)
+		r, err := t.program(fd, ps, true)
 		if err == nil {
 			out = append(out, *r)
 		}

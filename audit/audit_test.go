@@ -91,6 +91,38 @@ var cli = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
+// nodeCLI builds bpf2go-signed-node once per test binary.
+var nodeCLI = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "bpf2go-signed-node")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "bpf2go-signed-node")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/bpf2go-signed-node")
+	cmd.Dir = testutil.Root()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// runBin runs an executable and returns its stdout, stderr and exit
+// status.
+func runBin(t testing.TB, bin string, args ...string) ([]byte, string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.Bytes(), stderr.String(), code
+}
+
 func runCLI(t testing.TB, args ...string) ([]byte, int) {
 	t.Helper()
 	out, _, code := runCLIErr(t, args...)
@@ -103,17 +135,108 @@ func runCLIErr(t testing.TB, args ...string) ([]byte, string, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
+	return runBin(t, bin, args...)
+}
+
+// TestNodeToolMatchesCLI: bpf2go-signed-node and bpf2go-signed give the
+// same output and exit status for the node commands, on programs and maps
+// loaded here (OK, BADSIG, UNSIGNED, a map, a frozen map's hash), for a
+// program that is not there and for usage errors; their messages differ
+// only in the tool's name.
+func TestNodeToolMatchesCLI(t *testing.T) {
+	testutil.RequireBPF(t)
+	full, err := cli()
+	if err != nil {
 		t.Fatal(err)
 	}
-	return stdout.Bytes(), stderr.String(), code
+	node, err := nodeCLI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := trustDir(t)
+	good, _, unsealed, other := loadCases(t)
+
+	id := func(p *ebpf.Program) string { return strconv.Itoa(int(progID(t, p))) }
+	var sealed string
+	for _, m := range good.Maps {
+		if info, err := m.Info(); err == nil && info.Frozen() {
+			mid, _ := info.ID()
+			sealed = strconv.Itoa(int(mid))
+		}
+	}
+	if sealed == "" {
+		t.Fatal("the sealed example has no frozen map")
+	}
+	lines := [][]string{
+		{"prog", "verify", "--trust", dir, "id", id(good.Programs["port_filter"]), "-j"},
+		{"prog", "verify", "--trust", dir, "id", id(good.Programs["port_filter"])},
+		{"prog", "verify", "--trust", dir, "id", id(unsealed.Programs["port_filter"]), "-p"},
+		{"prog", "verify", "--trust", dir, "id", id(other.Programs["socket_count"]), "--accept", "OK,UNSIGNED"},
+		{"prog", "verify", "--trust", dir, "id", "4294967295"},
+		{"prog", "show", "id", id(good.Programs["port_filter"]), "-j"},
+		{"prog", "show", "id", id(good.Programs["port_filter"])},
+		{"prog", "measure", "id", id(good.Programs["port_filter"]), "-j"},
+		{"prog", "measure", "id", id(good.Programs["port_filter"])},
+		{"map", "show", "id", sealed, "-j"},
+		{"map", "hash", "id", sealed},
+		{"map", "verify", "--trust", dir, "--all", "-j", "--accept", "OK,PARTIAL,UNSIGNED,BADSIG"},
+		{"prog", "verify", "--all"},
+		{"prog", "verify", "--trust"},
+		{"prog", "shwo"},
+		{"map", "hash", "id", "x"},
+		{"prog", "verify", "-h"},
+	}
+	codes := map[int]bool{}
+	for _, args := range lines {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			fo, fe, fc := runBin(t, full, args...)
+			codes[fc] = true
+			no, ne, nc := runBin(t, node, args...)
+			// Help names the tool it comes from.
+			no = bytes.ReplaceAll(no, []byte("bpf2go-signed-node"), []byte("bpf2go-signed"))
+			if fc != nc || !bytes.Equal(fo, no) {
+				t.Fatalf("bpf2go-signed: exit %d\n%s\nbpf2go-signed-node: exit %d\n%s", fc, fo, nc, no)
+			}
+			if strings.ReplaceAll(ne, "bpf2go-signed-node", "bpf2go-signed") != fe {
+				t.Errorf("stderr differs:\n%s\n%s", fe, ne)
+			}
+		})
+	}
+	if !codes[0] || !codes[1] || !codes[2] {
+		t.Errorf("exit statuses seen %v: want 0, 1 and 2 among the cases", codes)
+	}
+}
+
+// loadCases loads the example sealed as its loader does (OK), the same
+// with one instruction changed and with its input map left unsealed
+// (both BADSIG), and a program no envelope covers (UNSIGNED). They are
+// closed when the test ends.
+func loadCases(t *testing.T) (good, modified, unsealed, other *ebpf.Collection) {
+	t.Helper()
+	load := func(c *ebpf.Collection, err error) *ebpf.Collection {
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		return c
+	}
+	spec, plan := exampleSpec(t)
+	good = load(sealmap.LoadCollection(spec, plan, nil))
+
+	spec, plan = exampleSpec(t)
+	p := spec.Programs["port_filter"]
+	for i, ins := range p.Instructions {
+		if ins.OpCode.Class().IsALU() && ins.OpCode.ALUOp() == asm.Mov && ins.OpCode.Source() == asm.ImmSource && ins.Constant == 2 {
+			p.Instructions[i].Constant = 1 // XDP_PASS instead of XDP_DROP
+			break
+		}
+	}
+	modified = load(sealmap.LoadCollection(spec, plan, nil))
+
+	spec, _ = exampleSpec(t)
+	unsealed = load(ebpf.NewCollection(spec))
+	other = load(ebpf.LoadCollection(testutil.Testdata("socket_bpfel.o")))
+	return good, modified, unsealed, other
 }
 
 // TestAuditFromAnotherProcess loads programs here and audits them with the
@@ -123,42 +246,7 @@ func TestAuditFromAnotherProcess(t *testing.T) {
 	testutil.RequireBPF(t)
 	dir := trustDir(t)
 
-	// The example, loaded and sealed like its generated loader does.
-	spec, plan := exampleSpec(t)
-	good, err := sealmap.LoadCollection(spec, plan, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer good.Close()
-
-	// The same program with one instruction changed.
-	spec, plan = exampleSpec(t)
-	p := spec.Programs["port_filter"]
-	for i, ins := range p.Instructions {
-		if ins.OpCode.Class().IsALU() && ins.OpCode.ALUOp() == asm.Mov && ins.OpCode.Source() == asm.ImmSource && ins.Constant == 2 {
-			p.Instructions[i].Constant = 1 // XDP_PASS instead of XDP_DROP
-			break
-		}
-	}
-	modified, err := sealmap.LoadCollection(spec, plan, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer modified.Close()
-
-	// The same program, its input map left unsealed.
-	spec, _ = exampleSpec(t)
-	unsealed, err := ebpf.NewCollection(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unsealed.Close()
-
-	other, err := ebpf.LoadCollection(testutil.Testdata("socket_bpfel.o"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	good, modified, unsealed, other := loadCases(t)
 
 	pin := filepath.Join(testutil.BPFFS(t), "port_filter")
 	if err := good.Programs["port_filter"].Pin(pin); err != nil {

@@ -6,6 +6,9 @@ import (
 	"os"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
 )
 
 // EachProgram calls fn with the id of every program loaded on the host,
@@ -16,52 +19,51 @@ import (
 // This is not a measured load path: it goes through cilium/ebpf's public
 // API (ProgramGetNextID, NewProgramFromID).
 func EachProgram(fn func(id uint32, prog *ebpf.Program) error) error {
-	for id := ebpf.ProgramID(0); ; {
-		next, err := ebpf.ProgramGetNextID(id)
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("next program id after %d: %w", id, err)
-		}
-		id = next
-		prog, err := ebpf.NewProgramFromID(id)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("program id %d: %w", id, err)
-		}
-		err = fn(uint32(id), prog)
-		prog.Close()
-		if err != nil {
-			return fmt.Errorf("program id %d: %w", id, err)
-		}
-	}
+	return walk("program", ebpf.ProgramGetNextID, ebpf.NewProgramFromID, (*ebpf.Program).Close,
+		func(id ebpf.ProgramID, p *ebpf.Program) error { return fn(uint32(id), p) })
+}
+
+// eachProgramFD is EachProgram for the verdicts' pass (Trust.All): each
+// program is opened with one BPF_PROG_GET_FD_BY_ID, because
+// NewProgramFromID also asks the program's info, which the measurement
+// asks again (a system call per program that bpftool's listing does not
+// make).
+func eachProgramFD(fn func(id uint32, fd int) error) error {
+	return walk("program", ebpf.ProgramGetNextID,
+		func(id ebpf.ProgramID) (int, error) { return bpfsys.ProgFDByID(uint32(id)) },
+		func(fd int) error { return unix.Close(fd) },
+		func(id ebpf.ProgramID, fd int) error { return fn(uint32(id), fd) })
 }
 
 // eachMap is EachProgram for maps.
 func eachMap(fn func(m *ebpf.Map) error) error {
-	for id := ebpf.MapID(0); ; {
-		next, err := ebpf.MapGetNextID(id)
+	return walk("map", ebpf.MapGetNextID, ebpf.NewMapFromID, (*ebpf.Map).Close,
+		func(_ ebpf.MapID, m *ebpf.Map) error { return fn(m) })
+}
+
+// walk opens every object of a kind by id, in id order, and calls fn with
+// it; objects gone before they could be opened are skipped.
+func walk[ID ~uint32, T any](kind string, next func(ID) (ID, error), open func(ID) (T, error), close func(T) error, fn func(ID, T) error) error {
+	for id := ID(0); ; {
+		n, err := next(id)
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("next map id after %d: %w", id, err)
+			return fmt.Errorf("next %s id after %d: %w", kind, id, err)
 		}
-		id = next
-		m, err := ebpf.NewMapFromID(id)
+		id = n
+		obj, err := open(id)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("map id %d: %w", id, err)
+			return fmt.Errorf("%s id %d: %w", kind, id, err)
 		}
-		err = fn(m)
-		m.Close()
+		err = fn(id, obj)
+		close(obj)
 		if err != nil {
-			return fmt.Errorf("map id %d: %w", id, err)
+			return fmt.Errorf("%s id %d: %w", kind, id, err)
 		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/btf"
+	"golang.org/x/sys/unix"
 
 	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
 )
@@ -82,68 +82,32 @@ func probeFullDigest() error {
 	return nil
 }
 
-// layout are the offsets the iterator program reads, from kernel BTF.
+// layout are the offsets the iterator program reads, from kernel BTF, and
+// the BTF id of the iterator's target function.
 type layout struct {
 	digest, aux, auxID uint32
+	iterFunc           uint32
 }
 
-var digestLayout = sync.OnceValues(func() (*layout, error) {
-	spec, err := btf.LoadKernelSpec()
-	if err != nil {
-		return nil, fmt.Errorf("%w: no kernel BTF: %w", ErrNoFullDigest, err)
-	}
-	var prog *btf.Struct
-	if err := spec.TypeByName("bpf_prog", &prog); err != nil {
-		return nil, fmt.Errorf("%w: kernel BTF has no struct bpf_prog: %w", ErrNoFullDigest, err)
-	}
-	l := &layout{}
-	digest, ok := findMember(prog, "digest", 0)
-	if !ok {
-		return nil, fmt.Errorf("%w: struct bpf_prog has no digest member: this kernel keeps only the 8-byte tag (the full SHA-256 is kept from Linux 6.18)", ErrNoFullDigest)
-	}
-	if arr, ok := btf.UnderlyingType(digest.Type).(*btf.Array); !ok || arr.Nelems != 32 {
-		return nil, fmt.Errorf("%w: struct bpf_prog.digest is %v, not 32 bytes", ErrNoFullDigest, digest.Type)
-	}
-	l.digest = digest.Offset.Bytes()
-	aux, ok := findMember(prog, "aux", 0)
-	if !ok {
-		return nil, fmt.Errorf("%w: struct bpf_prog has no aux member", ErrNoFullDigest)
-	}
-	l.aux = aux.Offset.Bytes()
-	var auxT *btf.Struct
-	if err := spec.TypeByName("bpf_prog_aux", &auxT); err != nil {
-		return nil, fmt.Errorf("%w: kernel BTF has no struct bpf_prog_aux: %w", ErrNoFullDigest, err)
-	}
-	id, ok := findMember(auxT, "id", 0)
-	if !ok {
-		return nil, fmt.Errorf("%w: struct bpf_prog_aux has no id member", ErrNoFullDigest)
-	}
-	l.auxID = id.Offset.Bytes()
-	return l, nil
-})
+// btfFacts is what the measurement needs from the kernel's BTF, read in
+// one pass once per process (scanKernelBTF): whether struct bpf_prog
+// holds the full digest, and the iterator's layout.
+type btfFacts struct {
+	// hasDigest: struct bpf_prog has the digest member (6.18+).
+	hasDigest bool
+	// layout is the iterator's offsets, or layoutErr why there are none.
+	layout    *layout
+	layoutErr error
+}
 
-// findMember finds a member by name, looking into anonymous structs and
-// unions; the offset returned is from the start of s.
-func findMember(t btf.Type, name string, base btf.Bits) (btf.Member, bool) {
-	var members []btf.Member
-	switch c := btf.UnderlyingType(t).(type) {
-	case *btf.Struct:
-		members = c.Members
-	case *btf.Union:
-		members = c.Members
+var kernelBTFFacts = sync.OnceValues(scanKernelBTF)
+
+func digestLayout() (*layout, error) {
+	f, err := kernelBTFFacts()
+	if err != nil {
+		return nil, err
 	}
-	for _, m := range members {
-		if m.Name == name {
-			m.Offset += base
-			return m, true
-		}
-		if m.Name == "" {
-			if found, ok := findMember(m.Type, name, base+m.Offset); ok {
-				return found, true
-			}
-		}
-	}
-	return btf.Member{}, false
+	return f.layout, f.layoutErr
 }
 
 // digestIter is the bpf_prog iterator, loaded and attached once per
@@ -178,20 +142,21 @@ var digestIter = sync.OnceValues(func() (int, error) {
 		asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
 		asm.Return(),
 	)
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name: "b2gs_digests", Type: ebpf.Tracing, AttachType: ebpf.AttachTraceIter, AttachTo: "bpf_prog",
-		License: "GPL", Instructions: insns,
-	})
+	// Loaded with the target's BTF id from the scan: cilium/ebpf would
+	// parse the whole kernel BTF again to find it.
+	raw, err := SubmittedInstructions(&ebpf.ProgramSpec{Instructions: insns})
+	if err != nil {
+		return -1, err
+	}
+	prog, err := bpfsys.LoadBTFProgram(uint32(ebpf.Tracing), uint32(ebpf.AttachTraceIter), "b2gs_digests", raw, "GPL", l.iterFunc)
 	if err != nil {
 		return -1, fmt.Errorf("%w: load the bpf_prog iterator (a tracing program): %w", ErrNoFullDigest, err)
 	}
-	defer prog.Close() // the link holds it
-	if info, err := prog.Info(); err == nil {
-		if id, ok := info.ID(); ok {
-			digestIterID.Store(uint32(id))
-		}
+	defer unix.Close(prog) // the link holds it
+	if info, _, err := bpfsys.ProgramInfo(prog); err == nil {
+		digestIterID.Store(info.ID)
 	}
-	fd, err := bpfsys.AttachIter(prog.FD())
+	fd, err := bpfsys.AttachIter(prog)
 	if err != nil {
 		return -1, fmt.Errorf("%w: attach the bpf_prog iterator: %w", ErrNoFullDigest, err)
 	}

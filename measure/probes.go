@@ -13,7 +13,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 
 	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
@@ -41,43 +40,17 @@ func HaveProgDigest() error { return haveProgDigest() }
 
 var haveProgDigest = sync.OnceValue(func() error {
 	// Not wrapped: a kernel without BTF does not tell, and cilium/ebpf
-	// says so with ErrNotSupported too.
-	spec, err := btf.LoadKernelSpec()
+	// says so with ErrNotSupported too. The BTF is read once per process
+	// for this and the full-digest backend (kernelBTFFacts).
+	f, err := kernelBTFFacts()
 	if err != nil {
 		return fmt.Errorf("struct bpf_prog: no kernel BTF to tell (%v)", err)
 	}
-	var prog *btf.Struct
-	if err := spec.TypeByName("bpf_prog", &prog); err != nil {
-		return fmt.Errorf("struct bpf_prog: not in the kernel's BTF (%v)", err)
-	}
-	if !hasMember(prog.Members, "digest") {
+	if !f.hasDigest {
 		return fmt.Errorf("struct bpf_prog.digest (Linux 6.18+): %w", ebpf.ErrNotSupported)
 	}
 	return nil
 })
-
-// hasMember looks for a member by name, also inside anonymous struct and
-// union members.
-func hasMember(ms []btf.Member, name string) bool {
-	for _, m := range ms {
-		if m.Name == name {
-			return true
-		}
-		if m.Name == "" {
-			switch t := btf.UnderlyingType(m.Type).(type) {
-			case *btf.Struct:
-				if hasMember(t.Members, name) {
-					return true
-				}
-			case *btf.Union:
-				if hasMember(t.Members, name) {
-					return true
-				}
-			}
-		}
-	}
-	return false
-}
 
 func probeTagAlgorithm() (string, error) {
 	switch err := HaveProgDigest(); {

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"syscall"
+
+	"github.com/bpf2go-signed/bpf2go-signed/internal/cli"
 )
 
 // agentCommand is the host agent's executable. It is a separate module
@@ -39,9 +41,9 @@ func findAgent() (string, error) {
 // runAgent replaces this process with the agent, git-style: `bpf2go-signed
 // agent ARGS` runs `bpf2go-signed-agent ARGS`. The agent parses its
 // options itself; -h, -help or --help prints this command's usage.
-func runAgent(c *command, args []string, _, _ io.Writer) error {
-	if slices.ContainsFunc(args, isHelpWord) {
-		return &helpRequested{fs: agentFlags(c)}
+func runAgent(c *cli.Command, args []string, _, _ io.Writer) error {
+	if slices.ContainsFunc(args, cli.IsHelpWord) {
+		return &cli.HelpRequested{FS: agentFlags(c)}
 	}
 	p, err := findAgent()
 	if err != nil {
@@ -55,8 +57,8 @@ func runAgent(c *command, args []string, _, _ io.Writer) error {
 
 // agentFlags describes the agent's main options for "bpf2go-signed agent
 // -h"; the agent parses its options itself.
-func agentFlags(c *command) *flag.FlagSet {
-	fs := newFlags(c)
+func agentFlags(c *cli.Command) *flag.FlagSet {
+	fs := c.Flags()
 	fs.String("trust", "", "the trust directory `DIR`, as for prog verify: public keys (*.pub) and envelopes (*.intoto.json); read again when it changes and on SIGHUP")
 	fs.String("listen", "127.0.0.1:9813", "`ADDR` (host:port) of the HTTP server for /metrics and /healthz")
 	fs.String("log", "json", "log format: json or text")

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpf2go-signed/bpf2go-signed/internal/cli"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 )
 
@@ -13,11 +14,11 @@ import (
 // command print usage to stdout and exit 0; so does "help COMMAND".
 func TestHelp(t *testing.T) {
 	lines := [][]string{{}}
-	for _, g := range groups {
-		lines = append(lines, []string{g.name})
+	for _, g := range tool.Groups {
+		lines = append(lines, []string{g.Name})
 	}
-	for _, c := range commands {
-		lines = append(lines, strings.Fields(c.name))
+	for _, c := range tool.Commands {
+		lines = append(lines, strings.Fields(c.Name))
 	}
 	for _, words := range lines {
 		var variants [][]string
@@ -35,7 +36,7 @@ func TestHelp(t *testing.T) {
 					t.Fatalf("no usage on stdout: %q", stdout)
 				}
 				name := strings.Join(words, " ")
-				if c := findCommand(name); c != nil {
+				if c := tool.Find(name); c != nil {
 					if !strings.Contains(stdout, "Usage: bpf2go-signed "+name+" ") {
 						t.Errorf("help does not show the command's usage line:\n%s", stdout)
 					}
@@ -43,7 +44,7 @@ func TestHelp(t *testing.T) {
 						t.Errorf("help has no examples:\n%s", stdout)
 					}
 					// Every option the synopsis names is described.
-					for _, f := range strings.Fields(c.synopsis) {
+					for _, f := range strings.Fields(c.Synopsis) {
 						f = strings.Trim(f, "[]()|.")
 						if strings.HasPrefix(f, "--") && !strings.Contains(stdout, "  "+f) && !strings.Contains(stdout, ", "+f) {
 							t.Errorf("option %s is not described:\n%s", f, stdout)
@@ -57,9 +58,9 @@ func TestHelp(t *testing.T) {
 							t.Errorf("tool help does not list the generator option %s", f)
 						}
 					}
-					for _, c := range commands {
-						if !strings.Contains(stdout, "  "+c.name+" ") {
-							t.Errorf("tool help does not list %q", c.name)
+					for _, c := range tool.Commands {
+						if !strings.Contains(stdout, "  "+c.Name+" ") {
+							t.Errorf("tool help does not list %q", c.Name)
 						}
 					}
 				}
@@ -113,13 +114,13 @@ func TestDispatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			c, _, err := resolve(tt.args)
+			c, _, err := tool.Resolve(tt.args)
 			if err != nil {
 				t.Fatalf("resolve: %v", err)
 			}
 			got := ""
 			if c != nil {
-				got = c.name
+				got = c.Name
 			}
 			if got != tt.cmd {
 				t.Fatalf("dispatched to %q, want %q", got, tt.cmd)
@@ -156,8 +157,8 @@ func TestDispatch(t *testing.T) {
 
 func TestPlural(t *testing.T) {
 	for n, want := range map[int]string{0: "0 programs", 1: "1 program", 2: "2 programs"} {
-		if got := plural(n, "program"); got != want {
-			t.Errorf("plural(%d) = %q, want %q", n, got, want)
+		if got := cli.Plural(n, "program"); got != want {
+			t.Errorf("cli.Plural(%d) = %q, want %q", n, got, want)
 		}
 	}
 }
@@ -203,6 +204,16 @@ func TestOptionsAnywhere(t *testing.T) {
 		_, stderr, code := runCLI(tt.args...)
 		if code != 2 || !strings.Contains(stderr, tt.want) || !strings.Contains(stderr, "Usage") {
 			t.Errorf("%q: exit %d, %q: want status 2 and %q", tt.args, code, stderr, tt.want)
+		}
+	}
+}
+
+// TestNodeCommandsShared: bpf2go-signed runs internal/cli's node commands
+// themselves, which bpf2go-signed-node runs too: one implementation.
+func TestNodeCommandsShared(t *testing.T) {
+	for _, c := range cli.NodeCommands() {
+		if tool.Find(c.Name) != c {
+			t.Errorf("bpf2go-signed's %q is not internal/cli's", c.Name)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bpf2go-signed/bpf2go-signed/gate"
+	"github.com/bpf2go-signed/bpf2go-signed/internal/cli"
 )
 
 // gateSignals are the signals runGate waits for; a test replaces them.
@@ -23,33 +24,33 @@ var gateSignals = func() (<-chan os.Signal, func()) {
 // runGate is "bpf2go-signed gate": it starts the kernel gate and logs its
 // events to stdout until SIGINT or SIGTERM; SIGHUP reloads the trust
 // directory at once.
-func runGate(c *command, args []string, stdout, _ io.Writer) error {
-	fs := newFlags(c)
+func runGate(c *cli.Command, args []string, stdout, _ io.Writer) error {
+	fs := c.Flags()
 	var trust string
-	trustFlag(fs, &trust)
+	cli.TrustFlag(fs, &trust)
 	mode := fs.String("mode", "enforce", "enforce (refuse unsigned loads) or audit (log them)")
 	pin := fs.String("pin", "", "bpffs directory to pin the gate in, so that it outlives this process")
 	poll := fs.Duration("poll", time.Second, "how often to check the trust directory for changes")
 	remove := fs.Bool("remove", false, "remove the pinned gate in --pin and exit")
-	words, err := parseArgs(fs, args)
+	words, err := cli.ParseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(words) > 0 {
-		return fmt.Errorf("%w: gate: unexpected argument %q", errUsage, words[0])
+		return fmt.Errorf("%w: gate: unexpected argument %q", cli.ErrUsage, words[0])
 	}
 	if *remove {
 		if *pin == "" {
-			return fmt.Errorf("%w: gate --remove needs --pin DIR", errUsage)
+			return fmt.Errorf("%w: gate --remove needs --pin DIR", cli.ErrUsage)
 		}
 		return gate.RemovePins(*pin)
 	}
 	if trust == "" {
-		return fmt.Errorf("%w: gate needs --trust DIR", errUsage)
+		return fmt.Errorf("%w: gate needs --trust DIR", cli.ErrUsage)
 	}
 	m, err := gate.ParseMode(*mode)
 	if err != nil {
-		return fmt.Errorf("%w: gate --mode: %v", errUsage, err)
+		return fmt.Errorf("%w: gate --mode: %v", cli.ErrUsage, err)
 	}
 	var mu sync.Mutex
 	logf := func(line string) {

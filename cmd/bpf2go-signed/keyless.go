@@ -6,6 +6,7 @@ import (
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest/keyless"
 	"github.com/bpf2go-signed/bpf2go-signed/gen"
+	"github.com/bpf2go-signed/bpf2go-signed/internal/cli"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 )
@@ -20,16 +21,16 @@ const StatementSuffix = ".statement.json"
 //	cosign attest-blob --statement X.o.statement.json --new-bundle-format --bundle X.o.sigstore.json --yes
 //
 // It finds objects as sign does, and measures them the same way.
-func statement(c *command, args []string, stdout, _ io.Writer) error {
-	fs := newFlags(c)
-	var targetBTF stringList
-	targetBTFFlag(fs, &targetBTF)
-	words, err := parseArgs(fs, args)
+func statement(c *cli.Command, args []string, stdout, _ io.Writer) error {
+	fs := c.Flags()
+	var targetBTF cli.StringList
+	cli.TargetBTFFlag(fs, &targetBTF)
+	words, err := cli.ParseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(words) == 0 {
-		return fmt.Errorf("%w: statement [--target-btf PATH]... (FILE.o | PACKAGE PATTERN)...", errUsage)
+		return fmt.Errorf("%w: statement [--target-btf PATH]... (FILE.o | PACKAGE PATTERN)...", cli.ErrUsage)
 	}
 	targets, err := measure.LoadTargets(targetBTF)
 	if err != nil {
@@ -71,7 +72,7 @@ func statement(c *command, args []string, stdout, _ io.Writer) error {
 // trusted root, offline.
 func verifyKeyless(path string, specs []string, rootFile string, stdout io.Writer) error {
 	if rootFile == "" {
-		return fmt.Errorf("%w: verify --identity needs --trusted-root trusted_root.json", errUsage)
+		return fmt.Errorf("%w: verify --identity needs --trusted-root trusted_root.json", cli.ErrUsage)
 	}
 	var ids []keyless.Identity
 	for _, s := range specs {
@@ -103,6 +104,6 @@ func verifyKeyless(path string, specs []string, rootFile string, stdout io.Write
 	}
 	m := v.Statement.Predicate
 	fmt.Fprintf(stdout, "Verified OK: %s, signed keylessly by %s (Rekor index %d), measurement %s (%s)\n",
-		path, v.Signer(), v.LogIndex, m.MeasID, plural(len(m.Programs), "program"))
+		path, v.Signer(), v.LogIndex, m.MeasID, cli.Plural(len(m.Programs), "program"))
 	return nil
 }

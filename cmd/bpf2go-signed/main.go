@@ -22,83 +22,20 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/bpf2go-signed/bpf2go-signed/gen"
+	"github.com/bpf2go-signed/bpf2go-signed/internal/cli"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// errUsage marks errors in the command line itself.
-var errUsage = errors.New("usage")
-
-// helpRequested is returned when -h, -help or --help was given: the
-// usage of the command's FlagSet (fs), else the help of cmd (a group, or
-// nil for the tool), is printed to standard output, exit 0.
-type helpRequested struct {
-	cmd *command
-	fs  *flag.FlagSet
-}
-
-func (h *helpRequested) Error() string { return "help requested" }
-
-// usageError is a usage error of one command (nil: of the tool itself).
-type usageError struct {
-	cmd *command
-	err error
-}
-
-func (u *usageError) Error() string { return u.err.Error() }
-func (u *usageError) Unwrap() error { return u.err }
-
+// run runs a command line and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	cmd, rest, err := resolve(args)
-	if err == nil {
-		if cmd == nil {
-			err = generate(args, stdout)
-		} else {
-			err = cmd.run(cmd, rest, stdout, stderr)
-		}
-	}
-	var help *helpRequested
-	var uerr *usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &help):
-		if help.fs != nil {
-			help.fs.SetOutput(stdout)
-			help.fs.Usage()
-			return 0
-		}
-		if help.cmd == nil {
-			help.cmd = cmd
-		}
-		printHelp(stdout, help.cmd)
-		return 0
-	case errors.As(err, &uerr):
-		fmt.Fprintf(stderr, "bpf2go-signed: %s\n", oneLine(uerr.err))
-		printShortUsage(stderr, uerr.cmd)
-		return 2
-	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "bpf2go-signed: %s\n", oneLine(err))
-		printShortUsage(stderr, cmd)
-		return 2
-	default:
-		fmt.Fprintf(stderr, "bpf2go-signed: %s\n", oneLine(err))
-		return 1
-	}
-}
-
-// oneLine keeps an error message on one line.
-func oneLine(err error) string {
-	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	return tool.Run(args, stdout, stderr)
 }
 
 // generate runs the bpf2go-compatible generator.
@@ -106,23 +43,14 @@ func generate(args []string, stdout io.Writer) error {
 	var out bytes.Buffer
 	cfg, err := gen.Parse(args, os.LookupEnv, &out)
 	if errors.Is(err, gen.ErrHelp) {
-		printHelp(stdout, nil)
-		return nil
+		return &cli.HelpRequested{}
 	}
 	if err != nil {
 		if out.Len() > 0 {
 			// The flag package explained a malformed generator flag.
-			return &usageError{err: err}
+			return cli.UsageErr(err)
 		}
 		return err
 	}
 	return gen.Run(context.Background(), cfg, stdout)
-}
-
-// plural spells a count with its noun: "1 program", "2 programs".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

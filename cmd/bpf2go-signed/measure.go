@@ -6,7 +6,6 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/bpf2go-signed/bpf2go-signed/gen"
+	"github.com/bpf2go-signed/bpf2go-signed/internal/cli"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 )
@@ -84,7 +84,7 @@ func targetName(bo binary.ByteOrder) string {
 	return "bpfel"
 }
 
-func measureObject(path string, opts options, w io.Writer) error {
+func measureObject(path string, opts cli.Options, w io.Writer) error {
 	_, raw, err := loadObject(path)
 	if err != nil {
 		return fmt.Errorf("measure object %w", err)
@@ -95,7 +95,7 @@ func measureObject(path string, opts options, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("measure object %s: %w", path, err)
 	}
-	targets, err := measure.LoadTargets(opts.targetBTF)
+	targets, err := measure.LoadTargets(opts.TargetBTF)
 	if err != nil {
 		return fmt.Errorf("measure object %s: %w", path, err)
 	}
@@ -106,18 +106,10 @@ func measureObject(path string, opts options, w io.Writer) error {
 	}
 	sum := sha256.Sum256(raw)
 	rep := objectReport{Object: path, SHA256: hex.EncodeToString(sum[:]), Manifest: m}
-	if opts.json {
-		return writeJSON(w, rep, opts.pretty)
+	if opts.JSON {
+		return cli.WriteJSON(w, rep, opts.Pretty)
 	}
 	return printObject(w, &rep)
-}
-
-func writeJSON(w io.Writer, v any, pretty bool) error {
-	enc := json.NewEncoder(w)
-	if pretty {
-		enc.SetIndent("", "  ")
-	}
-	return enc.Encode(v)
 }
 
 func printObject(w io.Writer, rep *objectReport) error {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
 	"github.com/bpf2go-signed/bpf2go-signed/gen"
+	"github.com/bpf2go-signed/bpf2go-signed/internal/cli"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/safefs"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
@@ -44,16 +45,16 @@ var keygenPassword = func() ([]byte, error) {
 // O_NOFOLLOW (the private key with mode 0600): a file or link that appears
 // under either name meanwhile is never written through. --force replaces
 // existing regular files (never links) through a rename.
-func keygen(c *command, args []string, stdout, _ io.Writer) error {
-	fs := newFlags(c)
+func keygen(c *cli.Command, args []string, stdout, _ io.Writer) error {
+	fs := c.Flags()
 	prefix := fs.String("output-key-prefix", "cosign", "write the key files `PREFIX`.key and PREFIX.pub")
 	force := fs.Bool("force", false, "replace existing key files (regular files only)")
-	words, err := parseArgs(fs, args)
+	words, err := cli.ParseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(words) != 0 {
-		return fmt.Errorf("%w: keygen takes no arguments", errUsage)
+		return fmt.Errorf("%w: keygen takes no arguments", cli.ErrUsage)
 	}
 	dir, err := safefs.OpenDir(filepath.Dir(*prefix))
 	if err != nil {
@@ -136,17 +137,17 @@ const maxKeyFile = signing.MaxKeyFile
 // the other arguments name. Every file it reads or writes must be a
 // regular file reached without a symbolic link; envelopes are written to
 // a temporary file and renamed into place.
-func sign(c *command, args []string, stdout, _ io.Writer) error {
-	fs := newFlags(c)
+func sign(c *cli.Command, args []string, stdout, _ io.Writer) error {
+	fs := c.Flags()
 	key := fs.String("key", "", "sign with this `KEY`: a private key file or a KMS URI")
-	var targetBTF stringList
-	targetBTFFlag(fs, &targetBTF)
-	words, err := parseArgs(fs, args)
+	var targetBTF cli.StringList
+	cli.TargetBTFFlag(fs, &targetBTF)
+	words, err := cli.ParseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if *key == "" || len(words) == 0 {
-		return fmt.Errorf("%w: sign --key KEY (FILE.o | PACKAGE PATTERN)...", errUsage)
+		return fmt.Errorf("%w: sign --key KEY (FILE.o | PACKAGE PATTERN)...", cli.ErrUsage)
 	}
 	ctx := context.Background()
 	targets, err := measure.LoadTargets(targetBTF)
@@ -270,13 +271,13 @@ func keepsTargets(in signInput, m *measure.Manifest) error {
 }
 
 // verify checks the envelope next to an object with a public key.
-func verify(c *command, args []string, stdout, _ io.Writer) error {
-	fs := newFlags(c)
-	var keys, identities stringList
+func verify(c *cli.Command, args []string, stdout, _ io.Writer) error {
+	fs := c.Flags()
+	var keys, identities cli.StringList
 	fs.Var(&keys, "key", "trusted public key `PUB` (PEM; repeatable)")
 	fs.Var(&identities, "identity", "check the keyless FILE.o.sigstore.json: trusted `IDENTITY` ('issuer=URL;identity=SAN', see docs/keyless.md; repeatable)")
 	trustedRoot := fs.String("trusted-root", "", "the trusted_root.json `FILE` for --identity")
-	words, err := parseArgs(fs, args)
+	words, err := cli.ParseArgs(fs, args)
 	if err != nil {
 		return err
 	}
@@ -284,7 +285,7 @@ func verify(c *command, args []string, stdout, _ io.Writer) error {
 		return verifyKeyless(words[0], identities, *trustedRoot, stdout)
 	}
 	if len(keys) == 0 || len(words) != 1 {
-		return fmt.Errorf("%w: verify (--key PUB | --identity ID --trusted-root FILE) FILE.o", errUsage)
+		return fmt.Errorf("%w: verify (--key PUB | --identity ID --trusted-root FILE) FILE.o", cli.ErrUsage)
 	}
 	var trusted []crypto.PublicKey
 	for _, k := range keys {
@@ -312,14 +313,9 @@ func verify(c *command, args []string, stdout, _ io.Writer) error {
 		return fmt.Errorf("verify %s: %w", path, err)
 	}
 	m := v.Statement.Predicate
-	fmt.Fprintf(stdout, "Verified OK: %s, signed by %s, measurement %s (%s)\n", path, keys[v.KeyIndex], m.MeasID, plural(len(m.Programs), "program"))
+	fmt.Fprintf(stdout, "Verified OK: %s, signed by %s, measurement %s (%s)\n", path, keys[v.KeyIndex], m.MeasID, cli.Plural(len(m.Programs), "program"))
 	return nil
 }
-
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 // collectInputs finds the objects a sign or statement command line names:
 // FILE.o arguments as they are, anything else as package patterns whose

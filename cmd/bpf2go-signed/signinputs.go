@@ -15,6 +15,7 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
+	"github.com/bpf2go-signed/bpf2go-signed/internal/cli"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/safefs"
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap/build"
 )
@@ -47,7 +48,7 @@ func embedPatterns(src []byte) (patterns []string, generated bool, err error) {
 	}
 	f, err := parser.ParseFile(token.NewFileSet(), "", src, parser.ParseComments|parser.SkipObjectResolution)
 	if err != nil {
-		return nil, false, fmt.Errorf("parse: %s", oneLine(err))
+		return nil, false, fmt.Errorf("parse: %s", cli.OneLine(err))
 	}
 	if len(f.Comments) > 0 && f.Comments[0].Pos() < f.Package {
 		first := f.Comments[0].List[0]

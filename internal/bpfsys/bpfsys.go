@@ -13,6 +13,8 @@
 //     measurement reads every program and map the loader holds; one
 //     BPF_OBJ_GET_INFO_BY_FD per object is the floor, where cilium/ebpf's
 //     Info and NewMapFromID add system calls and a /proc fdinfo parse.
+//     The audit's verdict pass (audit.Trust.All) opens every program on
+//     the host with [ProgFDByID] for the same reason.
 //   - [XlatedMapRefs]: the map ids in the translated instructions, to tell
 //     maps bound with BPF_PROG_BIND_MAP apart, without cilium/ebpf
 //     decoding the whole program.
@@ -26,6 +28,9 @@
 //     type, tracefs and kallsyms into each verifying binary.
 //   - [MapFrozen]: the frozen state alone, from /proc/self/fdinfo (it has
 //     no system call), without the rest of cilium/ebpf's MapInfo.
+//   - [LoadBTFProgram]: the full-digest backend's iterator, loaded with
+//     the target's BTF id its caller found, where cilium/ebpf would parse
+//     the whole kernel BTF again to find it.
 //
 // Every call is one system call; nothing here parses /proc except
 // [MapFrozen].

@@ -27,6 +27,10 @@ func TestLayout(t *testing.T) {
 		{"LinkInfo.TargetBTFID", unsafe.Offsetof(LinkInfo{}.TargetBTFID), 24},
 		{"linkCreateAttr", unsafe.Sizeof(linkCreateAttr{}), 32},
 		{"linkCreateAttr.iterInfo", unsafe.Offsetof(linkCreateAttr{}.iterInfo), 16},
+		{"progLoadAttr", unsafe.Sizeof(progLoadAttr{}), 120},
+		{"progLoadAttr.progName", unsafe.Offsetof(progLoadAttr{}.progName), 48},
+		{"progLoadAttr.expectedAttachType", unsafe.Offsetof(progLoadAttr{}.expectedAttachType), 68},
+		{"progLoadAttr.attachBTFID", unsafe.Offsetof(progLoadAttr{}.attachBTFID), 108},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
