@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -423,21 +422,30 @@ func (m *Manifest) Seal() error {
 	return nil
 }
 
+// sealCopy returns a copy of m that [Manifest.Seal] can write without
+// touching m: Seal sorts the programs and writes the derived fields of
+// programs and slots, so those slices are copied; what it only reads is
+// shared.
+func (m *Manifest) sealCopy() Manifest {
+	cp := *m
+	cp.Programs = slices.Clone(m.Programs)
+	for i := range cp.Programs {
+		p := &cp.Programs[i]
+		p.Maps = slices.Clone(p.Maps)
+		for j := range p.Maps {
+			p.Maps[j].Slots = slices.Clone(p.Maps[j].Slots)
+		}
+	}
+	return cp
+}
+
 // Check verifies that a manifest read from elsewhere is well formed and that
 // its derived fields agree with its contents. It does not modify m.
 func (m *Manifest) Check() error {
 	if len(m.Programs) == 0 && len(m.StructOps) == 0 {
 		return fmt.Errorf("%w: %w", ErrBadManifest, ErrNoPrograms)
 	}
-	// A deep copy: Seal writes derived fields into nested slots.
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrBadManifest, err)
-	}
-	var cp Manifest
-	if err := json.Unmarshal(raw, &cp); err != nil {
-		return fmt.Errorf("%w: %w", ErrBadManifest, err)
-	}
+	cp := m.sealCopy()
 	if err := cp.Seal(); err != nil {
 		return err
 	}

@@ -134,9 +134,13 @@ func TestManifestCheck(t *testing.T) {
 				t.Fatalf("unedited manifest: %v", err)
 			}
 			tt.edit(&cp)
+			before, _ := json.Marshal(&cp)
 			err := cp.Check()
 			if !errors.Is(err, measure.ErrBadManifest) {
 				t.Fatalf("Check() = %v, want ErrBadManifest", err)
+			}
+			if after, _ := json.Marshal(&cp); !bytes.Equal(before, after) {
+				t.Errorf("Check modified the manifest")
 			}
 			t.Log(err)
 		})
@@ -240,6 +244,7 @@ func TestManifestCheckSlots(t *testing.T) {
 		edit func(m *measure.Manifest)
 	}{
 		{"slot program", tail, func(m *measure.Manifest) { jmp(m).Slots[0].Program = "tail_b" }},
+		{"programs unsorted", tail, func(m *measure.Manifest) { m.Programs[0], m.Programs[1] = m.Programs[1], m.Programs[0] }},
 		{"slot measurement", tail, func(m *measure.Manifest) { jmp(m).Slots[0].Measurement = strings.Repeat("0", 64) }},
 		{"slot naming no program", tail, func(m *measure.Manifest) { jmp(m).Slots[0].Program = "nowhere" }},
 		{"slot dropped", tail, func(m *measure.Manifest) { jmp(m).Slots = jmp(m).Slots[1:] }},
@@ -265,8 +270,12 @@ func TestManifestCheckSlots(t *testing.T) {
 				t.Fatalf("unedited manifest: %v", err)
 			}
 			tt.edit(&cp)
+			before, _ := json.Marshal(&cp)
 			if err := cp.Check(); !errors.Is(err, measure.ErrBadManifest) {
 				t.Fatalf("Check() = %v, want ErrBadManifest", err)
+			}
+			if after, _ := json.Marshal(&cp); !bytes.Equal(before, after) {
+				t.Errorf("Check modified the manifest")
 			}
 		})
 	}
