@@ -211,7 +211,7 @@ func CompareStructOps(want *StructOps, fd int, progIDs map[uint32]string) ([]Mis
 		off := int(km.Offset.Bytes())
 		size, err := btf.Sizeof(km.Type)
 		if err != nil || off+size > len(data) {
-			return nil, fmt.Errorf("struct_ops %s: member %s of the kernel's type: %v", want.Name, wm.Name, err)
+			return nil, fmt.Errorf("struct_ops %s: member %s of the kernel's type: %w", want.Name, wm.Name, err)
 		}
 		got := data[off : off+size]
 		if wm.Func {

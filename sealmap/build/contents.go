@@ -78,7 +78,7 @@ func (enc encoder) encode(buf []byte, typ btf.Type, v any, path string) error {
 		}
 		f, err := n.Float64()
 		if err != nil {
-			return fmt.Errorf("%s: %v", path, err)
+			return fmt.Errorf("%s: %w", path, err)
 		}
 		switch t.Size {
 		case 4:
@@ -92,7 +92,7 @@ func (enc encoder) encode(buf []byte, typ btf.Type, v any, path string) error {
 	case *btf.Array:
 		elem, err := btf.Sizeof(t.Type)
 		if err != nil {
-			return fmt.Errorf("%s: %v", path, err)
+			return fmt.Errorf("%s: %w", path, err)
 		}
 		if s, ok := v.(string); ok {
 			if it, isInt := btf.UnderlyingType(t.Type).(*btf.Int); isInt && it.Size == 1 {
