@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -85,7 +86,7 @@ func EnumerateLinks() (*Links, error) {
 			return nil, fmt.Errorf("BPF_LINK_GET_NEXT_ID after link id %d: %w", id, err)
 		}
 		id = next
-		kl, err := tracingLink(id)
+		kl, err := settledLink(id)
 		if errors.Is(err, unix.ENOENT) {
 			continue // gone while we looked
 		}
@@ -107,6 +108,26 @@ func EnumerateLinks() (*Links, error) {
 			}
 		}
 		out.byTarget[kl.TargetProgID] = append(out.byTarget[kl.TargetProgID], *kl)
+	}
+}
+
+// settledLink is [tracingLink], waiting for a link that is being
+// created. The kernel allocates a link's id before the link is complete
+// and answers EAGAIN for it until then; an extension link already
+// replaces its target's function in that window, so it is waited for
+// (up to about 50 ms), never skipped: past that the walk fails.
+func settledLink(id uint32) (*KernelLink, error) {
+	var waited time.Duration
+	for wait := 10 * time.Microsecond; ; wait *= 2 {
+		kl, err := tracingLink(id)
+		if !errors.Is(err, unix.EAGAIN) {
+			return kl, err
+		}
+		if wait > 25*time.Millisecond {
+			return nil, fmt.Errorf("%w: still being created after %v; measure again", err, waited)
+		}
+		time.Sleep(wait)
+		waited += wait
 	}
 }
 
