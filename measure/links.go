@@ -114,8 +114,11 @@ func EnumerateLinks() (*Links, error) {
 // settledLink is [tracingLink], waiting for a link that is being
 // created. The kernel allocates a link's id before the link is complete
 // and answers EAGAIN for it until then; an extension link already
-// replaces its target's function in that window, so it is waited for
-// (up to about 50 ms), never skipped: past that the walk fails.
+// replaces its target's function in that window, so it is waited for,
+// never skipped. The window can be long: attaching an XDP link waits for
+// an RCU grace period under the RTNL lock, a trampoline for RCU tasks
+// (tens of milliseconds, far more under emulation). Past about a second
+// the walk fails, saying so.
 func settledLink(id uint32) (*KernelLink, error) {
 	var waited time.Duration
 	for wait := 10 * time.Microsecond; ; wait *= 2 {
@@ -123,7 +126,7 @@ func settledLink(id uint32) (*KernelLink, error) {
 		if !errors.Is(err, unix.EAGAIN) {
 			return kl, err
 		}
-		if wait > 25*time.Millisecond {
+		if wait > 500*time.Millisecond {
 			return nil, fmt.Errorf("%w: still being created after %v; measure again", err, waited)
 		}
 		time.Sleep(wait)
