@@ -503,6 +503,8 @@ func (t *Trust) program(fd int, ps *pass, withLinks bool) (*Result, error) {
 		r.Verdict = bpfsigned.BadSig
 		if c := named[0]; len(c.p.Relocations) > 0 && c.m.objPath == "" {
 			r.Hint = fmt.Sprintf("the signed program has CO-RE relocations: put its object (whose sha256 is the subject of %s) in the trust directory to check whether it is the signed program relocated for this kernel (PARTIAL)", c.m.File)
+		} else if len(c.p.Relocations) > 0 && c.m.specErr != nil {
+			r.Hint = fmt.Sprintf("the signed program has CO-RE relocations, but its object could not be read again to relocate it: %v", c.m.specErr)
 		}
 		return r, t.linkVerdicts(r, ps, withLinks)
 	}

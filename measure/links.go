@@ -96,8 +96,10 @@ func EnumerateLinks() (*Links, error) {
 		if kl == nil {
 			continue
 		}
-		if err := describeProgram(kl); err != nil {
+		if err := describeProgram(kl); errors.Is(err, unix.ENOENT) {
 			continue // the attaching program is gone: so is the link
+		} else if err != nil {
+			return nil, fmt.Errorf("link id %d: attaching program id %d: %w", id, kl.ProgID, err)
 		}
 		if kl.ProgType != ebpf.Extension.String() {
 			// fentry and friends report the target's BTF object id
@@ -117,8 +119,8 @@ func EnumerateLinks() (*Links, error) {
 // replaces its target's function in that window, so it is waited for,
 // never skipped. The window can be long: attaching an XDP link waits for
 // an RCU grace period under the RTNL lock, a trampoline for RCU tasks
-// (tens of milliseconds, far more under emulation). Past about a second
-// the walk fails, saying so.
+// (tens of milliseconds, far more under emulation). Past about 0.65 s the
+// walk fails, saying so.
 func settledLink(id uint32) (*KernelLink, error) {
 	var waited time.Duration
 	for wait := 10 * time.Microsecond; ; wait *= 2 {

@@ -340,6 +340,14 @@ func parseExtension(v asn1.RawValue) (pkix.Extension, error) {
 // extension reads the extensions keyless verification uses and notes
 // critical ones it does not understand.
 func (c *certificate) extension(e pkix.Extension) error {
+	// Extensions that make a certificate unusable here do so by their id
+	// alone, whatever their value holds and however it is encoded.
+	switch {
+	case e.Id.Equal(oidNameConstraints):
+		c.nameConstraints = true
+	case e.Id.Equal(oidPolicyMappings), e.Id.Equal(oidPolicyConstraints), e.Id.Equal(oidInhibitAnyPolicy):
+		c.policyConstraints = true
+	}
 	v, err := derOne(e.Value)
 	if err != nil {
 		if e.Critical || e.Id.Equal(oidBasicConstraints) || e.Id.Equal(oidKeyUsage) || e.Id.Equal(oidExtKeyUsage) || e.Id.Equal(oidSAN) {
@@ -389,10 +397,8 @@ func (c *certificate) extension(e pkix.Extension) error {
 		c.hasExtKeyUsage = true
 	case e.Id.Equal(oidSAN):
 		return c.subjectAltNames(v)
-	case e.Id.Equal(oidNameConstraints):
-		c.nameConstraints = true
-	case e.Id.Equal(oidPolicyMappings), e.Id.Equal(oidPolicyConstraints), e.Id.Equal(oidInhibitAnyPolicy):
-		c.policyConstraints = true
+	case e.Id.Equal(oidNameConstraints), e.Id.Equal(oidPolicyMappings), e.Id.Equal(oidPolicyConstraints), e.Id.Equal(oidInhibitAnyPolicy):
+		// Noted above.
 	default:
 		if e.Critical && c.unhandled == nil {
 			c.unhandled = e.Id

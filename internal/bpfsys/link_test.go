@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -70,13 +71,23 @@ func TestLinks(t *testing.T) {
 		}
 		walked, id = append(walked, next), next
 	}
+	// cilium/ebpf's walk stops at a link another process is creating
+	// (EAGAIN): walk again.
 	var listed []uint32
-	it := new(link.Iterator)
-	for it.Next() {
-		listed = append(listed, uint32(it.ID))
-	}
-	if err := it.Err(); err != nil {
-		t.Fatal(err)
+	for attempt := 0; ; attempt++ {
+		listed = listed[:0]
+		it := new(link.Iterator)
+		for it.Next() {
+			listed = append(listed, uint32(it.ID))
+		}
+		err := it.Err()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EAGAIN) || attempt == 50 {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	for _, id := range []uint32{li.ID, uint32(theirInfo.ID)} {
 		if !slices.Contains(walked, id) || !slices.Contains(listed, id) {
