@@ -363,6 +363,10 @@ func TestTrustDir(t *testing.T) {
 	if len(trust.Manifests) != 1 || !trust.Manifests[0].ObjectChecked {
 		t.Fatalf("manifests %+v skipped %v", trust.Manifests, trust.Skipped)
 	}
+	verified := trust.Manifests[0]
+	if _, err := verified.LoadSpec(); err != nil {
+		t.Fatalf("the verified object, read again for CO-RE: %v", err)
+	}
 	// Without keys: refused.
 	empty := t.TempDir()
 	if _, err := audit.LoadTrustDir(empty); !errors.Is(err, audit.ErrNoKeys) {
@@ -381,6 +385,11 @@ func TestTrustDir(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, "x.o.intoto.json"), env, 0o644)
 	os.WriteFile(filepath.Join(dir, "filter_bpfel.o"), append(obj, 0), 0o644)
+	// The object read again after its envelope was verified (for CO-RE
+	// relocations) must still be the verified one.
+	if _, err := verified.LoadSpec(); err == nil || !strings.Contains(err.Error(), "changed after it was verified") {
+		t.Errorf("an object replaced after it was verified: %v", err)
+	}
 	trust, err = audit.LoadTrustDir(dir)
 	if err != nil {
 		t.Fatal(err)
