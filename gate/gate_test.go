@@ -2,7 +2,6 @@ package gate
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -672,49 +671,9 @@ func TestPinned(t *testing.T) {
 // copy of the package: the committed gate object, envelope and loaders are
 // the generator's output, byte for byte.
 func TestGeneratedUpToDate(t *testing.T) {
-	testutil.RequireTool(t, "clang-19", "llvm-strip-19")
-	src, err := os.ReadFile("doc.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var args []string
-	for _, line := range strings.Split(string(src), "\n") {
-		if rest, ok := strings.CutPrefix(line, "//go:generate go run github.com/bpf2go-signed/bpf2go-signed/cmd/bpf2go-signed "); ok {
-			args = strings.Fields(rest)
-		}
-	}
-	if args == nil {
-		t.Fatal("no go:generate line")
-	}
-	generated := []string{"gate_bpfel.go", "gate_bpfel.o", "gate_bpfel.o.intoto.json", "gate_bpfel.o.seal.json", "gate_bpfel_signed.go"}
-	dir := t.TempDir()
-	for _, f := range append([]string{"gate.c", "gate.key"}, generated...) {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bin := filepath.Join(t.TempDir(), "bpf2go-signed")
-	build := exec.Command("go", "build", "-o", bin, "github.com/bpf2go-signed/bpf2go-signed/cmd/bpf2go-signed")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOPACKAGE=gate", "GOFILE=doc.go")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("generate: %v\n%s", err, out)
-	}
-	for _, f := range generated {
-		want, _ := os.ReadFile(f)
-		got, _ := os.ReadFile(filepath.Join(dir, f))
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s: regenerated file differs from the committed one; run go generate ./gate and commit", f)
-		}
-	}
+	testutil.CheckGenerated(t, "doc.go", "gate", []string{"gate.c", "gate.key"},
+		[]string{"gate_bpfel.go", "gate_bpfel.o", "gate_bpfel.o.intoto.json", "gate_bpfel.o.seal.json", "gate_bpfel_signed.go"},
+		"go generate ./gate")
 }
 
 // TestGateLinksLittle: the gate is run-time code; like the runtime it
