@@ -6,3 +6,15 @@ var ProbeTagAlgorithmByLoad = probeTagAlgorithmByLoad
 
 // HaveWriteProbe is the write probe's feature test.
 var HaveWriteProbe = haveWriteProbe
+
+// LinksOf builds a Links from links as EnumerateLinks would have found
+// them: the targets of kernels before 5.13 are zero.
+func LinksOf(links ...KernelLink) *Links {
+	out := &Links{byTarget: map[uint32][]KernelLink{}}
+	var unknown []KernelLink
+	for _, kl := range links {
+		out.add(kl, &unknown)
+	}
+	out.Err = untargeted(unknown)
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -52,10 +53,49 @@ func (l KernelLink) String() string {
 // [EnumerateLinks].
 type Links struct {
 	byTarget map[uint32][]KernelLink
-	// Err is why links could not be enumerated (BPF_LINK_GET_NEXT_ID needs
-	// Linux 5.8): programs are then at best PARTIAL.
+	// Err is why the links that target a program cannot all be known:
+	// links cannot be enumerated (BPF_LINK_GET_NEXT_ID needs Linux 5.8),
+	// or some tracing or extension link does not report its target
+	// (bpf_link_info's target ids are filled from Linux 5.13). Programs
+	// are then at best PARTIAL.
 	Err error
 }
+
+// add records kl under its target, or, when the kernel did not report the
+// target (a target object id is never 0 from Linux 5.13 on, where
+// bpf_link_info has it), in unknown when the link could target a program:
+// an extension, or fentry, fexit, fmod_ret.
+func (l *Links) add(kl KernelLink, unknown *[]KernelLink) {
+	if kl.TargetProgID != 0 {
+		l.byTarget[kl.TargetProgID] = append(l.byTarget[kl.TargetProgID], kl)
+		return
+	}
+	switch {
+	case kl.ProgType == ebpf.Extension.String(),
+		kl.AttachType == ebpf.AttachTraceFEntry.String(),
+		kl.AttachType == ebpf.AttachTraceFExit.String(),
+		kl.AttachType == ebpf.AttachModifyReturn.String():
+		*unknown = append(*unknown, kl)
+	}
+}
+
+// untargeted is the error of links whose target the kernel did not say.
+func untargeted(unknown []KernelLink) error {
+	if len(unknown) == 0 {
+		return nil
+	}
+	var ids []string
+	for _, kl := range unknown {
+		ids = append(ids, fmt.Sprintf("%d (%s, program id %d %q)", kl.ID, kl.AttachType, kl.ProgID, kl.ProgName))
+	}
+	return fmt.Errorf("%w: this kernel does not report the targets of tracing links (bpf_link_info target ids, Linux 5.13+), and link(s) %s may trace or replace this program; detach them, or measure on Linux 5.13+",
+		ErrLinkTargetUnknown, strings.Join(ids, ", "))
+}
+
+// ErrLinkTargetUnknown says that a tracing or extension link on the host
+// may target the measured program but the kernel does not say which
+// program it targets (Linux 5.8 to 5.12).
+var ErrLinkTargetUnknown = errors.New("link target unknown")
 
 // To returns the links whose target is the program with this id.
 func (l *Links) To(progID uint32) []KernelLink {
@@ -73,9 +113,11 @@ func (l *Links) To(progID uint32) []KernelLink {
 // returned.
 func EnumerateLinks() (*Links, error) {
 	out := &Links{byTarget: map[uint32][]KernelLink{}}
+	var unknown []KernelLink
 	for id := uint32(0); ; {
 		next, err := bpfsys.NextLinkID(id)
 		if errors.Is(err, unix.ENOENT) {
+			out.Err = untargeted(unknown)
 			return out, nil // the end
 		}
 		if errors.Is(err, unix.EINVAL) {
@@ -109,7 +151,7 @@ func EnumerateLinks() (*Links, error) {
 				kl.Note = fmt.Sprintf("target object id %d is also a kernel BTF object: this may trace a kernel function instead", kl.TargetProgID)
 			}
 		}
-		out.byTarget[kl.TargetProgID] = append(out.byTarget[kl.TargetProgID], *kl)
+		out.add(*kl, &unknown)
 	}
 }
 
