@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -34,7 +35,50 @@ var ErrNoFullDigest = errors.New("full program digest unavailable")
 // 32 bytes of digest.
 const fullDigestRecord = 40
 
-var fullDigestProbe = sync.OnceValue(probeFullDigest)
+var fullDigestProbeMemo = memo[struct{}]{fn: func() (struct{}, error) { return struct{}{}, probeFullDigest() }}
+
+func fullDigestProbe() error { _, err := fullDigestProbeMemo.get(); return err }
+
+// digestRetry is how long a failed setup of the full-digest backend is
+// remembered before it is tried again. A long-lived process (the agent)
+// must not compare 64-bit tags for the rest of its life because one setup
+// failed for a passing reason (memory, a signal, a busy kernel); where the
+// kernel will always refuse (tracing programs not allowed), the price is
+// one attempt per period. Facts of the kernel's BTF (no digest member)
+// are read once and fail at once.
+const digestRetry = 30 * time.Second
+
+// memo calls fn until it succeeds and then keeps its value for the
+// process; a failure is kept for digestRetry. It is safe for concurrent
+// use.
+type memo[T any] struct {
+	fn  func() (T, error)
+	now func() time.Time // time.Now; set by tests
+
+	mu   sync.Mutex
+	done bool
+	val  T
+	err  error
+	at   time.Time
+}
+
+func (m *memo[T]) get() (T, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now
+	if m.now != nil {
+		now = m.now
+	}
+	if m.done {
+		return m.val, nil
+	}
+	if m.err != nil && now().Sub(m.at) < digestRetry {
+		return m.val, m.err
+	}
+	m.val, m.err = m.fn()
+	m.done, m.at = m.err == nil, now()
+	return m.val, m.err
+}
 
 // FullDigestProbe returns nil when the kernel's full 256-bit program
 // digests can be read (see [FullDigests]), or why not, wrapping
@@ -114,7 +158,7 @@ func digestLayout() (*layout, error) {
 // process: loading a tracing program costs tens of milliseconds, opening
 // its iterator microseconds. It returns the link's fd, which the process
 // keeps for its lifetime (the link keeps the program).
-var digestIter = sync.OnceValues(func() (int, error) {
+var digestIterMemo = memo[int]{fn: func() (int, error) {
 	l, err := digestLayout()
 	if err != nil {
 		return -1, err
@@ -161,7 +205,9 @@ var digestIter = sync.OnceValues(func() (int, error) {
 		return -1, fmt.Errorf("%w: attach the bpf_prog iterator: %w", ErrNoFullDigest, err)
 	}
 	return fd, nil
-})
+}}
+
+func digestIter() (int, error) { return digestIterMemo.get() }
 
 var digestIterID atomic.Uint32
 
