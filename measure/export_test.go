@@ -1,5 +1,7 @@
 package measure
 
+import "github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
+
 // ProbeTagAlgorithmByLoad is the loading probe, for comparing it with the
 // BTF answer.
 var ProbeTagAlgorithmByLoad = probeTagAlgorithmByLoad
@@ -17,4 +19,14 @@ func LinksOf(links ...KernelLink) *Links {
 	}
 	out.Err = untargeted(unknown)
 	return out
+}
+
+// ReadEntries is the read-back of a map's entries, for checking its
+// buffers against the kernel's layout.
+var ReadEntries = func(fd int) ([]Entry, error) {
+	info, err := bpfsys.MapDescriptor(fd)
+	if err != nil {
+		return nil, err
+	}
+	return readEntries(fd, info)
 }

@@ -387,12 +387,22 @@ func HashContents(bo binary.ByteOrder, typ ebpf.MapType, keySize, valueSize, max
 		sum, err := HashArray(bo, valueSize, maxEntries, entries)
 		return sum, AlgArray, err
 	}
-	switch typ {
-	case ebpf.PerCPUArray, ebpf.PerCPUHash, ebpf.LRUCPUHash, ebpf.StructOpsMap:
+	if perCPUValues(typ) || typ == ebpf.StructOpsMap {
 		return [sha256.Size]byte{}, "", fmt.Errorf("%w: content hash of a %s map", ErrUnsupported, typ)
 	}
 	sum, err := HashKV(keySize, valueSize, maxEntries, entries)
 	return sum, AlgKV, err
+}
+
+// perCPUValues reports whether a map type holds one value per possible
+// CPU: a lookup from user space then returns every CPU's value, each
+// padded to 8 bytes, instead of value_size bytes.
+func perCPUValues(typ ebpf.MapType) bool {
+	switch typ {
+	case ebpf.PerCPUArray, ebpf.PerCPUHash, ebpf.LRUCPUHash, ebpf.PerCPUCGroupStorage:
+		return true
+	}
+	return false
 }
 
 // MaxArrayContents is the largest array, in bytes hashed (each value

@@ -78,8 +78,13 @@ func mmapArrayHash(fd int, info *bpfsys.MapInfo) ([32]byte, error) {
 // readEntries reads every entry of a map through the kernel: in batches
 // (BPF_MAP_LOOKUP_BATCH, Linux 5.6+) where the map type has them, else one
 // BPF_MAP_GET_NEXT_KEY and one BPF_MAP_LOOKUP_ELEM per entry. A frozen map
-// cannot change while it is read.
+// cannot change while it is read. Maps with a value per CPU are refused
+// before anything is read: the buffers here hold value_size bytes per
+// entry, the kernel would write one padded value per possible CPU.
 func readEntries(fd int, info *bpfsys.MapInfo) ([]Entry, error) {
+	if typ := ebpf.MapType(info.Type); perCPUValues(typ) {
+		return nil, fmt.Errorf("%w: read back of a %s map (one value per CPU)", ErrUnsupported, typ)
+	}
 	entries, err := readEntriesBatch(fd, info)
 	if errors.Is(err, bpfsys.ErrBatchUnsupported) {
 		return readEntriesByKey(fd, info)
@@ -181,6 +186,9 @@ func readEntriesByKey(fd int, info *bpfsys.MapInfo) ([]Entry, error) {
 // read through the kernel: in batches where the kernel supports it (5.6+),
 // one lookup per index otherwise. The slice passed to fn is reused.
 func readArray(fd int, info *bpfsys.MapInfo, fn func(value []byte)) error {
+	if typ := ebpf.MapType(info.Type); typ != ebpf.Array {
+		return fmt.Errorf("read back: %s map read as an array", typ)
+	}
 	vs := int(info.ValueSize)
 	read, batches := 0, 0
 	err := lookupBatches(fd, info, false, func(keys, values []byte, n int) error {
