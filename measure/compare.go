@@ -292,8 +292,9 @@ func describeSlot(s *Slot) string {
 
 // Unbound lists what the signature does not bind in a program's closure,
 // though nothing differs from it: program arrays that are not sealed
-// (their slots are code anyone holding them can change), and links that
-// could not be enumerated. A program with such entries is at best
+// (their slots are code anyone holding them can change), device and CPU
+// maps whose values can name a program (referenced, or the inner maps of
+// a map of maps), and links that could not be enumerated. A program with such entries is at best
 // PARTIAL. found may be nil.
 func (m *Manifest) Unbound(expected *Program, found *KernelProgram) []string {
 	var out []string
@@ -305,6 +306,11 @@ func (m *Manifest) Unbound(expected *Program, found *KernelProgram) []string {
 			mp := &p.Maps[i]
 			if redirectsToPrograms(mp) {
 				out = append(out, fmt.Sprintf("program %s: maps[%d](%s): programs attached to its entries (run on redirect) not bound: a %s whose values can name a program", p.Name, i, mp.Name, ebpf.MapType(mp.Type)))
+			}
+			if mp.Inner != nil && redirectsToPrograms(mp.Inner) {
+				// The program redirects through the inner map it looks
+				// up, as through one it references.
+				out = append(out, fmt.Sprintf("program %s: maps[%d](%s): programs attached to the entries of its inner maps (run on redirect) not bound: inner maps are %ss whose values can name a program", p.Name, i, mp.Name, ebpf.MapType(mp.Inner.Type)))
 			}
 			if mp.IsProgramArray() && !mp.Sealed {
 				s := fmt.Sprintf("program %s: maps[%d](%s): tail-call targets not bound (unsealed program array)", p.Name, i, mp.Name)

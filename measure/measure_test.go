@@ -187,7 +187,8 @@ func TestTestdataReproducible(t *testing.T) {
 // TestUnbound: what the signature does not bind in a program's closure,
 // from the manifest alone: an unsealed program array (the program and the
 // programs its sealed slots reach), a device or CPU map whose values can
-// name a program; sealed program arrays and plain maps bind everything.
+// name a program, referenced or held by a map of maps; sealed program
+// arrays and plain maps bind everything.
 func TestUnbound(t *testing.T) {
 	prog := func(name string, maps ...measure.Map) measure.Program {
 		return measure.Program{Name: name, Maps: maps}
@@ -197,9 +198,11 @@ func TestUnbound(t *testing.T) {
 		Slots: []measure.Slot{{Key: "00000000", Program: "target"}}}
 	devmap := measure.Map{MapDescriptor: measure.MapDescriptor{Name: "tx", Type: uint32(ebpf.DevMap), KeySize: 4, ValueSize: 8, MaxEntries: 4}}
 	oldDevmap := measure.Map{MapDescriptor: measure.MapDescriptor{Name: "tx", Type: uint32(ebpf.DevMap), KeySize: 4, ValueSize: 4, MaxEntries: 4}}
+	inner := devmap
+	outer := measure.Map{MapDescriptor: measure.MapDescriptor{Name: "ports", Type: uint32(ebpf.ArrayOfMaps), KeySize: 4, ValueSize: 4, MaxEntries: 1}, Inner: &inner}
 	counts := measure.Map{MapDescriptor: measure.MapDescriptor{Name: "counts", Type: uint32(ebpf.Array), KeySize: 4, ValueSize: 8, MaxEntries: 4}}
 	m := &measure.Manifest{Programs: []measure.Program{
-		prog("entry", sealed), prog("target", open), prog("plain", counts, oldDevmap), prog("redirect", devmap),
+		prog("entry", sealed), prog("target", open), prog("plain", counts, oldDevmap), prog("redirect", devmap), prog("inner", outer),
 	}}
 	tests := []struct {
 		prog string
@@ -209,6 +212,7 @@ func TestUnbound(t *testing.T) {
 		{"target", []string{"program target: maps[0](open): tail-call targets not bound"}},
 		{"plain", nil},
 		{"redirect", []string{"programs attached to its entries"}},
+		{"inner", []string{"programs attached to the entries of its inner maps"}},
 	}
 	for _, tt := range tests {
 		got := m.Unbound(m.Program(tt.prog), nil)

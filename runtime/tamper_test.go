@@ -51,6 +51,9 @@ func TestTamper(t *testing.T) {
 	tail := newFixtureFor(t, "tailcall_bpfel.o", sealmap.Config{})
 	mim := newFixtureFor(t, "mapinmap_bpfel.o", sealmap.Config{Contents: map[string][]byte{"policy": []byte(`{"entries":[{"key":1,"value":1}]}`)}})
 	open := newFixtureFor(t, "tailcall_open_bpfel.o", sealmap.Config{UnsealedProgArrays: []string{"dispatch"}})
+	// A device map reached through a map of maps: whoever holds the
+	// outer map puts in it a device map whose entries run a program.
+	mimDevmap := newFixtureFor(t, "mimdevmap_bpfel.o", sealmap.Config{})
 	signedBy := func(f *fixture) func() *bpfsigned.Object {
 		return func() *bpfsigned.Object { return f.object(t, f.obj, f.manifest, f.key) }
 	}
@@ -226,6 +229,7 @@ func TestTamper(t *testing.T) {
 		{name: "program array swapped through MapReplacements", obj: signedBy(tail), opts: withMap(&ebpf.MapSpec{Name: "jmp", Type: ebpf.ProgramArray, KeySize: 4, ValueSize: 4, MaxEntries: 4}), want: "sealed map cannot be replaced"},
 		{name: "program array left unfrozen (plan edited)", obj: editPlan(tail, `"jmp"`, `"calls"`), want: "sealing plan"},
 		{name: "open program array under the default policy", obj: signedBy(open), want: "tail-call targets not bound"},
+		{name: "device maps held by a map of maps under the default policy", obj: signedBy(mimDevmap), want: "programs attached to the entries of its inner maps"},
 
 		// Maps of maps: a sealed map reached only through a slot.
 		{name: "sealed inner map contents changed", obj: editPlan(mim, `"value_hex": "01000000"`, `"value_hex": "02000000"`), want: "policies).slots[00000000](map id"},
