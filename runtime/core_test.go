@@ -120,6 +120,24 @@ func TestCORE(t *testing.T) {
 			}
 			t.Fatal("no instruction to edit")
 		}},
+		{"CO-RE relocation dropped from a signed site", nil, &bpfsigned.Policy{Accept: []bpfsigned.Verdict{bpfsigned.OK, bpfsigned.Partial}}, nil, bpfsigned.BadSig, true, func(t *testing.T, spec *ebpf.CollectionSpec) {
+			// The instructions stay the signed base; the site that reads
+			// tgid loses its relocation, so the kernel gets the local
+			// offset there (another field of the real task_struct) and
+			// the other site resolved: only CO-RE sites differ from the
+			// base, and the kernel's tag is the tampered relocation's.
+			p := spec.Programs["corerel_probe"]
+			var sites []int
+			for i := range p.Instructions {
+				if btf.CORERelocationMetadata(&p.Instructions[i]) != nil {
+					sites = append(sites, i)
+				}
+			}
+			if len(sites) != 2 {
+				t.Fatalf("%d CO-RE sites, want 2", len(sites))
+			}
+			p.Instructions[sites[1]].Metadata = asm.Metadata{}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,7 +175,7 @@ func TestCORE(t *testing.T) {
 					t.Errorf("PARTIAL does not list the relocated sites: %+v", p.Relocations)
 				}
 			case bpfsigned.BadSig:
-				if len(p.Mismatches) == 0 || !(strings.Contains(p.Mismatches[0].Expected, "relocated for this kernel") || p.Mismatches[0].Field == "co-re.base_digest") {
+				if len(p.Mismatches) == 0 || !(strings.Contains(p.Mismatches[0].Expected, "relocated for this kernel") || p.Mismatches[0].Field == "co-re.base_digest" || p.Mismatches[0].Field == "co-re.sites") {
 					t.Errorf("BADSIG mismatches %+v", p.Mismatches)
 				}
 			}

@@ -586,8 +586,9 @@ func (r *Report) partial(want *measure.Program, ps *ebpf.ProgramSpec, kp *measur
 // signed digest of want (ms is the comparison's single tag mismatch), is
 // the signed program with its CO-RE relocations resolved for this kernel:
 // the instructions of ps (the program as the object holds it) before
-// relocation must be the signed base, relocating them in user space
-// against this kernel's BTF must change only CO-RE sites, and the result
+// relocation must be the signed base, its relocation sites the signed
+// ones, relocating them in user space against this kernel's BTF must
+// change only CO-RE sites, and the result
 // must have the kernel's tag. It returns the resolved sites (non-nil)
 // and no mismatch then; otherwise nil and the mismatches that say what
 // differs. The loader and the auditor ("prog verify") both decide PARTIAL
@@ -607,6 +608,17 @@ func MatchPartial(want *measure.Program, ps *ebpf.ProgramSpec, kp *measure.Kerne
 	if err != nil {
 		return nil, append(ms, measure.Mismatch{Field: "co-re", Expected: "only CO-RE sites resolved for this kernel", Found: err.Error()})
 	}
+	// The sites resolved must be the signed ones: the relocation
+	// records travel beside the instructions, outside the base digest,
+	// and one added, dropped or changed resolves other instructions, or
+	// the same ones otherwise.
+	sites := make([]measure.Relocation, len(fixups))
+	for i, f := range fixups {
+		sites[i] = f.Relocation
+	}
+	if !slices.Equal(sites, want.Relocations) {
+		return nil, []measure.Mismatch{{Field: "co-re.sites", Expected: describeSites(want.Relocations), Found: describeSites(sites)}}
+	}
 	tag := d.KernelTag(kp.TagAlgorithm)
 	if tag != kp.Tag {
 		return nil, []measure.Mismatch{{Field: "tag(" + kp.TagAlgorithm + ")", Expected: ms[0].Expected + " or " + tag + " (relocated for this kernel)", Found: kp.Tag}}
@@ -619,4 +631,16 @@ func MatchPartial(want *measure.Program, ps *ebpf.ProgramSpec, kp *measure.Kerne
 		fixups = []measure.Fixup{}
 	}
 	return fixups, nil
+}
+
+// describeSites lists relocation sites as "insn N: relocation".
+func describeSites(rs []measure.Relocation) string {
+	if len(rs) == 0 {
+		return "no relocation site"
+	}
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = fmt.Sprintf("insn %d: %s", r.Insn, r.Relocation)
+	}
+	return strings.Join(parts, "; ")
 }
