@@ -184,7 +184,12 @@ func loadSpec(o *Object, spec *ebpf.CollectionSpec, sigCheck *signatureCheck, to
 			coll.Close()
 			return report, err
 		}
+		restore := saveFields(to)
 		if err := coll.Assign(to); err != nil {
+			// Assign sets fields one by one and stops at the first it
+			// cannot fill: the objects set before it would be handed
+			// out closed.
+			restore()
 			coll.Close()
 			return report, fmt.Errorf("assign objects: %w", err)
 		}
@@ -520,6 +525,38 @@ func programArraysHeld(to any, coll *ebpf.Collection) error {
 		return fmt.Errorf("program array %s is not in %T: the kernel empties a program array when its last file descriptor closes, so its tail calls would fail; add a field with `ebpf:%q` (the generated objects struct has one)", name, to, name)
 	}
 	return nil
+}
+
+// saveFields records the `ebpf:"name"` fields of a pointer to a struct
+// (embedded structs included) and returns a function that sets them back
+// to the values they hold now.
+func saveFields(to any) func() {
+	v := reflect.ValueOf(to)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return func() {}
+	}
+	var fields, values []reflect.Value
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f, fv := t.Field(i), v.Field(i)
+			switch {
+			case f.Anonymous && fv.Kind() == reflect.Struct:
+				walk(fv)
+			case f.Tag.Get("ebpf") != "" && fv.CanSet():
+				old := reflect.New(fv.Type()).Elem()
+				old.Set(fv)
+				fields, values = append(fields, fv), append(values, old)
+			}
+		}
+	}
+	walk(v.Elem())
+	return func() {
+		for i, f := range fields {
+			f.Set(values[i])
+		}
+	}
 }
 
 // objectsOf collects the *ebpf.Program and *ebpf.Map fields tagged

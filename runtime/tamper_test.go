@@ -325,3 +325,31 @@ func TestProgramArrayMustBeHeld(t *testing.T) {
 		t.Errorf("%d fds open before, %d after", before, after)
 	}
 }
+
+// TestAssignFailureHandsOutNothing: an accepted load into a struct that
+// names an object the collection lacks fails, and leaves the struct as it
+// was: no field holds an object of the load (closed with it), none is
+// left open.
+func TestAssignFailureHandsOutNothing(t *testing.T) {
+	testutil.RequireBPF(t)
+	f := newFixture(t)
+	var objs struct {
+		objects
+		Missing *ebpf.Program `ebpf:"no_such_program"`
+	}
+	before := testutil.OpenFDs(t)
+	rep, err := bpfsigned.Load(f.object(t, f.obj, f.manifest, f.key), &objs, nil)
+	if err == nil || !strings.Contains(err.Error(), "no_such_program") {
+		objs.Close()
+		t.Fatalf("load into a struct naming a missing program: %v", err)
+	}
+	if rep == nil || rep.Verdict != bpfsigned.OK {
+		t.Fatalf("the measurement itself should pass: %v", rep)
+	}
+	if objs.Filter != nil || objs.Hits != nil || objs.Missing != nil {
+		t.Errorf("failed load left objects in the struct: filter %v hits %v", objs.Filter, objs.Hits)
+	}
+	if after := testutil.OpenFDs(t); after != before {
+		t.Errorf("%d fds open before, %d after", before, after)
+	}
+}
