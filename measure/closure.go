@@ -85,18 +85,19 @@ func readSlots(fd int, info *bpfsys.MapInfo, opts *KernelOptions, km *KernelMap)
 
 // splitBound keeps the first n map ids (the maps the expected instructions
 // reference, in the kernel's order) and, of the others, those a translated
-// instruction references; the rest are bound maps, recorded in kp. The
+// instruction loads (loads; xlated says whether the kernel gave the
+// translated instructions); the rest are bound maps, recorded in kp. The
 // kernel appends maps bound with BPF_PROG_BIND_MAP after the maps the
 // instructions reference.
-func splitBound(fd int, ids []uint32, n int, kp *KernelProgram) ([]uint32, error) {
-	refs, ok, err := bpfsys.XlatedMapRefs(fd)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
+func splitBound(ids []uint32, n int, loads []bpfsys.MapLoad, xlated bool, kp *KernelProgram) []uint32 {
+	if !xlated {
 		// Without the translated instructions, extra maps cannot be told
 		// apart from maps the instructions reference: all are compared.
-		return ids, nil
+		return ids
+	}
+	refs := map[uint32]bool{}
+	for _, l := range loads {
+		refs[l.MapID] = true
 	}
 	keep := slices.Clone(ids[:n])
 	for _, id := range ids[n:] {
@@ -113,7 +114,27 @@ func splitBound(fd int, ids []uint32, n int, kp *KernelProgram) ([]uint32, error
 		}
 		kp.BoundMaps = append(kp.BoundMaps, bm)
 	}
-	return keep, nil
+	return keep
+}
+
+// mapLoads encodes the kernel's map loads as [Program.MapLoads] does, each
+// map by its index in kp.Maps; a load of a map that is not there (none
+// should be) is written "?ID" and matches no signed load.
+func mapLoads(loads []bpfsys.MapLoad, kp *KernelProgram) string {
+	index := make(map[uint32]int, len(kp.Maps))
+	for i, m := range kp.Maps {
+		index[m.ID] = i
+	}
+	parts := make([]string, len(loads))
+	for i, l := range loads {
+		idx, ok := index[l.MapID]
+		if !ok {
+			parts[i] = fmt.Sprintf("?%d", l.MapID)
+			continue
+		}
+		parts[i] = MapLoad{Map: idx, Value: l.Value, Off: l.Off}.String()
+	}
+	return strings.Join(parts, " ")
 }
 
 // closure measures the programs reachable from kp through the slots of

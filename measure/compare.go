@@ -138,10 +138,35 @@ func (c *comparer) program(expected *Program, found *KernelProgram) ([]Mismatch,
 	for i := 0; i < min(len(expected.Maps), len(found.Maps)); i++ {
 		ms = append(ms, c.compareMap(fmt.Sprintf("maps[%d](%s).", i, expected.Maps[i].Name), &expected.Maps[i], &found.Maps[i])...)
 	}
+	if expected.MapLoads != "" && found.MapLoadsError == "" {
+		want, errW := ParseMapLoads(expected.MapLoads, len(expected.Maps))
+		got, errG := ParseMapLoads(found.MapLoads, len(found.Maps))
+		if errW != nil || errG != nil || !loadsSubsequence(got, want) {
+			add("map_loads", "the signed map loads in order, some possibly removed as dead code: "+expected.MapLoads, found.MapLoads)
+		}
+	}
 	for _, l := range found.Links {
 		ms = append(ms, Mismatch{fmt.Sprintf("links[id %d]", l.ID), "no tracing or extension program attached to this program", l.String()})
 	}
 	return ms, matched
+}
+
+// loadsUnbound says why which map each instruction of found loads could
+// not be checked against expected.
+func loadsUnbound(expected *Program, found *KernelProgram) []string {
+	switch {
+	case len(expected.Maps) == 0:
+		return nil
+	case expected.MapLoads == "":
+		return []string{fmt.Sprintf("program %s: which map each instruction loads is not in the signed measurement (a manifest from an older generator): generate and sign again", expected.Name)}
+	case found == nil:
+		return nil
+	case found.MapLoadsError != "":
+		return []string{fmt.Sprintf("program %s: %s", expected.Name, found.MapLoadsError)}
+	case found.MapLoads == "":
+		return []string{fmt.Sprintf("program %s: the kernel's translated instructions load no map though the signed ones do (%s): constant blinding (net.core.bpf_jit_harden=2) hides them, or the verifier removed every one as dead code; which map each instruction loads cannot be checked", expected.Name, expected.MapLoads)}
+	}
+	return nil
 }
 
 func (c *comparer) compareMap(prefix string, want *Map, got *KernelMap) []Mismatch {
@@ -335,10 +360,43 @@ func (m *Manifest) Unbound(expected *Program, found *KernelProgram) []string {
 			}
 		}
 	}
+	out = append(out, loadsUnbound(expected, found)...)
+	if found != nil {
+		for i := range found.TailCalls {
+			tc := &found.TailCalls[i]
+			if want := m.programOrNil(tc.MeasuredAs); want != nil {
+				out = append(out, loadsUnbound(want, tc)...)
+			}
+		}
+	}
+	for _, p := range progs[1:] {
+		if found == nil || !measuredIn(found, p.Name) {
+			out = append(out, loadsUnbound(p, nil)...)
+		}
+	}
 	if found != nil && found.LinksError != "" {
 		out = append(out, "links: "+found.LinksError)
 	}
 	return out
+}
+
+// programOrNil is [Manifest.Program] on a manifest that may be nil.
+func (m *Manifest) programOrNil(name string) *Program {
+	if m == nil || name == "" {
+		return nil
+	}
+	return m.Program(name)
+}
+
+// measuredIn reports whether one of found's tail calls was measured as the
+// program called name.
+func measuredIn(found *KernelProgram, name string) bool {
+	for i := range found.TailCalls {
+		if found.TailCalls[i].MeasuredAs == name {
+			return true
+		}
+	}
+	return false
 }
 
 // redirectsToPrograms reports whether a map's values can name a program

@@ -84,6 +84,12 @@ type KernelProgram struct {
 	// are reported, not compared. Only told apart when the expected
 	// measurement is known and has fewer maps than map_ids.
 	BoundMaps []BoundMap `json:"bound_maps,omitempty"`
+	// MapLoads are the map loads of the kernel's translated instructions,
+	// encoded as [Program.MapLoads] with each map's index in Maps; dead
+	// code the verifier removed has none. MapLoadsError says why they
+	// could not be read (no translated instructions for this caller).
+	MapLoads      string `json:"map_loads,omitempty"`
+	MapLoadsError string `json:"map_loads_error,omitempty"`
 	// Links are tracing and extension links whose target is this program.
 	Links []KernelLink `json:"links,omitempty"`
 	// LinksError says why links could not be enumerated.
@@ -181,10 +187,12 @@ func kernelProgram(fd int, opts *KernelOptions) (*KernelProgram, error) {
 	if d, ok := opts.FullDigests[kp.ID]; ok && alg == TagSHA256 && d[:2*tagSize] == tag {
 		kp.Digest, kp.TagBits = d, 256
 	}
+	loads, xlated, err := bpfsys.XlatedMapLoads(fd)
+	if err != nil {
+		return nil, fmt.Errorf("program %s (id %d): %w", kp.Name, kp.ID, err)
+	}
 	if e := opts.Expected; e != nil && len(ids) > len(e.Maps) {
-		if ids, err = splitBound(fd, ids, len(e.Maps), kp); err != nil {
-			return nil, fmt.Errorf("program %s (id %d): %w", kp.Name, kp.ID, err)
-		}
+		ids = splitBound(ids, len(e.Maps), loads, xlated, kp)
 	}
 	held := map[uint32]heldMap{}
 	for _, m := range opts.Maps {
@@ -207,6 +215,11 @@ func kernelProgram(fd int, opts *KernelOptions) (*KernelProgram, error) {
 			return nil, fmt.Errorf("program %s (id %d): %w", kp.Name, kp.ID, err)
 		}
 		kp.Maps = append(kp.Maps, *km)
+	}
+	if xlated {
+		kp.MapLoads = mapLoads(loads, kp)
+	} else {
+		kp.MapLoadsError = "the kernel gives no translated instructions to this caller (CAP_BPF, or CAP_SYS_ADMIN before Linux 5.8): which map each instruction loads cannot be checked"
 	}
 	return kp, nil
 }

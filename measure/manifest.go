@@ -153,6 +153,13 @@ type Program struct {
 	// Relocations are the program's CO-RE relocation sites: the kernel
 	// receives them resolved against its own types.
 	Relocations []Relocation `json:"relocations,omitempty"`
+	// MapLoads says which map each instruction that loads a map loads,
+	// in instruction order (see [MapLoads]): the tag zeroes both halves
+	// of such an ldimm64, so neither the map nor the offset in its value
+	// is part of the instruction digest. Empty for a program without
+	// maps, and in manifests of generators before it was measured (their
+	// programs with maps are then at best PARTIAL).
+	MapLoads string `json:"map_loads,omitempty"`
 	// Unsupported lists what measurement v2 cannot cover in this program. A
 	// program with entries here never matches a kernel measurement.
 	Unsupported []string `json:"unsupported,omitempty"`
@@ -264,6 +271,15 @@ func (p *Program) canonical() ([]byte, error) {
 	for _, r := range p.Relocations {
 		e.u32(uint32(r.Insn))
 		e.str(r.Relocation)
+	}
+	if p.MapLoads != "" {
+		// Appended only when present, so that the measurements of
+		// manifests made before it stay what they were signed as.
+		if _, err := ParseMapLoads(p.MapLoads, len(p.Maps)); err != nil {
+			return nil, fmt.Errorf("%w: program %s: %w", ErrBadManifest, p.Name, err)
+		}
+		e.str("map_loads")
+		e.str(p.MapLoads)
 	}
 	return e.buf, nil
 }

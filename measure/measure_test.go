@@ -187,11 +187,16 @@ func TestTestdataReproducible(t *testing.T) {
 // TestUnbound: what the signature does not bind in a program's closure,
 // from the manifest alone: an unsealed program array (the program and the
 // programs its sealed slots reach), a device or CPU map whose values can
-// name a program, referenced or held by a map of maps; sealed program
-// arrays and plain maps bind everything.
+// name a program, referenced or held by a map of maps, a program with
+// maps whose map loads were not measured; sealed program arrays and plain
+// maps bind everything.
 func TestUnbound(t *testing.T) {
 	prog := func(name string, maps ...measure.Map) measure.Program {
-		return measure.Program{Name: name, Maps: maps}
+		var loads []measure.MapLoad
+		for i := range maps {
+			loads = append(loads, measure.MapLoad{Map: i})
+		}
+		return measure.Program{Name: name, Maps: maps, MapLoads: measure.FormatMapLoads(loads)}
 	}
 	open := measure.Map{MapDescriptor: measure.MapDescriptor{Name: "open", Type: uint32(ebpf.ProgramArray), KeySize: 4, ValueSize: 4, MaxEntries: 2}}
 	sealed := measure.Map{MapDescriptor: measure.MapDescriptor{Name: "jmp", Type: uint32(ebpf.ProgramArray), KeySize: 4, ValueSize: 4, MaxEntries: 2}, Sealed: true,
@@ -203,6 +208,7 @@ func TestUnbound(t *testing.T) {
 	counts := measure.Map{MapDescriptor: measure.MapDescriptor{Name: "counts", Type: uint32(ebpf.Array), KeySize: 4, ValueSize: 8, MaxEntries: 4}}
 	m := &measure.Manifest{Programs: []measure.Program{
 		prog("entry", sealed), prog("target", open), prog("plain", counts, oldDevmap), prog("redirect", devmap), prog("inner", outer),
+		{Name: "old", Maps: []measure.Map{counts}},
 	}}
 	tests := []struct {
 		prog string
@@ -213,6 +219,8 @@ func TestUnbound(t *testing.T) {
 		{"plain", nil},
 		{"redirect", []string{"programs attached to its entries"}},
 		{"inner", []string{"programs attached to the entries of its inner maps"}},
+		// A manifest from before map loads were measured.
+		{"old", []string{"which map each instruction loads is not in the signed measurement"}},
 	}
 	for _, tt := range tests {
 		got := m.Unbound(m.Program(tt.prog), nil)

@@ -145,7 +145,10 @@ func (ctx *specContext) program(spec *ebpf.ProgramSpec) (*Program, error) {
 		InsnDigest: d,
 	}
 
-	seen := map[string]bool{}
+	// index is each map's position in p.Maps: first use, the kernel's
+	// map_ids order.
+	index := map[string]int{}
+	var loads []MapLoad
 	iter := spec.Instructions.Iterate()
 	for iter.Next() {
 		ins := iter.Ins
@@ -164,35 +167,41 @@ func (ctx *specContext) program(spec *ebpf.ProgramSpec) (*Program, error) {
 				// .kconfig map and fills it from the running kernel.
 				name = KconfigMap
 			}
-			if name == KconfigMap {
-				if seen[name] {
-					continue
+			i, ok := index[name]
+			if !ok {
+				var mm *Map
+				if name == KconfigMap {
+					km, err := kconfigMap(coll)
+					if err != nil {
+						return nil, fmt.Errorf("program %s: %w", spec.Name, err)
+					}
+					mm = km
+				} else {
+					ms := coll.Maps[name]
+					if ms == nil {
+						return nil, fmt.Errorf("program %s: instruction %d references map %q, which the object does not define", spec.Name, iter.Offset, name)
+					}
+					if mm, err = ctx.mapFromSpec(ms); err != nil {
+						return nil, fmt.Errorf("program %s: %w", spec.Name, err)
+					}
 				}
-				seen[name] = true
-				km, err := kconfigMap(coll)
-				if err != nil {
-					return nil, fmt.Errorf("program %s: %w", spec.Name, err)
-				}
-				p.Maps = append(p.Maps, *km)
-				continue
+				i = len(p.Maps)
+				index[name] = i
+				p.Maps = append(p.Maps, *mm)
 			}
-			if seen[name] {
-				continue
+			// The offset in the value travels in the upper half of the
+			// constant (the second ldimm64 half's imm), as cilium/ebpf
+			// submits it.
+			l := MapLoad{Map: i}
+			if ins.Src == asm.PseudoMapValue {
+				l.Value, l.Off = true, uint32(uint64(ins.Constant)>>32)
 			}
-			seen[name] = true
-			ms := coll.Maps[name]
-			if ms == nil {
-				return nil, fmt.Errorf("program %s: instruction %d references map %q, which the object does not define", spec.Name, iter.Offset, name)
-			}
-			mm, err := ctx.mapFromSpec(ms)
-			if err != nil {
-				return nil, fmt.Errorf("program %s: %w", spec.Name, err)
-			}
-			p.Maps = append(p.Maps, *mm)
+			loads = append(loads, l)
 		case ins.OpCode == asm.LoadImmOp(asm.DWord) && ins.Src == asm.R0 && ins.Reference() != "" && !isKsymVar(coll, ins.Reference()):
 			p.Unsupported = append(p.Unsupported, fmt.Sprintf("kfunc address %q at instruction %d", ins.Reference(), iter.Offset))
 		}
 	}
+	p.MapLoads = FormatMapLoads(loads)
 	if p.Relocations = relocations(spec); len(p.Relocations) > 0 {
 		for i := range ctx.targets {
 			t := &ctx.targets[i]

@@ -54,6 +54,25 @@ func TestTamper(t *testing.T) {
 	// A device map reached through a map of maps: whoever holds the
 	// outer map puts in it a device map whose entries run a program.
 	mimDevmap := newFixtureFor(t, "mimdevmap_bpfel.o", sealmap.Config{})
+	// Global variables in .rodata (frozen), .data and .bss.
+	globals := newFixtureFor(t, "globals_bpfel.o", sealmap.Config{})
+	// retarget points the load of byte off of from's value at byte toOff
+	// of to's: the tag zeroes both halves of the ldimm64, and when both
+	// maps were used before the instruction map_ids keep their order.
+	retarget := func(from string, off uint32, to string, toOff uint32) func(t *testing.T, spec *ebpf.CollectionSpec) {
+		return func(t *testing.T, spec *ebpf.CollectionSpec) {
+			for _, p := range spec.Programs {
+				for i, ins := range p.Instructions {
+					if ins.IsLoadFromMap() && ins.Src == asm.PseudoMapValue && ins.Reference() == from && uint32(uint64(ins.Constant)>>32) == off {
+						ins.Constant = int64(uint64(toOff)<<32 | uint64(uint32(ins.Constant)))
+						p.Instructions[i] = ins.WithReference(to)
+						return
+					}
+				}
+			}
+			t.Fatalf("no load of %s+%d", from, off)
+		}
+	}
 	signedBy := func(f *fixture) func() *bpfsigned.Object {
 		return func() *bpfsigned.Object { return f.object(t, f.obj, f.manifest, f.key) }
 	}
@@ -230,6 +249,10 @@ func TestTamper(t *testing.T) {
 		{name: "program array left unfrozen (plan edited)", obj: editPlan(tail, `"jmp"`, `"calls"`), want: "sealing plan"},
 		{name: "open program array under the default policy", obj: signedBy(open), want: "tail-call targets not bound"},
 		{name: "device maps held by a map of maps under the default policy", obj: signedBy(mimDevmap), want: "programs attached to the entries of its inner maps"},
+		// Which map an instruction loads: min_len (.rodata+8, frozen) read
+		// from the writable .data+0 (packets_seen) instead.
+		{name: "sealed variable read from a writable map", obj: signedBy(globals), hook: retarget(".rodata", 8, ".data", 0), want: "map_loads"},
+		{name: "sealed variable read at another offset", obj: signedBy(globals), hook: retarget(".rodata", 8, ".rodata", 0), want: "map_loads"},
 
 		// Maps of maps: a sealed map reached only through a slot.
 		{name: "sealed inner map contents changed", obj: editPlan(mim, `"value_hex": "01000000"`, `"value_hex": "02000000"`), want: "policies).slots[00000000](map id"},

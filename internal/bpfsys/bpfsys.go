@@ -15,8 +15,9 @@
 //     Info and NewMapFromID add system calls and a /proc fdinfo parse.
 //     The audit's verdict pass (audit.Trust.All) opens every program on
 //     the host with [ProgFDByID] for the same reason.
-//   - [XlatedMapRefs]: the map ids in the translated instructions, to tell
-//     maps bound with BPF_PROG_BIND_MAP apart, without cilium/ebpf
+//   - [XlatedMapLoads]: the map loads of the translated instructions, to
+//     compare which map each instruction loads with the signed ones and to
+//     tell maps bound with BPF_PROG_BIND_MAP apart, without cilium/ebpf
 //     decoding the whole program.
 //   - [LookupBatch], [LookupElem], [NextKey]: the read-back of sealed maps
 //     into one preallocated buffer of raw bytes, without cilium/ebpf's
@@ -226,14 +227,26 @@ func CString(b []byte) string {
 	return string(b)
 }
 
-// XlatedMapRefs returns the ids of the maps the program's translated
-// instructions (as the verifier left them) reference: the kernel writes a
-// map's id into every ldimm64 that loads a map or a map value when it
-// dumps them. Maps in map_ids that no instruction references were bound
-// with BPF_PROG_BIND_MAP (or referenced only from code the verifier
-// removed as dead). ok is false when the kernel withholds the translated
-// instructions (a caller without CAP_BPF, CAP_SYS_ADMIN on old kernels).
-func XlatedMapRefs(fd int) (refs map[uint32]bool, ok bool, err error) {
+// MapLoad is one instruction of a program's translated instructions that
+// loads a map: an ldimm64 with src_reg BPF_PSEUDO_MAP_FD (the map's
+// address) or BPF_PSEUDO_MAP_VALUE (the address of the byte Off of its
+// value, for arrays), as the kernel dumps it with the map's id.
+type MapLoad struct {
+	MapID uint32
+	Value bool
+	Off   uint32
+}
+
+// XlatedMapLoads returns the map loads of the program's translated
+// instructions (as the verifier left them), in instruction order: the
+// kernel writes the map's id into the first half of the ldimm64 and the
+// offset into the second when it dumps them (bpf_insn_prepare_dump;
+// BPF_PSEUDO_MAP_IDX loads are dumped as BPF_PSEUDO_MAP_FD ones, with the
+// id). Loads in code the verifier removed as dead are not there; under
+// constant blinding (net.core.bpf_jit_harden) none are. ok is false when
+// the kernel withholds the translated instructions (a caller without
+// CAP_BPF, CAP_SYS_ADMIN on old kernels).
+func XlatedMapLoads(fd int) (loads []MapLoad, ok bool, err error) {
 	var info ProgInfo
 	if err := objInfo(fd, unsafe.Pointer(&info), unsafe.Sizeof(info)); err != nil {
 		return nil, false, fmt.Errorf("BPF_OBJ_GET_INFO_BY_FD (program fd %d): %w", fd, err)
@@ -247,20 +260,24 @@ func XlatedMapRefs(fd int) (refs map[uint32]bool, ok bool, err error) {
 		return nil, false, fmt.Errorf("BPF_OBJ_GET_INFO_BY_FD translated instructions (program fd %d): %w", fd, err)
 	}
 	buf = buf[:min(uint32(len(buf)), info.XlatedProgLen)]
-	refs = map[uint32]bool{}
+	littleEndian := binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 	for i := 0; i+16 <= len(buf); i += 8 {
 		code, regs := buf[i], buf[i+1]
 		if code != unix.BPF_LD|unix.BPF_IMM|unix.BPF_DW {
 			continue
 		}
 		src := regs >> 4
-		if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
+		if !littleEndian {
 			src = regs & 0xf // big-endian encoding
 		}
-		if src == unix.BPF_PSEUDO_MAP_FD || src == unix.BPF_PSEUDO_MAP_VALUE { // imm is the map id
-			refs[binary.NativeEndian.Uint32(buf[i+4:i+8])] = true
+		if src == unix.BPF_PSEUDO_MAP_FD || src == unix.BPF_PSEUDO_MAP_VALUE {
+			loads = append(loads, MapLoad{
+				MapID: binary.NativeEndian.Uint32(buf[i+4 : i+8]),
+				Value: src == unix.BPF_PSEUDO_MAP_VALUE,
+				Off:   binary.NativeEndian.Uint32(buf[i+12 : i+16]),
+			})
 		}
 		i += 8 // second half of the ldimm64
 	}
-	return refs, true, nil
+	return loads, true, nil
 }
