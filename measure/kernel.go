@@ -187,7 +187,7 @@ func kernelProgram(fd int, opts *KernelOptions) (*KernelProgram, error) {
 	if d, ok := opts.FullDigests[kp.ID]; ok && alg == TagSHA256 && d[:2*tagSize] == tag {
 		kp.Digest, kp.TagBits = d, 256
 	}
-	loads, xlated, err := bpfsys.XlatedMapLoads(fd)
+	loads, xlated, err := bpfsys.XlatedMapLoads(fd, info.XlatedProgLen)
 	if err != nil {
 		return nil, fmt.Errorf("program %s (id %d): %w", kp.Name, kp.ID, err)
 	}

@@ -245,17 +245,15 @@ type MapLoad struct {
 // id). Loads in code the verifier removed as dead are not there; under
 // constant blinding (net.core.bpf_jit_harden) none are. ok is false when
 // the kernel withholds the translated instructions (a caller without
-// CAP_BPF, CAP_SYS_ADMIN on old kernels).
-func XlatedMapLoads(fd int) (loads []MapLoad, ok bool, err error) {
-	var info ProgInfo
-	if err := objInfo(fd, unsafe.Pointer(&info), unsafe.Sizeof(info)); err != nil {
-		return nil, false, fmt.Errorf("BPF_OBJ_GET_INFO_BY_FD (program fd %d): %w", fd, err)
-	}
-	if info.XlatedProgLen == 0 {
+// CAP_BPF, CAP_SYS_ADMIN on old kernels). xlatedLen is the program's
+// xlated_prog_len from an earlier info call ([ProgramInfo]); a program's
+// translated instructions do not change after the load.
+func XlatedMapLoads(fd int, xlatedLen uint32) (loads []MapLoad, ok bool, err error) {
+	if xlatedLen == 0 {
 		return nil, false, nil
 	}
-	buf := make([]byte, info.XlatedProgLen)
-	info = ProgInfo{XlatedProgLen: uint32(len(buf)), XlatedInsns: newPointer(buf)}
+	buf := make([]byte, xlatedLen)
+	info := ProgInfo{XlatedProgLen: uint32(len(buf)), XlatedInsns: newPointer(buf)}
 	if err := objInfo(fd, unsafe.Pointer(&info), unsafe.Sizeof(info)); err != nil {
 		return nil, false, fmt.Errorf("BPF_OBJ_GET_INFO_BY_FD translated instructions (program fd %d): %w", fd, err)
 	}
