@@ -527,6 +527,20 @@ func programArraysHeld(to any, coll *ebpf.Collection) error {
 	return nil
 }
 
+// eachField calls fn with every field of the struct v, descending into
+// embedded structs instead of passing them.
+func eachField(v reflect.Value, fn func(f reflect.StructField, fv reflect.Value)) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f, fv := t.Field(i), v.Field(i)
+		if f.Anonymous && fv.Kind() == reflect.Struct {
+			eachField(fv, fn)
+			continue
+		}
+		fn(f, fv)
+	}
+}
+
 // saveFields records the `ebpf:"name"` fields of a pointer to a struct
 // (embedded structs included) and returns a function that sets them back
 // to the values they hold now.
@@ -536,22 +550,13 @@ func saveFields(to any) func() {
 		return func() {}
 	}
 	var fields, values []reflect.Value
-	var walk func(v reflect.Value)
-	walk = func(v reflect.Value) {
-		t := v.Type()
-		for i := 0; i < t.NumField(); i++ {
-			f, fv := t.Field(i), v.Field(i)
-			switch {
-			case f.Anonymous && fv.Kind() == reflect.Struct:
-				walk(fv)
-			case f.Tag.Get("ebpf") != "" && fv.CanSet():
-				old := reflect.New(fv.Type()).Elem()
-				old.Set(fv)
-				fields, values = append(fields, fv), append(values, old)
-			}
+	eachField(v.Elem(), func(f reflect.StructField, fv reflect.Value) {
+		if f.Tag.Get("ebpf") != "" && fv.CanSet() {
+			old := reflect.New(fv.Type()).Elem()
+			old.Set(fv)
+			fields, values = append(fields, fv), append(values, old)
 		}
-	}
-	walk(v.Elem())
+	})
 	return func() {
 		for i, f := range fields {
 			f.Set(values[i])
@@ -568,22 +573,14 @@ func objectsOf(objs any) (map[string]*ebpf.Program, []*ebpf.Map, error) {
 	}
 	out := map[string]*ebpf.Program{}
 	var held []*ebpf.Map
-	var walk func(v reflect.Value)
-	walk = func(v reflect.Value) {
-		t := v.Type()
-		for i := 0; i < t.NumField(); i++ {
-			f, fv := t.Field(i), v.Field(i)
-			switch {
-			case f.Anonymous && fv.Kind() == reflect.Struct:
-				walk(fv)
-			case f.Type == reflect.TypeOf((*ebpf.Program)(nil)) && f.Tag.Get("ebpf") != "" && !fv.IsNil():
-				out[f.Tag.Get("ebpf")] = fv.Interface().(*ebpf.Program)
-			case f.Type == reflect.TypeOf((*ebpf.Map)(nil)) && !fv.IsNil():
-				held = append(held, fv.Interface().(*ebpf.Map))
-			}
+	eachField(v.Elem(), func(f reflect.StructField, fv reflect.Value) {
+		switch {
+		case f.Type == reflect.TypeOf((*ebpf.Program)(nil)) && f.Tag.Get("ebpf") != "" && !fv.IsNil():
+			out[f.Tag.Get("ebpf")] = fv.Interface().(*ebpf.Program)
+		case f.Type == reflect.TypeOf((*ebpf.Map)(nil)) && !fv.IsNil():
+			held = append(held, fv.Interface().(*ebpf.Map))
 		}
-	}
-	walk(v.Elem())
+	})
 	return out, held, nil
 }
 
