@@ -504,20 +504,11 @@ func programArraysHeld(to any, coll *ebpf.Collection) error {
 		return nil // Assign explains
 	}
 	held := map[string]bool{}
-	var walk func(v reflect.Value)
-	walk = func(v reflect.Value) {
-		t := v.Type()
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			switch {
-			case f.Anonymous && v.Field(i).Kind() == reflect.Struct:
-				walk(v.Field(i))
-			case f.Type == reflect.TypeOf((*ebpf.Map)(nil)):
-				held[f.Tag.Get("ebpf")] = true
-			}
+	eachField(v.Elem(), func(f reflect.StructField, _ reflect.Value) {
+		if f.Type == reflect.TypeOf((*ebpf.Map)(nil)) {
+			held[f.Tag.Get("ebpf")] = true
 		}
-	}
-	walk(v.Elem())
+	})
 	for _, name := range slices.Sorted(maps.Keys(coll.Maps)) {
 		if coll.Maps[name].Type() != ebpf.ProgramArray || held[name] {
 			continue
