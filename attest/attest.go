@@ -17,7 +17,6 @@
 package attest
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -29,7 +28,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 )
@@ -164,13 +162,9 @@ func Parse(raw []byte) (*Envelope, *Statement, error) {
 
 // parseEnvelope decodes the envelope and its payload bytes.
 func parseEnvelope(raw []byte) (*Envelope, []byte, error) {
-	var env Envelope
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&env); err != nil {
-		return nil, nil, fmt.Errorf("%w: not a JSON DSSE envelope: %v", ErrMalformed, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, nil, fmt.Errorf("%w: trailing data after the envelope", ErrMalformed)
+	env, err := decodeEnvelope(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: not a JSON DSSE envelope: %w", ErrMalformed, err)
 	}
 	if env.PayloadType != PayloadType {
 		return nil, nil, fmt.Errorf("%w: payloadType %q, want %q", ErrMalformed, env.PayloadType, PayloadType)
@@ -179,13 +173,13 @@ func parseEnvelope(raw []byte) (*Envelope, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: payload is not base64: %v", ErrMalformed, err)
 	}
-	return &env, payload, nil
+	return env, payload, nil
 }
 
 func parseStatement(payload []byte) (*Statement, error) {
-	var st Statement
-	if err := json.Unmarshal(payload, &st); err != nil {
-		return nil, fmt.Errorf("%w: statement: %v", ErrMalformed, err)
+	st, err := decodeStatement(payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: statement: %w", ErrMalformed, err)
 	}
 	if st.Type != StatementType {
 		return nil, fmt.Errorf("%w: statement _type %q, want %q", ErrMalformed, st.Type, StatementType)
@@ -202,7 +196,7 @@ func parseStatement(payload []byte) (*Statement, error) {
 	if err := st.Predicate.Check(); err != nil {
 		return nil, fmt.Errorf("%w: predicate: %w", ErrMalformed, err)
 	}
-	return &st, nil
+	return st, nil
 }
 
 // Verified is the result of a successful [Verify].

@@ -2,6 +2,8 @@ package measure_test
 
 import (
 	"encoding/json"
+	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
@@ -32,8 +34,30 @@ func FuzzManifest(f *testing.F) {
 	f.Add([]byte(`{"version":2,"programs":[{"name":"p","maps":[{"sealed":true,"params":[{"name":"x","offset":4294967295,"size":2}]}]}]}`))
 	f.Add([]byte(`{"version":2,"programs":[{"name":"p","maps":[{"type":3,"key_size":4,"sealed":true,"slots":[{"key":"00000000","program":"p"},{"key":"00000000","program":"p"}]}]}]}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
+		// ParseManifest accepts nothing encoding/json refuses or reads
+		// otherwise, and reads what encoding/json writes.
 		var m measure.Manifest
-		if json.Unmarshal(raw, &m) != nil || m.Check() != nil {
+		jerr := json.Unmarshal(raw, &m)
+		if got, err := measure.ParseManifest(raw); err == nil {
+			if jerr != nil || !reflect.DeepEqual(*got, m) {
+				t.Fatalf("ParseManifest: %+v, encoding/json: %+v (%v)", *got, m, jerr)
+			}
+		} else if !errors.Is(err, measure.ErrBadManifest) {
+			t.Fatalf("ParseManifest error does not wrap ErrBadManifest: %v", err)
+		}
+		if jerr != nil {
+			return
+		}
+		if canonical, err := json.Marshal(&m); err != nil {
+			t.Fatal(err)
+		} else {
+			var want measure.Manifest
+			got, err := measure.ParseManifest(canonical)
+			if json.Unmarshal(canonical, &want) != nil || err != nil || !reflect.DeepEqual(*got, want) {
+				t.Fatalf("ParseManifest of encoding/json's %s: %v", canonical, err)
+			}
+		}
+		if m.Check() != nil {
 			return
 		}
 		b, err := json.Marshal(&m)

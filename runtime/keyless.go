@@ -4,10 +4,11 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
+	"maps"
+	"slices"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
 	"github.com/bpf2go-signed/bpf2go-signed/attest/identity"
@@ -103,11 +104,17 @@ func keylessTrustOf(o *Object, policy *Policy) (*keylessTrust, error) {
 	}
 	h.Write([]byte{0})
 	for _, id := range ids {
-		b, err := json.Marshal(id)
-		if err != nil {
-			return nil, fmt.Errorf("policy identity %s: %w", id, err)
+		// Every field, length-prefixed, claims sorted by name: the
+		// same identities give the same cache key, different ones
+		// another.
+		for _, f := range []string{id.Issuer, id.IssuerRegexp, id.Subject, id.SubjectRegexp} {
+			lenPrefixed(h, []byte(f))
 		}
-		lenPrefixed(h, b)
+		h.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(id.Claims))))
+		for _, name := range slices.Sorted(maps.Keys(id.Claims)) {
+			lenPrefixed(h, []byte(name))
+			lenPrefixed(h, []byte(id.Claims[name]))
+		}
 	}
 	h.Sum(kt.id[:0])
 	t, err := o.Keyless.Trust(rootJSON, specs, ids)

@@ -225,3 +225,29 @@ func goListDeps(t *testing.T, args ...string) []string {
 	}
 	return strings.Fields(string(out))
 }
+
+// TestLoaderLinksNoJSON: the verifying loader reads the envelope, the
+// statement and the plan with internal/jsonread, so the linker drops
+// encoding/json's decoder and encoder (and their reflection caches) from
+// it. Only the package's initialiser stays (other packages import it for
+// build-side code).
+func TestLoaderLinksNoJSON(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "loadonce")
+	build := exec.Command("go", "build", "-o", bin, "loadonce_verified.go", "filter_bpfel.go", "filter_bpfel_signed.go")
+	build.Dir = filepath.Join(testutil.Root(), "examples", "xdp")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command("go", "tool", "nm", bin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go tool nm: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "internal/jsonread.") {
+		t.Fatal("the loader does not link internal/jsonread: is the test building the right program?")
+	}
+	for _, sym := range []string{"encoding/json.Unmarshal", "encoding/json.(*decodeState)", "encoding/json.typeFields", "encoding/json.Marshal"} {
+		if strings.Contains(string(out), sym) {
+			t.Errorf("the verifying loader links %s", sym)
+		}
+	}
+}

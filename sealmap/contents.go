@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/bpf2go-signed/bpf2go-signed/internal/jsonread"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 )
 
@@ -28,6 +29,8 @@ type contentsFile struct {
 	Entries []contentsEntry `json:"entries"`
 }
 
+// contentsEntry is one entry. Typed keys and values are kept as their
+// JSON text, which the build side's [ValueEncoder] reads.
 type contentsEntry struct {
 	Key      json.RawMessage `json:"key,omitempty"`
 	KeyHex   *string         `json:"key_hex,omitempty"`
@@ -35,11 +38,55 @@ type contentsEntry struct {
 	ValueHex *string         `json:"value_hex,omitempty"`
 }
 
-// ValueEncoder writes a typed key or value of a contents file: v, decoded
-// JSON with numbers as json.Number, shaped like typ, into buf (typ's size).
-// path names the field in errors. Package sealmap/build has the BTF-shaped
-// encoder; the loader passes none, as plans hold raw hex only.
-type ValueEncoder func(buf []byte, typ btf.Type, v any, path string, bo binary.ByteOrder) error
+var (
+	contentsFields = []string{"entries"}
+	entryFields    = []string{"key", "key_hex", "value", "value_hex"}
+)
+
+// decodeContents reads a contents file with package internal/jsonread,
+// refusing unknown fields, so that loaders link no JSON decoder.
+func decodeContents(data []byte) (*contentsFile, error) {
+	r := jsonread.New(data)
+	var f contentsFile
+	hexField := func() (*string, error) {
+		if r.Null() {
+			return nil, nil
+		}
+		s, err := r.String()
+		return &s, err
+	}
+	err := r.Object(contentsFields, true, func(int) (err error) {
+		f.Entries, err = jsonread.Slice(r, func(e *contentsEntry) error {
+			return r.Object(entryFields, true, func(i int) (err error) {
+				switch i {
+				case 0:
+					e.Key, err = r.Raw()
+				case 1:
+					e.KeyHex, err = hexField()
+				case 2:
+					e.Value, err = r.Raw()
+				case 3:
+					e.ValueHex, err = hexField()
+				}
+				return err
+			})
+		})
+		return err
+	})
+	if err == nil {
+		err = r.End()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// ValueEncoder writes a typed key or value of a contents file: raw, its
+// JSON text, shaped like typ, into buf (typ's size). path names the field
+// in errors. Package sealmap/build has the BTF-shaped encoder; the loader
+// passes none, as plans hold raw hex only.
+type ValueEncoder func(buf []byte, typ btf.Type, raw []byte, path string, bo binary.ByteOrder) error
 
 // ParseContents reads a contents file for the map ms. Keys and values are
 // given either typed, as JSON shaped like the map's BTF key and value types,
@@ -55,15 +102,9 @@ func ParseContents(data []byte, ms *ebpf.MapSpec, bo binary.ByteOrder, enc Value
 		}
 		return typedField(typed, rawHex, typ, size, what, bo, enc)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	var f contentsFile
-	if err := dec.Decode(&f); err != nil {
+	f, err := decodeContents(data)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadContents, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrBadContents)
 	}
 	if f.Entries == nil {
 		return nil, fmt.Errorf(`%w: no "entries" array`, ErrBadContents)
@@ -130,12 +171,6 @@ func typedField(typed json.RawMessage, rawHex *string, typ btf.Type, size uint32
 	case typed == nil:
 		return nil, fmt.Errorf("no %s (give %s or %s_hex)", what, what, what)
 	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(typed))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("%s: %v", what, err)
-	}
 	if typ == nil {
 		// No BTF: plain integers of the map's size still work.
 		switch size {
@@ -153,7 +188,7 @@ func typedField(typed json.RawMessage, rawHex *string, typ btf.Type, size uint32
 	if uint32(got) != size {
 		return nil, fmt.Errorf("%s type %s has %d bytes, the map's %s size is %d", what, typ, got, what, size)
 	}
-	if err := enc(buf, typ, v, what, bo); err != nil {
+	if err := enc(buf, typ, typed, what, bo); err != nil {
 		return nil, err
 	}
 	return buf, nil

@@ -1,7 +1,6 @@
 package sealmap
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpf2go-signed/bpf2go-signed/include"
+	"github.com/bpf2go-signed/bpf2go-signed/internal/jsonread"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 )
 
@@ -365,13 +365,50 @@ func (p *Plan) Encode() []byte {
 	return append(b, '\n')
 }
 
+var planFields = []string{"version", "sealed", "params", "contents", "unsealed_prog_arrays"}
+
+// decodePlan reads a plan file with package internal/jsonread, refusing
+// unknown fields, so that loaders link no JSON decoder.
+func decodePlan(data []byte) (*planFile, error) {
+	r := jsonread.New(data)
+	var f planFile
+	err := r.Object(planFields, true, func(i int) (err error) {
+		switch i {
+		case 0:
+			f.Version, err = r.IntValue()
+		case 1:
+			f.Sealed, err = jsonread.Strings(r)
+		case 2:
+			f.Params, err = jsonread.Strings(r)
+		case 3:
+			if r.Null() {
+				f.Contents = nil
+				return nil
+			}
+			f.Contents = map[string]json.RawMessage{}
+			return r.Map(func(name string) (err error) {
+				f.Contents[name], err = r.Raw()
+				return err
+			})
+		case 4:
+			f.UnsealedProgArrays, err = jsonread.Strings(r)
+		}
+		return err
+	})
+	if err == nil {
+		err = r.End()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
 // DecodePlan reads a plan written by [Plan.Encode] and resolves it against
 // spec again, with every check of [Resolve].
 func DecodePlan(data []byte, spec *ebpf.CollectionSpec) (*Plan, error) {
-	var f planFile
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
+	f, err := decodePlan(data)
+	if err != nil {
 		return nil, fmt.Errorf("sealing plan: %w", err)
 	}
 	if f.Version != 1 {

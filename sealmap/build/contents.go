@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -37,8 +38,15 @@ func ParseContents(data []byte, ms *ebpf.MapSpec, bo binary.ByteOrder) ([]measur
 // encoder writes typed JSON values in a target's byte order.
 type encoder struct{ bo binary.ByteOrder }
 
-// encodeValue is the [sealmap.ValueEncoder] of typed contents files.
-func encodeValue(buf []byte, typ btf.Type, v any, path string, bo binary.ByteOrder) error {
+// encodeValue is the [sealmap.ValueEncoder] of typed contents files: it
+// decodes the value's JSON, numbers as json.Number, and writes it.
+func encodeValue(buf []byte, typ btf.Type, raw []byte, path string, bo binary.ByteOrder) error {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
 	return encoder{bo}.encode(buf, typ, v, path)
 }
 
