@@ -133,3 +133,30 @@ func FuzzDecodeMatchesEncodingJSON(f *testing.F) {
 		sameAsEncodingJSON(t, raw, attest.DecodeStatement)
 	})
 }
+
+// BenchmarkDecodeStatement: the statement of examples/xdp read by the
+// reader loaders use and, as the baseline in the same run, by
+// encoding/json into the same types.
+func BenchmarkDecodeStatement(b *testing.B) {
+	_, statements := decodeSeeds(b)
+	payload := statements[0]
+	b.Run("jsonread", func(b *testing.B) {
+		b.SetBytes(int64(len(payload)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := attest.DecodeStatement(payload); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.SetBytes(int64(len(payload)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var st attest.Statement
+			if err := json.Unmarshal(payload, &st); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
