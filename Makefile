@@ -107,6 +107,7 @@ bench: deps
 	mkdir -p $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./measure/ | tee $(BENCH_OUT)/measure.txt
 	$(GO) test -run '^$$' -bench 'SealAndHash|Hash$$' -benchmem -count 3 ./sealmap/ | tee $(BENCH_OUT)/sealmap.txt
+	$(GO) test -run '^$$' -bench DecodeStatement -benchmem -count 5 ./attest/ | tee $(BENCH_OUT)/attest.txt
 	$(GO) test -c -o $(BENCH_OUT)/sealmap.test ./sealmap
 	$(GO) test -c -o $(BENCH_OUT)/runtime.test ./runtime
 	$(GO) test -c -o $(BENCH_OUT)/xdp.test ./examples/xdp
