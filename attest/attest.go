@@ -14,13 +14,16 @@
 // its one import beyond it is package measure, for the predicate (and so
 // cilium/ebpf, which every loader links anyway). Signing, private keys,
 // sigstore and KMS live in package signing, so shipped binaries stay lean.
+//
+// Keys come in three families, [ECDSA], [Ed25519] and [RSA]. The
+// package-level functions accept all of them; the methods of a
+// [KeyAlgorithms] set accept the families it names, and a binary that uses
+// only those links only their cryptography (generated loaders name the
+// families of their keys).
 package attest
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -212,12 +215,19 @@ type Verified struct {
 // object: the signature verifies over the DSSE encoding of the payload, the
 // payload is a statement of this project's predicate type, the subject's
 // sha256 is object's, and the manifest is well formed. It returns the
-// statement only then.
+// statement only then. Keys of every family are accepted
+// ([KeyAlgorithms.Verify] accepts some only).
 //
 // Errors wrap [ErrMalformed], [ErrUnsigned], [ErrBadSignature],
-// [ErrWrongSubject] or [ErrNoTrustedKeys].
+// [ErrWrongSubject], [ErrNoTrustedKeys] or [ErrUnsupportedKey].
 func Verify(raw, object []byte, keys []crypto.PublicKey) (*Verified, error) {
-	v, err := VerifySignature(raw, keys)
+	return AllKeyAlgorithms().Verify(raw, object, keys)
+}
+
+// Verify is [Verify] with keys of the families of s only: a key of
+// another family is refused with [ErrKeyAlgorithm].
+func (s KeyAlgorithms) Verify(raw, object []byte, keys []crypto.PublicKey) (*Verified, error) {
+	v, err := s.VerifySignature(raw, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -234,6 +244,12 @@ func Verify(raw, object []byte, keys []crypto.PublicKey) (*Verified, error) {
 // the statement and the manifest, but not that the subject is a given
 // object. Auditors use it to trust a manifest whose object is not at hand.
 func VerifySignature(raw []byte, keys []crypto.PublicKey) (*Verified, error) {
+	return AllKeyAlgorithms().VerifySignature(raw, keys)
+}
+
+// VerifySignature is [VerifySignature] with keys of the families of s
+// only.
+func (s KeyAlgorithms) VerifySignature(raw []byte, keys []crypto.PublicKey) (*Verified, error) {
 	env, payload, err := parseEnvelope(raw)
 	if err != nil {
 		return nil, err
@@ -245,16 +261,16 @@ func VerifySignature(raw []byte, keys []crypto.PublicKey) (*Verified, error) {
 		return nil, fmt.Errorf("%w: pass a public key (-trust-key PUB at generate time, or in the policy)", ErrNoTrustedKeys)
 	}
 	for _, k := range keys {
-		if err := CheckKey(k); err != nil {
+		if err := s.CheckKey(k); err != nil {
 			return nil, err
 		}
 	}
 	pae := PAE(env.PayloadType, payload)
 	index := -1
 	for i, k := range keys {
-		for _, s := range env.Signatures {
-			sig, err := base64.StdEncoding.DecodeString(s.Sig)
-			if err == nil && verifySig(k, pae, sig) {
+		for _, sg := range env.Signatures {
+			sig, err := base64.StdEncoding.DecodeString(sg.Sig)
+			if err == nil && s.verifySig(k, pae, sig) {
 				index = i
 				break
 			}
@@ -277,56 +293,29 @@ func VerifySignature(raw []byte, keys []crypto.PublicKey) (*Verified, error) {
 // Hash is the hash used with ECDSA and RSA keys, as cosign does.
 const Hash = crypto.SHA256
 
-// verifySig checks one DSSE signature over pae: ASN.1 ECDSA and PKCS #1
-// v1.5 RSA over SHA-256(pae), Ed25519 over pae itself.
-func verifySig(k crypto.PublicKey, pae, sig []byte) bool {
-	switch k := k.(type) {
-	case ed25519.PublicKey:
-		return ed25519.Verify(k, pae, sig)
-	case *ecdsa.PublicKey:
-		sum := sha256.Sum256(pae)
-		return ecdsa.VerifyASN1(k, sum[:], sig)
-	case *rsa.PublicKey:
-		sum := sha256.Sum256(pae)
-		return rsa.VerifyPKCS1v15(k, Hash, sum[:], sig) == nil
-	}
-	return false
-}
-
 // CheckKey accepts ECDSA P-256 and P-384, Ed25519 and RSA of 2048 bits or
 // more, and refuses everything else with [ErrUnsupportedKey].
-func CheckKey(k crypto.PublicKey) error {
-	switch k := k.(type) {
-	case *ecdsa.PublicKey:
-		if n := k.Curve.Params().Name; n != "P-256" && n != "P-384" {
-			return fmt.Errorf("%w: ECDSA curve %s (use P-256 or P-384)", ErrUnsupportedKey, n)
-		}
-	case ed25519.PublicKey:
-	case *rsa.PublicKey:
-		if k.N.BitLen() < 2048 {
-			return fmt.Errorf("%w: RSA key of %d bits (use 2048 or more)", ErrUnsupportedKey, k.N.BitLen())
-		}
-	default:
-		return fmt.Errorf("%w: %T (use ECDSA P-256/P-384, Ed25519 or RSA ≥ 2048)", ErrUnsupportedKey, k)
-	}
-	return nil
-}
+func CheckKey(k crypto.PublicKey) error { return AllKeyAlgorithms().CheckKey(k) }
 
 // ParsePublicKey reads a PEM public key (PKIX "PUBLIC KEY", as cosign.pub)
-// and checks that its type is supported.
+// of any family and checks that it is supported ([CheckKey]).
 func ParsePublicKey(pemBytes []byte) (crypto.PublicKey, error) {
+	return AllKeyAlgorithms().ParsePublicKey(pemBytes)
+}
+
+func parsePublicKey(s KeyAlgorithms, pemBytes []byte) (crypto.PublicKey, error) {
 	block, _ := pem.Decode(pemBytes)
 	if block == nil || block.Type != "PUBLIC KEY" {
 		return nil, fmt.Errorf("%w: not a PEM \"PUBLIC KEY\" block", ErrUnsupportedKey)
 	}
-	k, err := parsePKIXPublicKey(block.Bytes)
+	k, err := parsePKIXPublicKey(s, block.Bytes)
 	if err != nil {
 		if errors.Is(err, ErrUnsupportedKey) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w: %v", ErrUnsupportedKey, err)
 	}
-	if err := CheckKey(k); err != nil {
+	if err := s.CheckKey(k); err != nil {
 		return nil, err
 	}
 	return k, nil

@@ -2,14 +2,9 @@ package attest
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"encoding/asn1"
 	"errors"
 	"fmt"
-	"math/big"
 )
 
 // The public keys this project accepts, in the PKIX SubjectPublicKeyInfo
@@ -32,6 +27,14 @@ var (
 	oidP521        = asn1.ObjectIdentifier{1, 3, 132, 0, 35}
 )
 
+// The algorithms of the key families in dotted form, as
+// [KeyAlgorithm] and familyNames compare them.
+const (
+	oidRSADotted         = "1.2.840.113549.1.1.1"
+	oidECPublicKeyDotted = "1.2.840.10045.2.1"
+	oidEd25519Dotted     = "1.3.101.112"
+)
+
 type algorithmIdentifier struct {
 	Algorithm  asn1.ObjectIdentifier
 	Parameters asn1.RawValue `asn1:"optional"`
@@ -42,25 +45,24 @@ type subjectPublicKeyInfo struct {
 	PublicKey asn1.BitString
 }
 
-// pkcs1PublicKey is RFC 8017's RSAPublicKey.
-type pkcs1PublicKey struct {
-	N *big.Int
-	E int
-}
-
 var errTrailing = errors.New("trailing data")
 
-// ParsePKIXPublicKey is [parsePKIXPublicKey] for attest/keyless, which
-// reads the keys of certificates and trusted roots with it rather than
-// with crypto/x509.
-func ParsePKIXPublicKey(der []byte) (crypto.PublicKey, error) { return parsePKIXPublicKey(der) }
+// ParsePKIXPublicKey reads a DER SubjectPublicKeyInfo holding a key of
+// any family (ECDSA P-256 or P-384, Ed25519, RSA): attest/keyless reads
+// the keys of certificates and trusted roots with it rather than with
+// crypto/x509. [KeyAlgorithms.ParsePKIXPublicKey] reads the keys of some
+// families only.
+func ParsePKIXPublicKey(der []byte) (crypto.PublicKey, error) {
+	return parsePKIXPublicKey(AllKeyAlgorithms(), der)
+}
 
-// parsePKIXPublicKey reads a DER SubjectPublicKeyInfo holding an ECDSA
-// P-256 or P-384, Ed25519 or RSA key. It is as strict as
-// x509.ParsePKIXPublicKey for these types: no trailing data, the
-// parameters each algorithm requires, a point on the curve, a positive
-// modulus and exponent.
-func parsePKIXPublicKey(der []byte) (crypto.PublicKey, error) {
+// parsePKIXPublicKey reads a DER SubjectPublicKeyInfo holding a key of a
+// family of s. It is as strict as x509.ParsePKIXPublicKey for these
+// types: no trailing data, the parameters each algorithm requires, a
+// point on the curve, a positive modulus and exponent. A key of a known
+// family that s leaves out is refused with [ErrKeyAlgorithm] before its
+// bits are read.
+func parsePKIXPublicKey(s KeyAlgorithms, der []byte) (crypto.PublicKey, error) {
 	var spki subjectPublicKeyInfo
 	rest, err := asn1.Unmarshal(der, &spki)
 	if err != nil {
@@ -72,59 +74,16 @@ func parsePKIXPublicKey(der []byte) (crypto.PublicKey, error) {
 	if spki.PublicKey.BitLength%8 != 0 {
 		return nil, errors.New("public key: not a whole number of bytes")
 	}
-	key := spki.PublicKey.RightAlign()
-	alg, params := spki.Algorithm.Algorithm, spki.Algorithm.Parameters
-	switch {
-	case alg.Equal(oidECPublicKey):
-		var curveOID asn1.ObjectIdentifier
-		if rest, err := asn1.Unmarshal(params.FullBytes, &curveOID); err != nil || len(rest) > 0 {
-			return nil, errors.New("ECDSA key: parameters are not a named curve")
+	alg := spki.Algorithm.Algorithm.String()
+	for _, a := range s {
+		if alg == a.oid {
+			return a.parse(spki.Algorithm.Parameters, spki.PublicKey.RightAlign())
 		}
-		var curve elliptic.Curve
-		switch {
-		case curveOID.Equal(oidP256):
-			curve = elliptic.P256()
-		case curveOID.Equal(oidP384):
-			curve = elliptic.P384()
-		case curveOID.Equal(oidP224):
-			return nil, fmt.Errorf("%w: ECDSA curve P-224 (use P-256 or P-384)", ErrUnsupportedKey)
-		case curveOID.Equal(oidP521):
-			return nil, fmt.Errorf("%w: ECDSA curve P-521 (use P-256 or P-384)", ErrUnsupportedKey)
-		default:
-			return nil, fmt.Errorf("%w: ECDSA curve %v (use P-256 or P-384)", ErrUnsupportedKey, curveOID)
+	}
+	for _, f := range familyNames {
+		if alg == f.oid {
+			return nil, s.notAccepted(f.name, "PKIX algorithm "+alg)
 		}
-		k, err := ecdsa.ParseUncompressedPublicKey(curve, key)
-		if err != nil {
-			return nil, fmt.Errorf("ECDSA key: %w", err)
-		}
-		return k, nil
-	case alg.Equal(oidEd25519):
-		if len(params.FullBytes) != 0 {
-			return nil, errors.New("Ed25519 key: unexpected parameters")
-		}
-		if len(key) != ed25519.PublicKeySize {
-			return nil, fmt.Errorf("Ed25519 key: %d bytes, want %d", len(key), ed25519.PublicKeySize)
-		}
-		return ed25519.PublicKey(key), nil
-	case alg.Equal(oidRSA):
-		if params.Tag != asn1.TagNull || params.Class != asn1.ClassUniversal || len(params.Bytes) != 0 {
-			return nil, errors.New("RSA key: missing NULL parameters")
-		}
-		var pk pkcs1PublicKey
-		rest, err := asn1.Unmarshal(key, &pk)
-		if err != nil {
-			return nil, fmt.Errorf("RSA key: %w", err)
-		}
-		if len(rest) > 0 {
-			return nil, fmt.Errorf("RSA key: %w", errTrailing)
-		}
-		if pk.N.Sign() <= 0 {
-			return nil, errors.New("RSA key: modulus is not a positive number")
-		}
-		if pk.E <= 0 {
-			return nil, errors.New("RSA key: exponent is not a positive number")
-		}
-		return &rsa.PublicKey{N: pk.N, E: pk.E}, nil
 	}
 	return nil, fmt.Errorf("unknown public key algorithm %v", alg)
 }
@@ -133,35 +92,5 @@ func parsePKIXPublicKey(der []byte) (crypto.PublicKey, error) {
 // x509.MarshalPKIXPublicKey writes, for the key types [CheckKey] accepts.
 // Key fingerprints (SHA-256 of these bytes) are computed from it.
 func MarshalPKIXPublicKey(k crypto.PublicKey) ([]byte, error) {
-	if err := CheckKey(k); err != nil {
-		return nil, err
-	}
-	var spki subjectPublicKeyInfo
-	var key []byte
-	switch k := k.(type) {
-	case *ecdsa.PublicKey:
-		oid := oidP256
-		if k.Curve == elliptic.P384() {
-			oid = oidP384
-		}
-		params, err := asn1.Marshal(oid)
-		if err != nil {
-			return nil, err
-		}
-		if key, err = k.Bytes(); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUnsupportedKey, err)
-		}
-		spki.Algorithm = algorithmIdentifier{Algorithm: oidECPublicKey, Parameters: asn1.RawValue{FullBytes: params}}
-	case ed25519.PublicKey:
-		key = k
-		spki.Algorithm = algorithmIdentifier{Algorithm: oidEd25519}
-	case *rsa.PublicKey:
-		var err error
-		if key, err = asn1.Marshal(pkcs1PublicKey{N: k.N, E: k.E}); err != nil {
-			return nil, err
-		}
-		spki.Algorithm = algorithmIdentifier{Algorithm: oidRSA, Parameters: asn1.NullRawValue}
-	}
-	spki.PublicKey = asn1.BitString{Bytes: key, BitLength: 8 * len(key)}
-	return asn1.Marshal(spki)
+	return AllKeyAlgorithms().MarshalPKIXPublicKey(k)
 }

@@ -10,7 +10,9 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/pem"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -53,7 +55,7 @@ func TestPKIXMatchesX509(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Fatalf("MarshalPKIXPublicKey = %x, crypto/x509 writes %x", got, want)
 			}
-			parsed, err := parsePKIXPublicKey(want)
+			parsed, err := ParsePKIXPublicKey(want)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,7 +122,7 @@ func TestPKIXRefuses(t *testing.T) {
 		{"unknown algorithm", respki(algorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 3, 101, 110}}, ed), false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			k, err := parsePKIXPublicKey(tc.der)
+			k, err := ParsePKIXPublicKey(tc.der)
 			if err == nil {
 				t.Fatalf("accepted %T", k)
 			}
@@ -134,5 +136,134 @@ func TestPKIXRefuses(t *testing.T) {
 				t.Errorf("crypto/x509 error %v, want an error: %v", xerr, !tc.x509Parses)
 			}
 		})
+	}
+}
+
+// familyOf names the family of the keys of testKeys.
+func familyOf(name string) *KeyAlgorithm {
+	switch {
+	case strings.HasPrefix(name, "ecdsa"):
+		return ECDSA
+	case strings.HasPrefix(name, "ed25519"):
+		return Ed25519
+	}
+	return RSA
+}
+
+// TestKeyAlgorithmsRestrict: a set of one family reads, checks, writes
+// and verifies keys of that family exactly as the full set does, and
+// refuses keys of every other family with ErrKeyAlgorithm, naming what it
+// found and what it accepts, before reading the key bits.
+func TestKeyAlgorithmsRestrict(t *testing.T) {
+	keys := testKeys(t)
+	for _, family := range AllKeyAlgorithms() {
+		set := KeyAlgorithms{family}
+		for name, k := range keys {
+			t.Run(family.String()+"/"+name, func(t *testing.T) {
+				der, err := x509.MarshalPKIXPublicKey(k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+				parsed, perr := set.ParsePublicKey(pemKey)
+				cerr := set.CheckKey(k)
+				mder, merr := set.MarshalPKIXPublicKey(k)
+				if familyOf(name) == family {
+					for _, err := range []error{perr, cerr, merr} {
+						if err != nil {
+							t.Fatal(err)
+						}
+					}
+					if !parsed.(interface{ Equal(crypto.PublicKey) bool }).Equal(k) || !bytes.Equal(mder, der) {
+						t.Fatalf("parsed %v, wrote %x; want %v, %x", parsed, mder, k, der)
+					}
+					if set.Of(k) != family {
+						t.Fatalf("Of = %v, want %v", set.Of(k), family)
+					}
+					return
+				}
+				if set.Of(k) != nil {
+					t.Fatalf("Of = %v, want none", set.Of(k))
+				}
+				for what, err := range map[string]error{"ParsePublicKey": perr, "CheckKey": cerr, "MarshalPKIXPublicKey": merr} {
+					if !errors.Is(err, ErrKeyAlgorithm) || !errors.Is(err, ErrUnsupportedKey) {
+						t.Fatalf("%s: error %v, want ErrKeyAlgorithm (and ErrUnsupportedKey)", what, err)
+					}
+					msg := err.Error()
+					if !strings.Contains(msg, familyOf(name).String()+" key") || !strings.Contains(msg, "accepts "+family.String()+" keys only") {
+						t.Errorf("%s: %q does not say what was found (%s) and what is accepted (%s)", what, msg, familyOf(name), family)
+					}
+				}
+			})
+		}
+	}
+	// Malformed keys of a family the set leaves out are refused as of
+	// that family: the set does not read them.
+	p256 := keys["ecdsa P-256"].(*ecdsa.PublicKey)
+	der, _ := x509.MarshalPKIXPublicKey(p256)
+	if _, err := (KeyAlgorithms{RSA}).ParsePKIXPublicKey(der[:len(der)-1]); err == nil {
+		t.Fatal("truncated key accepted")
+	}
+	if _, err := (KeyAlgorithms{Ed25519}).ParsePKIXPublicKey(der); !errors.Is(err, ErrKeyAlgorithm) {
+		t.Fatalf("ECDSA key read by an Ed25519-only set: %v", err)
+	}
+}
+
+// TestParseKeyAlgorithms: -key-algorithms lists, in any order, give the
+// set in canonical order; unknown, repeated and empty names are refused.
+func TestParseKeyAlgorithms(t *testing.T) {
+	for _, tc := range []struct {
+		list, want string
+	}{
+		{"all", "ecdsa,ed25519,rsa"},
+		{"ecdsa", "ecdsa"},
+		{"rsa,ecdsa", "ecdsa,rsa"},
+		{"ed25519, rsa", "ed25519,rsa"},
+		{"rsa,ed25519,ecdsa", "ecdsa,ed25519,rsa"},
+		{"", ""},
+		{"ecdsa,", ""},
+		{"ecdsa,ecdsa", ""},
+		{"dsa", ""},
+		{"ECDSA", ""},
+	} {
+		set, err := ParseKeyAlgorithms(tc.list)
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("%q: accepted as %v", tc.list, set)
+			}
+			continue
+		}
+		if err != nil || set.String() != tc.want {
+			t.Errorf("%q: %v, %v; want %s", tc.list, set, err, tc.want)
+		}
+	}
+	if got := (KeyAlgorithms{RSA}).With("ecdsa"); got != "ecdsa,rsa" {
+		t.Errorf("With = %q", got)
+	}
+}
+
+// TestCheckKeyRefusesHandMade: keys built by hand that the verifiers
+// cannot use are refused, not passed on to a panic.
+func TestCheckKeyRefusesHandMade(t *testing.T) {
+	for _, k := range []crypto.PublicKey{
+		ed25519.PublicKey(make([]byte, 31)),
+		&ecdsa.PublicKey{},
+		&rsa.PublicKey{E: 65537},
+		nil,
+		"a string",
+	} {
+		if err := CheckKey(k); !errors.Is(err, ErrUnsupportedKey) {
+			t.Errorf("%T: %v, want ErrUnsupportedKey", k, err)
+		}
+	}
+}
+
+// TestDottedOIDs: the dotted algorithms the families compare are those
+// of the ASN.1 identifiers the codec writes.
+func TestDottedOIDs(t *testing.T) {
+	for dotted, oid := range map[string]asn1.ObjectIdentifier{oidRSADotted: oidRSA, oidECPublicKeyDotted: oidECPublicKey, oidEd25519Dotted: oidEd25519} {
+		if oid.String() != dotted {
+			t.Errorf("%v is %s", oid, dotted)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	bpfattest "github.com/bpf2go-signed/bpf2go-signed/attest"
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
 )
 
@@ -29,11 +30,12 @@ var _GateTrustedKeys = []string{
 // _GateSignedObject returns gate_bpfel.o with its signature and trust; see [bpfsigned].
 func _GateSignedObject() *bpfsigned.Object {
 	return &bpfsigned.Object{
-		Name:        "gate_bpfel.o",
-		ELF:         _GateBytes,
-		Envelope:    _GateEnvelope,
-		Plan:        _GateSealPlan,
-		TrustedKeys: _GateTrustedKeys,
+		Name:          "gate_bpfel.o",
+		ELF:           _GateBytes,
+		Envelope:      _GateEnvelope,
+		Plan:          _GateSealPlan,
+		TrustedKeys:   _GateTrustedKeys,
+		KeyAlgorithms: bpfattest.KeyAlgorithms{bpfattest.ECDSA},
 	}
 }
 

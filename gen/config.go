@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	bpfgen "github.com/cilium/ebpf/cmd/bpf2go/gen"
+
+	"github.com/bpf2go-signed/bpf2go-signed/attest"
 )
 
 // Config is one generator invocation: bpf2go's options and this project's.
@@ -53,6 +55,11 @@ type Config struct {
 	// Trust are public key files embedded as trusted (-trust-key, or its
 	// older name -trust).
 	Trust []string
+	// KeyAlgorithms are the key families the loader accepts and links the
+	// verification of (-key-algorithms); nil means those of the trusted
+	// keys (Trust, else the public half of SignKey), or ECDSA when there
+	// are none.
+	KeyAlgorithms attest.KeyAlgorithms
 	// TrustIdentity are identities that may sign keylessly (see
 	// keyless.ParseIdentity); TrustedRoot is the trusted_root.json file
 	// pinned for them.
@@ -166,13 +173,20 @@ func Parse(args []string, env Env, out io.Writer) (*Config, error) {
 	if err := c.setSealContents(f.contents); err != nil {
 		return nil, err
 	}
+	if f.keyAlgorithms != "" {
+		algs, err := attest.ParseKeyAlgorithms(f.keyAlgorithms)
+		if err != nil {
+			return nil, fmt.Errorf("-key-algorithms: %w", err)
+		}
+		c.KeyAlgorithms = algs
+	}
 	return c, nil
 }
 
 // rawFlags are the flag values Parse checks and converts before they go
 // into a Config.
 type rawFlags struct {
-	cc, cflags, target, outDir, pkg                                  string
+	cc, cflags, target, outDir, pkg, keyAlgorithms                   string
 	tags                                                             tagsFlag
 	types                                                            typesFlag
 	trust, seal, contents, params, targetBTF, identities, openArrays listFlag
@@ -211,6 +225,7 @@ func (c *Config) flagSet(env Env, out io.Writer) (*flag.FlagSet, *rawFlags) {
 	fs.Var(&f.targetBTF, "target-btf", "resolve CO-RE relocations against this kernel BTF `PATH` (a file such as a copy of /sys/kernel/btf/vmlinux, or a directory of them; repeatable), signing one acceptable digest per target")
 	fs.Var(&f.trust, "trust-key", "embed this PEM public `key` as trusted by the loader (repeatable; default: the -sign-key's public key)")
 	fs.Var(&f.trust, "trust", "the older name of -trust-key (a key `file`; a trust directory is --trust only for prog verify, map verify, gate and agent)")
+	fs.StringVar(&f.keyAlgorithms, "key-algorithms", "", "the key families the loader accepts and links the verification code of: a comma-separated `LIST` of ecdsa, ed25519, rsa, or all (default: the families of the -trust-key keys, else of the -sign-key; ecdsa without keys); run-time keys (Policy.TrustedKeys) of other families are refused")
 	fs.Var(&f.seal, "seal", "seal the map `NAME` (repeatable; like __sealed in C)")
 	fs.Var(&f.contents, "seal-contents", "fill sealed map NAME with the contents `NAME=FILE` (JSON, see docs/sealing.md; repeatable)")
 	fs.Var(&f.params, "param", "declare the read-only global `VAR` a run-time parameter (repeatable)")

@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -30,11 +31,13 @@ import (
 // extras is what every target shares: the signer, the trusted keys and the
 // contents files.
 type extras struct {
-	signer   *signing.Signer
-	trusted  []string // PEM
-	contents map[string][]byte
-	targets  []measure.Target
-	keyless  *keylessExtras
+	signer  *signing.Signer
+	trusted []string // PEM
+	// keyAlgorithms are the key families the loader accepts.
+	keyAlgorithms attest.KeyAlgorithms
+	contents      map[string][]byte
+	targets       []measure.Target
+	keyless       *keylessExtras
 }
 
 func loadExtras(ctx context.Context, c *Config) (*extras, error) {
@@ -64,6 +67,9 @@ func loadExtras(ctx context.Context, c *Config) (*extras, error) {
 			e.trusted = append(e.trusted, pub)
 		}
 	}
+	if e.keyAlgorithms, err = keyAlgorithms(c, e.trusted); err != nil {
+		return nil, err
+	}
 	if e.keyless, err = loadKeyless(c); err != nil {
 		return nil, err
 	}
@@ -81,6 +87,43 @@ func loadExtras(ctx context.Context, c *Config) (*extras, error) {
 	}
 	return e, nil
 }
+
+// keyAlgorithms returns the key families of the loader: -key-algorithms,
+// which must include the families of the trusted keys, or else those
+// families, or ECDSA (cosign's default) without trusted keys.
+func keyAlgorithms(c *Config, trusted []string) (attest.KeyAlgorithms, error) {
+	all := attest.AllKeyAlgorithms()
+	var families attest.KeyAlgorithms
+	for i, p := range trusted {
+		k, err := attest.ParsePublicKey([]byte(p))
+		if err != nil {
+			return nil, err
+		}
+		a := all.Of(k)
+		if c.KeyAlgorithms != nil && !slices.Contains(c.KeyAlgorithms, a) {
+			which := "the -sign-key's public key"
+			if i < len(c.Trust) {
+				which = "-trust-key " + c.Trust[i]
+			}
+			return nil, fmt.Errorf("-key-algorithms %s: %s is an %s key; add %s to the list (-key-algorithms %s) or trust a key of the listed families",
+				c.KeyAlgorithms, which, a, a, c.KeyAlgorithms.With(a.String()))
+		}
+		if !slices.Contains(families, a) {
+			families = append(families, a)
+		}
+	}
+	switch {
+	case c.KeyAlgorithms != nil:
+		return c.KeyAlgorithms, nil
+	case len(families) == 0:
+		return attest.KeyAlgorithms{attest.ECDSA}, nil
+	}
+	return all.Intersect(families), nil
+}
+
+// keyAlgorithmIdents are the names of the families in package attest, for
+// the generated code.
+var keyAlgorithmIdents = map[*attest.KeyAlgorithm]string{attest.ECDSA: "ECDSA", attest.Ed25519: "Ed25519", attest.RSA: "RSA"}
 
 func pemPublicKey(k crypto.PublicKey) (string, error) {
 	b, err := attest.MarshalPublicKey(k)
@@ -130,7 +173,10 @@ type loaderData struct {
 	EnvelopeFile string
 	PlanFile     string
 	TrustedKeys  []string
-	Params       []paramField
+	// KeyAlgorithms are the identifiers of the accepted key families in
+	// package attest.
+	KeyAlgorithms []string
+	Params        []paramField
 	// BundleFile, TrustedRootFile and Identities are set for keyless
 	// loaders (-trust-identity).
 	BundleFile      string
@@ -193,6 +239,9 @@ func (c *Config) writeSigned(ctx context.Context, objFile, stem, outputStem stri
 		PlanFile:     filepath.Base(planFile),
 		TrustedKeys:  e.trusted,
 		Params:       params,
+	}
+	for _, a := range e.keyAlgorithms {
+		data.KeyAlgorithms = append(data.KeyAlgorithms, keyAlgorithmIdents[a])
 	}
 	if e.keyless != nil {
 		data.BundleFile, data.TrustedRootFile, data.Identities = bundleFile, rootFile, e.keyless.identities

@@ -22,11 +22,14 @@ var (
 	planCache sync.Map // [32]byte of plan and object → *sealmap.Plan
 )
 
-func parseKeyCached(pemKey string) (crypto.PublicKey, error) {
+// parseKeyCached parses a PEM key with algs. A key found in the cache may
+// have been parsed for another object, with other families: the caller
+// checks it against its own.
+func parseKeyCached(algs attest.KeyAlgorithms, pemKey string) (crypto.PublicKey, error) {
 	if k, ok := keyCache.Load(pemKey); ok {
 		return k, nil
 	}
-	k, err := attest.ParsePublicKey([]byte(pemKey))
+	k, err := algs.ParsePublicKey([]byte(pemKey))
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +49,7 @@ func sigKey(o *Object, elfSum [32]byte, keys []crypto.PublicKey, keylessID [32]b
 	h.Write(keylessID[:])
 	h.Write(elfSum[:])
 	for _, k := range keys {
-		h.Write([]byte(fingerprintCached(k)))
+		h.Write([]byte(fingerprintCached(o.keyAlgorithms(), k)))
 	}
 	var out [32]byte
 	h.Sum(out[:0])
@@ -56,14 +59,14 @@ func sigKey(o *Object, elfSum [32]byte, keys []crypto.PublicKey, keylessID [32]b
 // fingerprintCached is keyFingerprint, remembered per key. Keys that
 // cannot be map keys (ed25519.PublicKey is a byte slice) are fingerprinted
 // every time.
-func fingerprintCached(k crypto.PublicKey) string {
+func fingerprintCached(algs attest.KeyAlgorithms, k crypto.PublicKey) string {
 	if k == nil || !reflect.ValueOf(k).Comparable() {
-		return keyFingerprint(k)
+		return keyFingerprint(algs, k)
 	}
 	if fp, ok := fpCache.Load(k); ok {
 		return fp.(string)
 	}
-	fp := keyFingerprint(k)
+	fp := keyFingerprint(algs, k)
 	fpCache.Store(k, fp)
 	return fp
 }

@@ -6,6 +6,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"testing"
+
+	"github.com/bpf2go-signed/bpf2go-signed/attest"
 )
 
 // TestFingerprintCached: keys usable as map keys are remembered, byte-slice
@@ -30,11 +32,11 @@ func TestFingerprintCached(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			resetCaches()
-			want := keyFingerprint(tt.key)
+			want := keyFingerprint(attest.AllKeyAlgorithms(), tt.key)
 			if want == "" {
 				t.Fatal("no fingerprint")
 			}
-			if got := fingerprintCached(tt.key); got != want {
+			if got := fingerprintCached(attest.AllKeyAlgorithms(), tt.key); got != want {
 				t.Fatalf("fingerprint %q, want %q", got, want)
 			}
 			n := 0

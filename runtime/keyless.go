@@ -167,7 +167,7 @@ func lenPrefixed(h hash.Hash, b []byte) {
 // carries a signature; otherwise it is the failure of the signature that
 // is there (both, joined, when both are there).
 func verifySignature(o *Object, keys []crypto.PublicKey, kt *keylessTrust) (*signed, error) {
-	v, keyErr := attest.Verify(o.Envelope, o.ELF, keys)
+	v, keyErr := o.keyAlgorithms().Verify(o.Envelope, o.ELF, keys)
 	if keyErr == nil {
 		return &signed{statement: v.Statement, key: v.Key}, nil
 	}

@@ -29,8 +29,18 @@ type Object struct {
 	Envelope []byte
 	// Plan is the sealing plan written by the generator.
 	Plan []byte
-	// TrustedKeys are PEM public keys embedded with -trust.
+	// TrustedKeys are PEM public keys embedded with -trust-key.
 	TrustedKeys []string
+	// KeyAlgorithms are the key families the loader accepts, for
+	// TrustedKeys and Policy.TrustedKeys alike; the loader links the
+	// verification code of these families only. Generated loaders name
+	// the families of the keys given at generate time, or those of
+	// -key-algorithms. Nil (or empty) accepts ECDSA P-256 and P-384 keys
+	// only, cosign's default: an Object built by hand whose keys are
+	// Ed25519 or RSA must name them. A key of another family, embedded or
+	// in the policy, is refused before anything is loaded, with
+	// [ErrKeyAlgorithm].
+	KeyAlgorithms attest.KeyAlgorithms
 	// Bundle is the Sigstore bundle of a keyless signature (X.o.sigstore.json,
 	// or its unsigned placeholder); nil unless generated with -trust-identity.
 	Bundle []byte
@@ -203,21 +213,61 @@ type sigResult struct {
 	err error
 }
 
+// ErrKeyAlgorithm: a trusted key (embedded, or in Policy.TrustedKeys) is
+// of a family the loader was not generated for ([Object.KeyAlgorithms]).
+// It wraps attest.ErrKeyAlgorithm.
+var ErrKeyAlgorithm = attest.ErrKeyAlgorithm
+
+// keyAlgorithms returns the key families o accepts: [Object.KeyAlgorithms],
+// or ECDSA alone when it names none.
+func (o *Object) keyAlgorithms() attest.KeyAlgorithms {
+	if len(o.KeyAlgorithms) == 0 {
+		return attest.KeyAlgorithms{attest.ECDSA}
+	}
+	return o.KeyAlgorithms
+}
+
+// trustedKeys returns the keys a load trusts: the embedded ones unless
+// the policy ignores them, and the policy's. Every one must be of a
+// family o accepts: a key the loader cannot verify with is refused here,
+// before anything is loaded, rather than left to fail the signature
+// check.
 func trustedKeys(o *Object, policy *Policy) ([]crypto.PublicKey, error) {
+	algs := o.keyAlgorithms()
 	var keys []crypto.PublicKey
 	if policy == nil || !policy.IgnoreEmbeddedKeys {
 		for i, p := range o.TrustedKeys {
-			k, err := parseKeyCached(p)
+			k, err := parseKeyCached(algs, p)
+			if err == nil {
+				err = algs.CheckKey(k)
+			}
 			if err != nil {
-				return nil, fmt.Errorf("embedded trusted key %d: %w", i, err)
+				return nil, keyError(o, algs, fmt.Sprintf("embedded trusted key %d", i), err)
 			}
 			keys = append(keys, k)
 		}
 	}
 	if policy != nil {
+		for i, k := range policy.TrustedKeys {
+			if err := algs.CheckKey(k); err != nil {
+				return nil, keyError(o, algs, fmt.Sprintf("trusted key %d of the policy (Policy.TrustedKeys)", i), err)
+			}
+		}
 		keys = append(keys, policy.TrustedKeys...)
 	}
 	return keys, nil
+}
+
+// keyError is the error of a refused trusted key; for a key of a family
+// the loader leaves out, it says how to generate one that accepts it.
+func keyError(o *Object, algs attest.KeyAlgorithms, which string, err error) error {
+	if !errors.Is(err, attest.ErrKeyAlgorithm) {
+		return fmt.Errorf("load %s: %s: %w", o.Name, which, err)
+	}
+	var kerr *attest.KeyAlgorithmError
+	errors.As(err, &kerr)
+	return fmt.Errorf("load %s: %s: %w; what to do: generate the loader with -key-algorithms %s (or all) so that it links the verification of %s keys (Object.KeyAlgorithms for an Object built by hand), or trust %s keys only",
+		o.Name, which, err, algs.With(kerr.Family), kerr.Family, algs)
 }
 
 // load applies the plan and the parameters to the parsed object and loads
@@ -268,7 +318,7 @@ func newReport(o *Object, elfSum [32]byte, sig sigResult, values map[string][]by
 	case sig.err == nil:
 		r.Signature = SignatureReport{Verdict: OK, Identity: sig.v.identity}
 		if sig.v.key != nil {
-			r.Signature.Key = fingerprintCached(sig.v.key)
+			r.Signature.Key = fingerprintCached(o.keyAlgorithms(), sig.v.key)
 		}
 		r.manifest = sig.v.statement.Predicate
 	case errors.Is(sig.err, attest.ErrUnsigned):

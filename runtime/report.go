@@ -50,7 +50,11 @@ func worst(a, b Verdict) Verdict {
 // trusted. The zero value (and a nil *Policy) trusts the keys embedded at
 // generate time and accepts only OK.
 type Policy struct {
-	// TrustedKeys are trusted in addition to the embedded keys.
+	// TrustedKeys are trusted in addition to the embedded keys. They must
+	// be of the families the loader accepts ([Object.KeyAlgorithms]:
+	// those of the keys given at generate time, or -key-algorithms);
+	// others are refused before anything is loaded, with
+	// [ErrKeyAlgorithm].
 	TrustedKeys []crypto.PublicKey
 	// IgnoreEmbeddedKeys trusts TrustedKeys and Identities only.
 	IgnoreEmbeddedKeys bool
@@ -296,8 +300,10 @@ func joinVerdicts(vs []Verdict) string {
 	return strings.Join(s, " or ")
 }
 
-func keyFingerprint(k crypto.PublicKey) string {
-	der, err := attest.MarshalPKIXPublicKey(k)
+// keyFingerprint is the SHA-256 of k's PKIX form, k a key of a family of
+// algs.
+func keyFingerprint(algs attest.KeyAlgorithms, k crypto.PublicKey) string {
+	der, err := algs.MarshalPKIXPublicKey(k)
 	if err != nil {
 		return ""
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	bpfattest "github.com/bpf2go-signed/bpf2go-signed/attest"
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
 )
 
@@ -29,11 +30,12 @@ var _FilterTrustedKeys = []string{
 // _FilterSignedObject returns filter_bpfel.o with its signature and trust; see [bpfsigned].
 func _FilterSignedObject() *bpfsigned.Object {
 	return &bpfsigned.Object{
-		Name:        "filter_bpfel.o",
-		ELF:         _FilterBytes,
-		Envelope:    _FilterEnvelope,
-		Plan:        _FilterSealPlan,
-		TrustedKeys: _FilterTrustedKeys,
+		Name:          "filter_bpfel.o",
+		ELF:           _FilterBytes,
+		Envelope:      _FilterEnvelope,
+		Plan:          _FilterSealPlan,
+		TrustedKeys:   _FilterTrustedKeys,
+		KeyAlgorithms: bpfattest.KeyAlgorithms{bpfattest.ECDSA},
 	}
 }
 
