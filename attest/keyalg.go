@@ -3,16 +3,16 @@ package attest
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/asn1"
 	"errors"
 	"fmt"
-	"math/big"
 	"slices"
 	"strings"
+	"sync"
+
+	"github.com/bpf2go-signed/bpf2go-signed/attest/internal/keyalg"
 )
 
 // ErrKeyAlgorithm: a key of a family (ECDSA, Ed25519, RSA) the verifier
@@ -22,71 +22,87 @@ var ErrKeyAlgorithm = fmt.Errorf("%w of an algorithm this verifier does not acce
 
 // KeyAlgorithm is one family of signature keys: how its keys are read
 // from PKIX, which of them are strong enough, how their DSSE signatures
-// verify, and how they are written back. The families are [ECDSA],
-// [Ed25519] and [RSA]; a verifier accepts those of a [KeyAlgorithms] set.
+// verify, and how they are written back. The families are [ECDSA], built
+// into this package, and Ed25519 and RSA, each in a package of its own
+// (attest/ed25519key, attest/rsakey); a verifier accepts those of a
+// [KeyAlgorithms] set.
 //
-// The cryptography of a family is reachable only through its variable: a
-// binary that names [ECDSA] alone links no RSA and no Ed25519 code. A
-// generated loader names the families it was generated for (bpf2go-signed
-// -key-algorithms; by default those of its -trust-key or -sign-key keys).
-type KeyAlgorithm struct {
-	name string
-	// oid is the SubjectPublicKeyInfo algorithm of the family's keys, in
-	// dotted form. (A string, not an asn1.ObjectIdentifier, so that the
-	// family variables are static data: a slice copied at init would make
-	// every family, and its code, reachable from the package's init.)
-	oid string
-	// parse reads a key of the family from the parameters and the key
-	// bits of a SubjectPublicKeyInfo, as strictly as crypto/x509.
-	parse func(params asn1.RawValue, key []byte) (crypto.PublicKey, error)
-	// check reports whether k is of the family (by its Go type) and, if
-	// so, refuses it with ErrUnsupportedKey when it is too weak.
-	check func(k crypto.PublicKey) (bool, error)
-	// verify checks a DSSE signature over pae by k, a checked key of the
-	// family.
-	verify func(k crypto.PublicKey, pae, sig []byte) bool
-	// marshal returns the SubjectPublicKeyInfo algorithm and key bits of
-	// k, a checked key of the family.
-	marshal func(k crypto.PublicKey) (algorithmIdentifier, []byte, error)
-}
+// A binary links the cryptography of the families it imports and no
+// other: importing crypto/ed25519 or crypto/rsa at all links their
+// self-tests, and with them most of their code. A generated loader names
+// the families it was generated for (bpf2go-signed -key-algorithms; by
+// default those of its -trust-key or -sign-key keys), and so imports only
+// their packages.
+type KeyAlgorithm struct{ def keyalg.Def }
 
 // String returns the family's name as -key-algorithms spells it: "ecdsa",
 // "ed25519" or "rsa".
-func (a *KeyAlgorithm) String() string { return a.name }
+func (a *KeyAlgorithm) String() string { return a.def.Name }
 
-// The key families. Their cryptography is the standard library's.
-var (
-	// ECDSA keys on P-256 or P-384, ASN.1 signatures over SHA-256 of the
-	// DSSE encoding: cosign's default (cosign generate-key-pair,
-	// bpf2go-signed keygen). Other curves are refused.
-	ECDSA = &KeyAlgorithm{name: "ecdsa", oid: oidECPublicKeyDotted, parse: parseECDSA, check: checkECDSA, verify: verifyECDSA, marshal: marshalECDSA}
-	// Ed25519 keys, signatures over the DSSE encoding itself.
-	Ed25519 = &KeyAlgorithm{name: "ed25519", oid: oidEd25519Dotted, parse: parseEd25519, check: checkEd25519, verify: verifyEd25519, marshal: marshalEd25519}
-	// RSA keys of 2048 bits or more, PKCS #1 v1.5 signatures over SHA-256
-	// of the DSSE encoding.
-	RSA = &KeyAlgorithm{name: "rsa", oid: oidRSADotted, parse: parseRSA, check: checkRSA, verify: verifyRSA, marshal: marshalRSA}
-)
+// ECDSA is the family of ECDSA keys on P-256 or P-384, with ASN.1
+// signatures over SHA-256 of the DSSE encoding: cosign's default (cosign
+// generate-key-pair, bpf2go-signed keygen). Other curves are refused.
+var ECDSA = &KeyAlgorithm{keyalg.Def{Name: "ecdsa", OID: oidECPublicKeyDotted, Parse: parseECDSA, Check: checkECDSA, Verify: verifyECDSA, Marshal: marshalECDSA}}
 
 // familyNames names every family by its SubjectPublicKeyInfo algorithm
 // and its Go key type, for messages about keys of families a verifier
-// does not accept (and whose code it does not link). The order is the
-// canonical order of [KeyAlgorithms.String].
-var familyNames = []struct{ name, goType, oid string }{
-	{"ecdsa", "*ecdsa.PublicKey", oidECPublicKeyDotted},
-	{"ed25519", "ed25519.PublicKey", oidEd25519Dotted},
-	{"rsa", "*rsa.PublicKey", oidRSADotted},
+// does not accept (and whose code it may not link), with the package
+// that defines it. The order is the canonical order of [KeyAlgorithms].
+var familyNames = []struct{ name, goType, oid, pkg string }{
+	{"ecdsa", "*ecdsa.PublicKey", oidECPublicKeyDotted, "github.com/bpf2go-signed/bpf2go-signed/attest"},
+	{"ed25519", "ed25519.PublicKey", oidEd25519Dotted, "github.com/bpf2go-signed/bpf2go-signed/attest/ed25519key"},
+	{"rsa", "*rsa.PublicKey", oidRSADotted, "github.com/bpf2go-signed/bpf2go-signed/attest/rsakey"},
+}
+
+// The families linked into this binary: ECDSA and those whose packages
+// are imported.
+var (
+	registryMu sync.Mutex
+	registry   = map[string]*KeyAlgorithm{"ecdsa": ECDSA}
+)
+
+// DefineKeyAlgorithm defines a key family and registers it for the
+// package-level functions of this package, which accept every
+// registered family. It is for this module's family packages
+// (attest/ed25519key, attest/rsakey), which call it once, at init: its
+// argument's type is internal. A family is registered once.
+func DefineKeyAlgorithm(d keyalg.Def) *KeyAlgorithm {
+	i := slices.IndexFunc(familyNames, func(f struct{ name, goType, oid, pkg string }) bool { return f.name == d.Name })
+	if i < 0 || familyNames[i].oid != d.OID {
+		panic(fmt.Sprintf("attest: unknown key family %q", d.Name))
+	}
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[d.Name]; dup {
+		panic(fmt.Sprintf("attest: key family %s defined twice", d.Name))
+	}
+	a := &KeyAlgorithm{d}
+	registry[d.Name] = a
+	return a
 }
 
 // KeyAlgorithms is a set of key families a verifier accepts. Its methods
 // are the package's key functions restricted to the set: a key of
 // another family is refused with [ErrKeyAlgorithm]. The package-level
 // functions ([ParsePublicKey], [CheckKey], [Verify], ...) accept every
-// family, for the generator, the CLI and the audit.
+// family linked into the binary ([AllKeyAlgorithms]), for the generator,
+// the CLI and the audit.
 type KeyAlgorithms []*KeyAlgorithm
 
-// AllKeyAlgorithms returns every family, in canonical order: ECDSA,
-// Ed25519, RSA. Calling it links all of them.
-func AllKeyAlgorithms() KeyAlgorithms { return KeyAlgorithms{ECDSA, Ed25519, RSA} }
+// AllKeyAlgorithms returns the families linked into this binary, in
+// canonical order: [ECDSA], then Ed25519 and RSA when their packages
+// (attest/ed25519key, attest/rsakey) are imported.
+func AllKeyAlgorithms() KeyAlgorithms {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	var out KeyAlgorithms
+	for _, f := range familyNames {
+		if a := registry[f.name]; a != nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
 
 // ParseKeyAlgorithms reads a comma-separated list of family names
 // ("ecdsa,rsa"), or "all", as the generator's -key-algorithms takes it,
@@ -95,14 +111,22 @@ func AllKeyAlgorithms() KeyAlgorithms { return KeyAlgorithms{ECDSA, Ed25519, RSA
 func ParseKeyAlgorithms(list string) (KeyAlgorithms, error) {
 	all := AllKeyAlgorithms()
 	if list == "all" {
+		if len(all) < len(familyNames) {
+			return nil, fmt.Errorf("all: only %s linked into this binary", all)
+		}
 		return all, nil
 	}
 	var set KeyAlgorithms
 	for name := range strings.SplitSeq(list, ",") {
 		name = strings.TrimSpace(name)
-		i := slices.IndexFunc(all, func(a *KeyAlgorithm) bool { return a.name == name })
+		i := slices.IndexFunc(all, func(a *KeyAlgorithm) bool { return a.def.Name == name })
 		if i < 0 {
-			return nil, fmt.Errorf("unknown key algorithm %q (want a comma-separated list of %s, or all)", name, all)
+			for _, f := range familyNames {
+				if f.name == name {
+					return nil, fmt.Errorf("key algorithm %s is not linked into this binary: import %s", name, f.pkg)
+				}
+			}
+			return nil, fmt.Errorf("unknown key algorithm %q (want a comma-separated list of ecdsa, ed25519 and rsa, or all)", name)
 		}
 		if slices.Contains(set, all[i]) {
 			return nil, fmt.Errorf("key algorithm %s named twice", name)
@@ -116,7 +140,7 @@ func ParseKeyAlgorithms(list string) (KeyAlgorithms, error) {
 func (s KeyAlgorithms) String() string {
 	names := make([]string, len(s))
 	for i, a := range s {
-		names[i] = a.name
+		names[i] = a.def.Name
 	}
 	return strings.Join(names, ",")
 }
@@ -136,7 +160,7 @@ func (s KeyAlgorithms) Intersect(t KeyAlgorithms) KeyAlgorithms {
 // does not check the key's strength: see [KeyAlgorithms.CheckKey].
 func (s KeyAlgorithms) Of(k crypto.PublicKey) *KeyAlgorithm {
 	for _, a := range s {
-		if ok, _ := a.check(k); ok {
+		if ok, _ := a.def.Check(k); ok {
 			return a
 		}
 	}
@@ -154,7 +178,7 @@ func (s KeyAlgorithms) CheckKey(k crypto.PublicKey) error {
 
 func (s KeyAlgorithms) checkKey(k crypto.PublicKey) (*KeyAlgorithm, error) {
 	for _, a := range s {
-		if ok, err := a.check(k); ok {
+		if ok, err := a.def.Check(k); ok {
 			return a, err
 		}
 	}
@@ -196,7 +220,7 @@ func (s KeyAlgorithms) notAccepted(name, found string) error {
 func (s KeyAlgorithms) With(name string) string {
 	var names []string
 	for _, f := range familyNames {
-		if f.name == name || slices.ContainsFunc(s, func(a *KeyAlgorithm) bool { return a.name == f.name }) {
+		if f.name == name || slices.ContainsFunc(s, func(a *KeyAlgorithm) bool { return a.def.Name == f.name }) {
 			names = append(names, f.name)
 		}
 	}
@@ -223,12 +247,12 @@ func (s KeyAlgorithms) MarshalPKIXPublicKey(k crypto.PublicKey) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	alg, key, err := a.marshal(k)
+	alg, params, key, err := a.def.Marshal(k)
 	if err != nil {
 		return nil, err
 	}
 	return asn1.Marshal(subjectPublicKeyInfo{
-		Algorithm: alg,
+		Algorithm: algorithmIdentifier{Algorithm: alg, Parameters: params},
 		PublicKey: asn1.BitString{Bytes: key, BitLength: 8 * len(key)},
 	})
 }
@@ -237,7 +261,7 @@ func (s KeyAlgorithms) MarshalPKIXPublicKey(k crypto.PublicKey) ([]byte, error) 
 // of s.
 func (s KeyAlgorithms) verifySig(k crypto.PublicKey, pae, sig []byte) bool {
 	a, err := s.checkKey(k)
-	return err == nil && a.verify(k, pae, sig)
+	return err == nil && a.def.Verify(k, pae, sig)
 }
 
 func parseECDSA(params asn1.RawValue, key []byte) (crypto.PublicKey, error) {
@@ -284,7 +308,7 @@ func verifyECDSA(k crypto.PublicKey, pae, sig []byte) bool {
 	return ecdsa.VerifyASN1(k.(*ecdsa.PublicKey), sum[:], sig)
 }
 
-func marshalECDSA(k crypto.PublicKey) (algorithmIdentifier, []byte, error) {
+func marshalECDSA(k crypto.PublicKey) (asn1.ObjectIdentifier, asn1.RawValue, []byte, error) {
 	ec := k.(*ecdsa.PublicKey)
 	oid := oidP256
 	if ec.Curve == elliptic.P384() {
@@ -292,94 +316,11 @@ func marshalECDSA(k crypto.PublicKey) (algorithmIdentifier, []byte, error) {
 	}
 	params, err := asn1.Marshal(oid)
 	if err != nil {
-		return algorithmIdentifier{}, nil, err
+		return nil, asn1.RawValue{}, nil, err
 	}
 	key, err := ec.Bytes()
 	if err != nil {
-		return algorithmIdentifier{}, nil, fmt.Errorf("%w: %w", ErrUnsupportedKey, err)
+		return nil, asn1.RawValue{}, nil, fmt.Errorf("%w: %w", ErrUnsupportedKey, err)
 	}
-	return algorithmIdentifier{Algorithm: oidECPublicKey, Parameters: asn1.RawValue{FullBytes: params}}, key, nil
-}
-
-func parseEd25519(params asn1.RawValue, key []byte) (crypto.PublicKey, error) {
-	if len(params.FullBytes) != 0 {
-		return nil, errors.New("Ed25519 key: unexpected parameters")
-	}
-	if len(key) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("Ed25519 key: %d bytes, want %d", len(key), ed25519.PublicKeySize)
-	}
-	return ed25519.PublicKey(key), nil
-}
-
-func checkEd25519(k crypto.PublicKey) (bool, error) {
-	ed, ok := k.(ed25519.PublicKey)
-	if !ok {
-		return false, nil
-	}
-	// ed25519.Verify panics on a key of another length.
-	if len(ed) != ed25519.PublicKeySize {
-		return true, fmt.Errorf("%w: Ed25519 key of %d bytes, want %d", ErrUnsupportedKey, len(ed), ed25519.PublicKeySize)
-	}
-	return true, nil
-}
-
-func verifyEd25519(k crypto.PublicKey, pae, sig []byte) bool {
-	return ed25519.Verify(k.(ed25519.PublicKey), pae, sig)
-}
-
-func marshalEd25519(k crypto.PublicKey) (algorithmIdentifier, []byte, error) {
-	return algorithmIdentifier{Algorithm: oidEd25519}, k.(ed25519.PublicKey), nil
-}
-
-// pkcs1PublicKey is RFC 8017's RSAPublicKey.
-type pkcs1PublicKey struct {
-	N *big.Int
-	E int
-}
-
-func parseRSA(params asn1.RawValue, key []byte) (crypto.PublicKey, error) {
-	if params.Tag != asn1.TagNull || params.Class != asn1.ClassUniversal || len(params.Bytes) != 0 {
-		return nil, errors.New("RSA key: missing NULL parameters")
-	}
-	var pk pkcs1PublicKey
-	rest, err := asn1.Unmarshal(key, &pk)
-	if err != nil {
-		return nil, fmt.Errorf("RSA key: %w", err)
-	}
-	if len(rest) > 0 {
-		return nil, fmt.Errorf("RSA key: %w", errTrailing)
-	}
-	if pk.N.Sign() <= 0 {
-		return nil, errors.New("RSA key: modulus is not a positive number")
-	}
-	if pk.E <= 0 {
-		return nil, errors.New("RSA key: exponent is not a positive number")
-	}
-	return &rsa.PublicKey{N: pk.N, E: pk.E}, nil
-}
-
-func checkRSA(k crypto.PublicKey) (bool, error) {
-	r, ok := k.(*rsa.PublicKey)
-	if !ok {
-		return false, nil
-	}
-	if r.N == nil || r.N.BitLen() < 2048 {
-		bits := 0
-		if r.N != nil {
-			bits = r.N.BitLen()
-		}
-		return true, fmt.Errorf("%w: RSA key of %d bits (use 2048 or more)", ErrUnsupportedKey, bits)
-	}
-	return true, nil
-}
-
-func verifyRSA(k crypto.PublicKey, pae, sig []byte) bool {
-	sum := sha256.Sum256(pae)
-	return rsa.VerifyPKCS1v15(k.(*rsa.PublicKey), Hash, sum[:], sig) == nil
-}
-
-func marshalRSA(k crypto.PublicKey) (algorithmIdentifier, []byte, error) {
-	r := k.(*rsa.PublicKey)
-	key, err := asn1.Marshal(pkcs1PublicKey{N: r.N, E: r.E})
-	return algorithmIdentifier{Algorithm: oidRSA, Parameters: asn1.NullRawValue}, key, err
+	return oidECPublicKey, asn1.RawValue{FullBytes: params}, key, nil
 }

@@ -18,9 +18,7 @@ import (
 // as crypto/x509 for every accepted key type.
 
 var (
-	oidRSA         = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1} // RFC 3279 rsaEncryption
-	oidECPublicKey = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}     // RFC 5480 id-ecPublicKey
-	oidEd25519     = asn1.ObjectIdentifier{1, 3, 101, 112}             // RFC 8410 id-Ed25519
+	oidECPublicKey = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1} // RFC 5480 id-ecPublicKey
 	oidP224        = asn1.ObjectIdentifier{1, 3, 132, 0, 33}
 	oidP256        = asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}
 	oidP384        = asn1.ObjectIdentifier{1, 3, 132, 0, 34}
@@ -76,8 +74,8 @@ func parsePKIXPublicKey(s KeyAlgorithms, der []byte) (crypto.PublicKey, error) {
 	}
 	alg := spki.Algorithm.Algorithm.String()
 	for _, a := range s {
-		if alg == a.oid {
-			return a.parse(spki.Algorithm.Parameters, spki.PublicKey.RightAlign())
+		if alg == a.def.OID {
+			return a.def.Parse(spki.Algorithm.Parameters, spki.PublicKey.RightAlign())
 		}
 	}
 	for _, f := range familyNames {

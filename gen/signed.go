@@ -121,9 +121,16 @@ func keyAlgorithms(c *Config, trusted []string) (attest.KeyAlgorithms, error) {
 	return all.Intersect(families), nil
 }
 
-// keyAlgorithmIdents are the names of the families in package attest, for
-// the generated code.
-var keyAlgorithmIdents = map[*attest.KeyAlgorithm]string{attest.ECDSA: "ECDSA", attest.Ed25519: "Ed25519", attest.RSA: "RSA"}
+// keyAlgorithmCode is how generated code names each key family: the
+// package that defines it (none for ECDSA, which package attest defines),
+// imported under an alias, and the expression of the family.
+var keyAlgorithmCode = map[string]keyAlgorithmImport{
+	"ecdsa":   {Expr: "bpfattest.ECDSA"},
+	"ed25519": {Alias: "bpfed25519key", Path: "github.com/bpf2go-signed/bpf2go-signed/attest/ed25519key", Expr: "bpfed25519key.Algorithm"},
+	"rsa":     {Alias: "bpfrsakey", Path: "github.com/bpf2go-signed/bpf2go-signed/attest/rsakey", Expr: "bpfrsakey.Algorithm"},
+}
+
+type keyAlgorithmImport struct{ Alias, Path, Expr string }
 
 func pemPublicKey(k crypto.PublicKey) (string, error) {
 	b, err := attest.MarshalPublicKey(k)
@@ -173,10 +180,12 @@ type loaderData struct {
 	EnvelopeFile string
 	PlanFile     string
 	TrustedKeys  []string
-	// KeyAlgorithms are the identifiers of the accepted key families in
-	// package attest.
-	KeyAlgorithms []string
-	Params        []paramField
+	// KeyAlgorithms are the expressions of the accepted key families;
+	// KeyAlgorithmImports the packages they need beyond attest, in
+	// import path order.
+	KeyAlgorithms       []string
+	KeyAlgorithmImports []keyAlgorithmImport
+	Params              []paramField
 	// BundleFile, TrustedRootFile and Identities are set for keyless
 	// loaders (-trust-identity).
 	BundleFile      string
@@ -241,7 +250,11 @@ func (c *Config) writeSigned(ctx context.Context, objFile, stem, outputStem stri
 		Params:       params,
 	}
 	for _, a := range e.keyAlgorithms {
-		data.KeyAlgorithms = append(data.KeyAlgorithms, keyAlgorithmIdents[a])
+		code := keyAlgorithmCode[a.String()]
+		data.KeyAlgorithms = append(data.KeyAlgorithms, code.Expr)
+		if code.Path != "" {
+			data.KeyAlgorithmImports = append(data.KeyAlgorithmImports, code)
+		}
 	}
 	if e.keyless != nil {
 		data.BundleFile, data.TrustedRootFile, data.Identities = bundleFile, rootFile, e.keyless.identities

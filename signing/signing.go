@@ -31,6 +31,10 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature/options"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
+	// Signing keys may be of every family: attest.CheckKey accepts those
+	// whose packages are linked.
+	_ "github.com/bpf2go-signed/bpf2go-signed/attest/ed25519key"
+	_ "github.com/bpf2go-signed/bpf2go-signed/attest/rsakey"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/safefs"
 )
 

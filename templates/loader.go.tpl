@@ -9,6 +9,9 @@ import (
 	"github.com/cilium/ebpf"
 
 	bpfattest "github.com/bpf2go-signed/bpf2go-signed/attest"
+{{- range .KeyAlgorithmImports }}
+	{{ .Alias }} {{ printf "%q" .Path }}
+{{- end }}
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
 {{- if .BundleFile }}
 	bpfkeyless "github.com/bpf2go-signed/bpf2go-signed/runtime/keyless"
@@ -60,7 +63,7 @@ func {{ .Name.Object }}() *bpfsigned.Object {
 		Envelope:    {{ .Name.Envelope }},
 		Plan:        {{ .Name.SealPlan }},
 		TrustedKeys: {{ .Name.TrustedKeys }},
-		KeyAlgorithms: bpfattest.KeyAlgorithms{ {{- range $i, $a := .KeyAlgorithms }}{{ if $i }}, {{ end }}bpfattest.{{ $a }}{{ end -}} },
+		KeyAlgorithms: bpfattest.KeyAlgorithms{ {{- range $i, $a := .KeyAlgorithms }}{{ if $i }}, {{ end }}{{ $a }}{{ end -}} },
 {{- if .BundleFile }}
 		Bundle:      {{ .Name.Bundle }},
 		TrustedRoot: {{ .Name.TrustedRoot }},

@@ -18,6 +18,10 @@ import (
 	"time"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
+	// Certificates and trusted roots hold keys of every family:
+	// attest.ParsePKIXPublicKey reads those whose packages are linked.
+	_ "github.com/bpf2go-signed/bpf2go-signed/attest/ed25519key"
+	_ "github.com/bpf2go-signed/bpf2go-signed/attest/rsakey"
 )
 
 // Certificates are read and chained here with encoding/asn1 rather than
