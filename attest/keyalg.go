@@ -203,8 +203,8 @@ type KeyAlgorithmError struct {
 }
 
 func (e *KeyAlgorithmError) Error() string {
-	return fmt.Sprintf("%v: an %s key (%s), and this verifier accepts %s keys only (-key-algorithms %s)",
-		ErrKeyAlgorithm, e.Family, e.Found, e.Accepted, e.Accepted)
+	return fmt.Sprintf("%v: an %s key (%s), and this verifier accepts %s keys only",
+		ErrKeyAlgorithm, e.Family, e.Found, e.Accepted)
 }
 
 func (e *KeyAlgorithmError) Unwrap() error { return ErrKeyAlgorithm }

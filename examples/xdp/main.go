@@ -28,7 +28,6 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
 
-	"github.com/bpf2go-signed/bpf2go-signed/attest"
 	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
 )
 
@@ -63,7 +62,8 @@ func run() int {
 		raw, err := os.ReadFile(*trust)
 		if err == nil {
 			var k crypto.PublicKey
-			if k, err = attest.ParsePublicKey(raw); err == nil {
+			// Keys of the families the loader accepts (and links).
+			if k, err = _FilterSignedObject().KeyAlgorithms.ParsePublicKey(raw); err == nil {
 				policy = &bpfsigned.Policy{TrustedKeys: []crypto.PublicKey{k}, IgnoreEmbeddedKeys: true}
 			}
 		}

@@ -1,0 +1,143 @@
+package runtime_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/bpf2go-signed/bpf2go-signed/attest"
+	"github.com/bpf2go-signed/bpf2go-signed/attest/ed25519key"
+	"github.com/bpf2go-signed/bpf2go-signed/attest/rsakey"
+	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
+	bpfsigned "github.com/bpf2go-signed/bpf2go-signed/runtime"
+	"github.com/bpf2go-signed/bpf2go-signed/signing"
+)
+
+// TestLoadKeyAlgorithms: a loader accepts trusted keys of the families
+// it names (Object.KeyAlgorithms; nil is ECDSA only) and refuses, before
+// anything is loaded, an embedded or policy key of another family, with
+// an error that says what it found, what it accepts, and the
+// -key-algorithms to generate with. Keys of a named family that cannot
+// be used are refused there too.
+func TestLoadKeyAlgorithms(t *testing.T) {
+	testutil.RequireBPF(t)
+	f := newFixture(t)
+	_, edPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaPriv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The object signed with the Ed25519 key, which it embeds.
+	edSigner, err := signing.FromPrivateKey(edPriv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edEnv, err := edSigner.Sign(context.Background(), attest.NewStatement(f.name, f.obj, f.manifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edPEM, err := attest.MarshalPublicKey(edPriv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	edObject := func(algs attest.KeyAlgorithms) *bpfsigned.Object {
+		o := f.object(t, f.obj, f.manifest, f.key)
+		o.Envelope, o.TrustedKeys, o.KeyAlgorithms = edEnv, []string{string(edPEM)}, algs
+		return o
+	}
+	ecObject := func(algs attest.KeyAlgorithms) *bpfsigned.Object {
+		o := f.object(t, f.obj, f.manifest, f.key)
+		o.KeyAlgorithms = algs
+		return o
+	}
+	ecdsaOnly := attest.KeyAlgorithms{attest.ECDSA}
+
+	for _, tt := range []struct {
+		name   string
+		obj    *bpfsigned.Object
+		policy *bpfsigned.Policy
+		says   []string // empty: the load succeeds
+		family bool     // refused as a key of another family
+	}{
+		{"ecdsa, nil families", ecObject(nil), nil, nil, false},
+		{"ed25519 named", edObject(attest.KeyAlgorithms{ed25519key.Algorithm}), nil, nil, false},
+		{"ed25519 among all", edObject(attest.KeyAlgorithms{attest.ECDSA, ed25519key.Algorithm, rsakey.Algorithm}), nil, nil, false},
+		{"policy rsa key accepted", ecObject(attest.KeyAlgorithms{attest.ECDSA, rsakey.Algorithm}), &bpfsigned.Policy{TrustedKeys: []crypto.PublicKey{rsaPriv.Public()}}, nil, false},
+		{"embedded ed25519, nil families", edObject(nil), nil,
+			[]string{"embedded trusted key 0", "an ed25519 key", "accepts ecdsa keys only", "-key-algorithms ecdsa,ed25519", "Object.KeyAlgorithms"}, true},
+		{"embedded ed25519, ecdsa only", edObject(ecdsaOnly), nil,
+			[]string{"embedded trusted key 0", "an ed25519 key", "-key-algorithms ecdsa,ed25519"}, true},
+		{"policy rsa key", ecObject(ecdsaOnly), &bpfsigned.Policy{TrustedKeys: []crypto.PublicKey{rsaPriv.Public()}},
+			[]string{"trusted key 0 of the policy (Policy.TrustedKeys)", "an rsa key", "*rsa.PublicKey", "accepts ecdsa keys only", "-key-algorithms ecdsa,rsa"}, true},
+		{"policy ed25519 key, rsa loader", ecObject(attest.KeyAlgorithms{rsakey.Algorithm}), &bpfsigned.Policy{IgnoreEmbeddedKeys: true, TrustedKeys: []crypto.PublicKey{edPriv.Public()}},
+			[]string{"an ed25519 key", "accepts rsa keys only", "-key-algorithms ed25519,rsa"}, true},
+		{"policy ecdsa key, ed25519 loader", edObject(attest.KeyAlgorithms{ed25519key.Algorithm}), &bpfsigned.Policy{TrustedKeys: []crypto.PublicKey{f.key.Public()}},
+			[]string{"trusted key 0 of the policy", "an ecdsa key", "-key-algorithms ecdsa,ed25519"}, true},
+		{"policy short ed25519 key", edObject(attest.KeyAlgorithms{ed25519key.Algorithm}), &bpfsigned.Policy{TrustedKeys: []crypto.PublicKey{ed25519.PublicKey(make([]byte, 31))}},
+			[]string{"trusted key 0 of the policy", "Ed25519 key of 31 bytes"}, false},
+		{"policy rsa key without a modulus", ecObject(attest.KeyAlgorithms{attest.ECDSA, rsakey.Algorithm}), &bpfsigned.Policy{TrustedKeys: []crypto.PublicKey{&rsa.PublicKey{E: 65537}}},
+			[]string{"trusted key 0 of the policy", "RSA key of 0 bits"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := testutil.OpenFDs(t)
+			var objs objects
+			rep, err := bpfsigned.Load(tt.obj, &objs, &bpfsigned.LoadOptions{Policy: tt.policy})
+			if len(tt.says) == 0 {
+				if err != nil || !rep.Accepted || rep.Signature.Key == "" {
+					t.Fatalf("Load() = %v, %v; want an accepted load by a key", rep, err)
+				}
+				objs.Close()
+				return
+			}
+			if err == nil || rep != nil || objs.Filter != nil {
+				objs.Close()
+				t.Fatalf("Load() = %v, %v; want a refusal before loading", rep, err)
+			}
+			if !errors.Is(err, attest.ErrUnsupportedKey) || errors.Is(err, bpfsigned.ErrKeyAlgorithm) != tt.family {
+				t.Errorf("error %v: wraps ErrUnsupportedKey %v, ErrKeyAlgorithm %v; want true, %v",
+					err, errors.Is(err, attest.ErrUnsupportedKey), errors.Is(err, bpfsigned.ErrKeyAlgorithm), tt.family)
+			}
+			for _, want := range tt.says {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error does not say %q: %v", want, err)
+				}
+			}
+			if after := testutil.OpenFDs(t); after != before {
+				t.Errorf("%d fds before the refused load, %d after", before, after)
+			}
+		})
+	}
+}
+
+// TestP256LoaderLinksOnlyECDSA: the XDP example, generated for a P-256
+// key (its demo.key), links ECDSA and neither crypto/rsa nor
+// crypto/ed25519 (whose self-tests alone would link most of them): its
+// loader alone (as scripts/bench/procload builds it), and the whole
+// example.
+func TestP256LoaderLinksOnlyECDSA(t *testing.T) {
+	banned := []string{"crypto/rsa", "crypto/internal/fips140/rsa", "crypto/ed25519", "crypto/internal/fips140/ed25519",
+		"github.com/bpf2go-signed/bpf2go-signed/attest/rsakey", "github.com/bpf2go-signed/bpf2go-signed/attest/ed25519key"}
+	for _, args := range [][]string{
+		{"loadonce_verified.go", "filter_bpfel.go", "filter_bpfel_signed.go"},
+		{"."},
+	} {
+		deps := goListDeps(t, args...)
+		if !slices.Contains(deps, "crypto/ecdsa") {
+			t.Fatalf("%v: does not link crypto/ecdsa: %v", args, deps)
+		}
+		for _, b := range banned {
+			if slices.Contains(deps, b) {
+				t.Errorf("examples/xdp %v links %s", args, b)
+			}
+		}
+	}
+}
