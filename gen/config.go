@@ -173,20 +173,13 @@ func Parse(args []string, env Env, out io.Writer) (*Config, error) {
 	if err := c.setSealContents(f.contents); err != nil {
 		return nil, err
 	}
-	if f.keyAlgorithms != "" {
-		algs, err := attest.ParseKeyAlgorithms(f.keyAlgorithms)
-		if err != nil {
-			return nil, fmt.Errorf("-key-algorithms: %w", err)
-		}
-		c.KeyAlgorithms = algs
-	}
 	return c, nil
 }
 
 // rawFlags are the flag values Parse checks and converts before they go
 // into a Config.
 type rawFlags struct {
-	cc, cflags, target, outDir, pkg, keyAlgorithms                   string
+	cc, cflags, target, outDir, pkg                                  string
 	tags                                                             tagsFlag
 	types                                                            typesFlag
 	trust, seal, contents, params, targetBTF, identities, openArrays listFlag
@@ -225,7 +218,10 @@ func (c *Config) flagSet(env Env, out io.Writer) (*flag.FlagSet, *rawFlags) {
 	fs.Var(&f.targetBTF, "target-btf", "resolve CO-RE relocations against this kernel BTF `PATH` (a file such as a copy of /sys/kernel/btf/vmlinux, or a directory of them; repeatable), signing one acceptable digest per target")
 	fs.Var(&f.trust, "trust-key", "embed this PEM public `key` as trusted by the loader (repeatable; default: the -sign-key's public key)")
 	fs.Var(&f.trust, "trust", "the older name of -trust-key (a key `file`; a trust directory is --trust only for prog verify, map verify, gate and agent)")
-	fs.StringVar(&f.keyAlgorithms, "key-algorithms", "", "the key families the loader accepts and links the verification code of: a comma-separated `LIST` of ecdsa, ed25519, rsa, or all (default: the families of the -trust-key keys, else of the -sign-key; ecdsa without keys); run-time keys (Policy.TrustedKeys) of other families are refused")
+	fs.Func("key-algorithms", "the key families the loader accepts and links the verification code of: a comma-separated `LIST` of ecdsa, ed25519, rsa, or all (default: the families of the -trust-key keys, else of the -sign-key; ecdsa without keys); run-time keys (Policy.TrustedKeys) of other families are refused", func(v string) (err error) {
+		c.KeyAlgorithms, err = attest.ParseKeyAlgorithms(v)
+		return err
+	})
 	fs.Var(&f.seal, "seal", "seal the map `NAME` (repeatable; like __sealed in C)")
 	fs.Var(&f.contents, "seal-contents", "fill sealed map NAME with the contents `NAME=FILE` (JSON, see docs/sealing.md; repeatable)")
 	fs.Var(&f.params, "param", "declare the read-only global `VAR` a run-time parameter (repeatable)")

@@ -132,6 +132,19 @@ var keyAlgorithmCode = map[string]keyAlgorithmImport{
 
 type keyAlgorithmImport struct{ Alias, Path, Expr string }
 
+// setKeyAlgorithms sets the families the loader names, and the packages
+// it imports for them, from algs (in canonical order, which is also the
+// import path order).
+func (d *loaderData) setKeyAlgorithms(algs attest.KeyAlgorithms) {
+	for _, a := range algs {
+		code := keyAlgorithmCode[a.String()]
+		d.KeyAlgorithms = append(d.KeyAlgorithms, code.Expr)
+		if code.Path != "" {
+			d.KeyAlgorithmImports = append(d.KeyAlgorithmImports, code)
+		}
+	}
+}
+
 func pemPublicKey(k crypto.PublicKey) (string, error) {
 	b, err := attest.MarshalPublicKey(k)
 	return string(b), err
@@ -249,13 +262,7 @@ func (c *Config) writeSigned(ctx context.Context, objFile, stem, outputStem stri
 		TrustedKeys:  e.trusted,
 		Params:       params,
 	}
-	for _, a := range e.keyAlgorithms {
-		code := keyAlgorithmCode[a.String()]
-		data.KeyAlgorithms = append(data.KeyAlgorithms, code.Expr)
-		if code.Path != "" {
-			data.KeyAlgorithmImports = append(data.KeyAlgorithmImports, code)
-		}
-	}
+	data.setKeyAlgorithms(e.keyAlgorithms)
 	if e.keyless != nil {
 		data.BundleFile, data.TrustedRootFile, data.Identities = bundleFile, rootFile, e.keyless.identities
 	}
