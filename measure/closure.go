@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -79,7 +80,7 @@ func readSlots(fd int, info *bpfsys.MapInfo, opts *KernelOptions, km *KernelMap)
 			}
 		}
 	}
-	slices.SortFunc(km.Slots, func(a, b KernelSlot) int { return strings.Compare(a.Key, b.Key) })
+	sort.Slice(km.Slots, func(i, j int) bool { return km.Slots[i].Key < km.Slots[j].Key }) // see sortNote in manifest.go
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -456,6 +457,6 @@ func CheckParams(found *KernelProgram, want map[string][]byte) []Mismatch {
 			ms = append(ms, Mismatch{"params." + name, hex.EncodeToString(w), "no such parameter in the kernel's maps"})
 		}
 	}
-	slices.SortFunc(ms, func(a, b Mismatch) int { return strings.Compare(a.Field, b.Field) })
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Field < ms[j].Field }) // see sortNote in manifest.go
 	return ms
 }

@@ -343,7 +343,7 @@ func relocate(spec *ebpf.ProgramSpec, targets []*btf.Spec, ksyms map[string]uint
 	kfuncs = append(kfuncs, ksymFixups...)
 	if len(kfuncs) > 0 {
 		fixups = append(fixups, kfuncs...)
-		slices.SortFunc(fixups, func(a, b Fixup) int { return a.Insn - b.Insn })
+		sort.Slice(fixups, func(i, j int) bool { return fixups[i].Insn < fixups[j].Insn }) // see sortNote in manifest.go
 	}
 	cp := *spec
 	cp.Instructions = insns

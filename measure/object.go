@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"maps"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -452,7 +452,11 @@ func HashArray(bo binary.ByteOrder, valueSize, maxEntries uint32, entries []Entr
 		}
 		byIndex[idx] = e.Value // the last write wins, as in the kernel
 	}
-	indexes := slices.Sorted(maps.Keys(byIndex))
+	indexes := make([]uint32, 0, len(byIndex))
+	for idx := range byIndex {
+		indexes = append(indexes, idx)
+	}
+	sort.Slice(indexes, func(i, j int) bool { return indexes[i] < indexes[j] }) // see sortNote in manifest.go
 	h := sha256.New()
 	pad := make([]byte, elem-uint64(valueSize))
 	next := uint64(0) // the first index not hashed yet
@@ -508,7 +512,7 @@ func HashKV(keySize, valueSize, maxEntries uint32, entries []Entry) ([sha256.Siz
 		return [sha256.Size]byte{}, fmt.Errorf("%d entries exceed max_entries %d", len(entries), maxEntries)
 	}
 	sorted := slices.Clone(entries)
-	slices.SortFunc(sorted, func(a, b Entry) int { return bytes.Compare(a.Key, b.Key) })
+	sort.Slice(sorted, func(i, j int) bool { return bytes.Compare(sorted[i].Key, sorted[j].Key) < 0 }) // see sortNote in manifest.go
 	h := sha256.New()
 	e := &encoder{}
 	e.buf = append(e.buf, kvDomain...)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -200,7 +201,10 @@ func typedField(typed json.RawMessage, rawHex *string, typ btf.Type, size uint32
 func EncodeContents(entries []measure.Entry) []byte {
 	f := contentsFile{Entries: make([]contentsEntry, len(entries))}
 	sorted := slices.Clone(entries)
-	slices.SortFunc(sorted, func(a, b measure.Entry) int { return bytes.Compare(a.Key, b.Key) })
+	// sort.Slice, not slices.SortFunc: one sort shared by every element
+	// type instead of one instantiation per type in every loader (see
+	// measure's sortNote).
+	sort.Slice(sorted, func(i, j int) bool { return bytes.Compare(sorted[i].Key, sorted[j].Key) < 0 })
 	for i, e := range sorted {
 		k, v := hex.EncodeToString(e.Key), hex.EncodeToString(e.Value)
 		f.Entries[i] = contentsEntry{KeyHex: &k, ValueHex: &v}
