@@ -15,11 +15,12 @@
 // cilium/ebpf, which every loader links anyway). Signing, private keys,
 // sigstore and KMS live in package signing, so shipped binaries stay lean.
 //
-// Keys come in three families, [ECDSA], [Ed25519] and [RSA]. The
-// package-level functions accept all of them; the methods of a
-// [KeyAlgorithms] set accept the families it names, and a binary that uses
-// only those links only their cryptography (generated loaders name the
-// families of their keys).
+// Keys come in three families: [ECDSA], in this package, and Ed25519 and
+// RSA, in attest/ed25519key and attest/rsakey. The package-level functions
+// accept the families linked into the binary; the methods of a
+// [KeyAlgorithms] set accept the families it names. A binary links the
+// cryptography of the family packages it imports only (generated loaders
+// import those of their keys).
 package attest
 
 import (
@@ -215,8 +216,10 @@ type Verified struct {
 // object: the signature verifies over the DSSE encoding of the payload, the
 // payload is a statement of this project's predicate type, the subject's
 // sha256 is object's, and the manifest is well formed. It returns the
-// statement only then. Keys of every family are accepted
-// ([KeyAlgorithms.Verify] accepts some only).
+// statement only then. Keys of every family linked into the binary are
+// accepted ([AllKeyAlgorithms]: ECDSA, and Ed25519 and RSA when
+// attest/ed25519key and attest/rsakey are imported); [KeyAlgorithms.Verify]
+// accepts the families of a set.
 //
 // Errors wrap [ErrMalformed], [ErrUnsigned], [ErrBadSignature],
 // [ErrWrongSubject], [ErrNoTrustedKeys] or [ErrUnsupportedKey].
@@ -293,12 +296,13 @@ func (s KeyAlgorithms) VerifySignature(raw []byte, keys []crypto.PublicKey) (*Ve
 // Hash is the hash used with ECDSA and RSA keys, as cosign does.
 const Hash = crypto.SHA256
 
-// CheckKey accepts ECDSA P-256 and P-384, Ed25519 and RSA of 2048 bits or
-// more, and refuses everything else with [ErrUnsupportedKey].
+// CheckKey is [KeyAlgorithms.CheckKey] with every family linked into the
+// binary ([AllKeyAlgorithms]).
 func CheckKey(k crypto.PublicKey) error { return AllKeyAlgorithms().CheckKey(k) }
 
 // ParsePublicKey reads a PEM public key (PKIX "PUBLIC KEY", as cosign.pub)
-// of any family and checks that it is supported ([CheckKey]).
+// of a family linked into the binary ([AllKeyAlgorithms]) and checks that
+// it is supported ([CheckKey]).
 func ParsePublicKey(pemBytes []byte) (crypto.PublicKey, error) {
 	return AllKeyAlgorithms().ParsePublicKey(pemBytes)
 }

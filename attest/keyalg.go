@@ -168,9 +168,9 @@ func (s KeyAlgorithms) Of(k crypto.PublicKey) *KeyAlgorithm {
 }
 
 // CheckKey accepts the keys of the families of s that are strong enough
-// ([ECDSA], [Ed25519], [RSA] say which) and refuses everything else with
-// [ErrUnsupportedKey]; a key of a known family that s leaves out with
-// [ErrKeyAlgorithm].
+// (ECDSA P-256 and P-384, Ed25519 keys of 32 bytes, RSA of 2048 bits or
+// more) and refuses everything else with [ErrUnsupportedKey]; a key of a
+// known family that s leaves out with [ErrKeyAlgorithm].
 func (s KeyAlgorithms) CheckKey(k crypto.PublicKey) error {
 	_, err := s.checkKey(k)
 	return err

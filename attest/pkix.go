@@ -45,8 +45,8 @@ type subjectPublicKeyInfo struct {
 
 var errTrailing = errors.New("trailing data")
 
-// ParsePKIXPublicKey reads a DER SubjectPublicKeyInfo holding a key of
-// any family (ECDSA P-256 or P-384, Ed25519, RSA): attest/keyless reads
+// ParsePKIXPublicKey reads a DER SubjectPublicKeyInfo holding a key of a
+// family linked into the binary ([AllKeyAlgorithms]): attest/keyless reads
 // the keys of certificates and trusted roots with it rather than with
 // crypto/x509. [KeyAlgorithms.ParsePKIXPublicKey] reads the keys of some
 // families only.

@@ -47,6 +47,13 @@
 // runtime/keyless) is linked only into loaders generated with
 // -trust-identity: see [Keyless].
 //
+// Trusted keys (embedded with -trust-key, or Policy.TrustedKeys) are of
+// the key families the loader names in [Object.KeyAlgorithms] (ECDSA,
+// Ed25519, RSA; by default those of the keys given at generate time, or
+// -key-algorithms), and the loader links the verification of those
+// families only; a key of another family is refused before anything is
+// loaded ([ErrKeyAlgorithm]).
+//
 // It depends on cilium/ebpf and this project's measure, sealmap, attest and
 // attest/identity packages, and on the standard library: no compiler, no
 // go/packages, no KMS providers, no sigstore-go, no network, no
