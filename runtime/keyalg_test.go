@@ -54,6 +54,21 @@ func TestLoadKeyAlgorithms(t *testing.T) {
 		o.Envelope, o.TrustedKeys, o.KeyAlgorithms = edEnv, []string{string(edPEM)}, algs
 		return o
 	}
+	// The object signed with the RSA key, trusted by the policy only.
+	rsaSigner, err := signing.FromPrivateKey(rsaPriv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaEnv, err := rsaSigner.Sign(context.Background(), attest.NewStatement(f.name, f.obj, f.manifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaObject := func(algs attest.KeyAlgorithms) *bpfsigned.Object {
+		o := f.object(t, f.obj, f.manifest, f.key)
+		o.Envelope, o.KeyAlgorithms = rsaEnv, algs
+		return o
+	}
+	rsaPolicy := &bpfsigned.Policy{IgnoreEmbeddedKeys: true, TrustedKeys: []crypto.PublicKey{rsaPriv.Public()}}
 	ecObject := func(algs attest.KeyAlgorithms) *bpfsigned.Object {
 		o := f.object(t, f.obj, f.manifest, f.key)
 		o.KeyAlgorithms = algs
@@ -71,6 +86,9 @@ func TestLoadKeyAlgorithms(t *testing.T) {
 		{"ecdsa, nil families", ecObject(nil), nil, nil, false},
 		{"ed25519 named", edObject(attest.KeyAlgorithms{ed25519key.Algorithm}), nil, nil, false},
 		{"ed25519 among all", edObject(attest.KeyAlgorithms{attest.ECDSA, ed25519key.Algorithm, rsakey.Algorithm}), nil, nil, false},
+		{"rsa signature, policy key", rsaObject(attest.KeyAlgorithms{rsakey.Algorithm}), rsaPolicy, nil, false},
+		{"rsa signature, ecdsa loader", rsaObject(nil), rsaPolicy,
+			[]string{"trusted key 0 of the policy", "an rsa key", "-key-algorithms ecdsa,rsa"}, true},
 		{"policy rsa key accepted", ecObject(attest.KeyAlgorithms{attest.ECDSA, rsakey.Algorithm}), &bpfsigned.Policy{TrustedKeys: []crypto.PublicKey{rsaPriv.Public()}}, nil, false},
 		{"embedded ed25519, nil families", edObject(nil), nil,
 			[]string{"embedded trusted key 0", "an ed25519 key", "accepts ecdsa keys only", "-key-algorithms ecdsa,ed25519", "Object.KeyAlgorithms"}, true},
