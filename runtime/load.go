@@ -15,6 +15,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
+	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
 	"github.com/bpf2go-signed/bpf2go-signed/sealmap"
 )
@@ -476,22 +477,24 @@ func innerTemplates(want *measure.Program, mapSpecs map[string]*ebpf.MapSpec) []
 // program as far as this loader can tell: one of its own programs, or a
 // program outside the signed object.
 func (r *Report) linkVerdicts(ms []measure.Mismatch, kp *measure.KernelProgram, progs map[string]*ebpf.Program) []measure.Mismatch {
-	ours := map[uint32]string{}
-	for name, p := range progs {
-		if info, err := p.Info(); err == nil {
-			if id, ok := info.ID(); ok {
-				ours[uint32(id)] = name
-			}
-		}
+	if len(ms) == 0 || len(kp.Links) == 0 && len(kp.TailCalls) == 0 {
+		return ms
 	}
 	all := append([]measure.KernelLink{}, kp.Links...)
 	for _, tc := range kp.TailCalls {
 		all = append(all, tc.Links...)
 	}
+	// The ids of this object's programs are asked of the kernel only when
+	// a link mismatch needs them: a load without one (every passing load)
+	// makes no system call here.
+	var ours map[uint32]string
 	for i := range ms {
 		for _, l := range all {
 			if !strings.HasSuffix(ms[i].Field, fmt.Sprintf("links[id %d]", l.ID)) {
 				continue
+			}
+			if ours == nil {
+				ours = programIDs(progs)
 			}
 			if name, ok := ours[l.ProgID]; ok {
 				ms[i].Found += fmt.Sprintf("; the attaching program is %s of this object, itself bound by this report", name)
@@ -501,6 +504,19 @@ func (r *Report) linkVerdicts(ms []measure.Mismatch, kp *measure.KernelProgram, 
 		}
 	}
 	return ms
+}
+
+// programIDs maps the kernel id of each program of progs to its name, with
+// one BPF_OBJ_GET_INFO_BY_FD per program (cilium/ebpf's Info also parses
+// /proc/self/fdinfo). A program whose info the kernel refuses is left out.
+func programIDs(progs map[string]*ebpf.Program) map[uint32]string {
+	ours := make(map[uint32]string, len(progs))
+	for name, p := range progs {
+		if info, _, err := bpfsys.ProgramInfo(p.FD()); err == nil {
+			ours[info.ID] = name
+		}
+	}
+	return ours
 }
 
 // paramsOf returns the parameter values set at load time that live in the
