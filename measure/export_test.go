@@ -1,6 +1,12 @@
 package measure
 
-import "github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
+import (
+	"fmt"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
+)
 
 // ProbeTagAlgorithmByLoad is the loading probe, for comparing it with the
 // BTF answer.
@@ -8,6 +14,17 @@ var ProbeTagAlgorithmByLoad = probeTagAlgorithmByLoad
 
 // HaveWriteProbe is the write probe's feature test.
 var HaveWriteProbe = haveWriteProbe
+
+// WithoutMapProbes runs f with both map probes (kernel map hash, write
+// probe) answering "not supported", as on a kernel without them, to test
+// the fallbacks (reading contents back, fdinfo). Not for parallel tests.
+func WithoutMapProbes(f func()) {
+	saved := mapProbes
+	defer func() { mapProbes = saved }()
+	off := fmt.Errorf("forced off by the test: %w", ebpf.ErrNotSupported)
+	mapProbes = func() mapAnswers { return mapAnswers{off, off} }
+	f()
+}
 
 // LinksOf builds a Links from links as EnumerateLinks would have found
 // them: the targets of kernels before 5.13 are zero.

@@ -3,6 +3,7 @@ package measure_test
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -489,4 +490,77 @@ func TestCORE(t *testing.T) {
 		t.Fatalf("user-space relocation: tag(%s) %s (kernel %s), fixups %+v", kp.TagAlgorithm, d.KernelTag(kp.TagAlgorithm), kp.Tag, fixups)
 	}
 	t.Logf("fixups: %+v", fixups)
+}
+
+// TestMeasureMapsWithoutProbes: with both map probes answering "not
+// supported", as on kernels before 6.18 or where the write probe cannot
+// be trusted, the measurement falls back to fdinfo for the frozen state
+// and to reading the contents back for the hash, and reports the same
+// frozen state and content hash as with this kernel's probes.
+func TestMeasureMapsWithoutProbes(t *testing.T) {
+	testutil.RequireBPF(t)
+	realHash, realWrite := measure.HaveMapHash(), measure.HaveWriteProbe()
+	t.Logf("this kernel: map hash %v, write probe %v", realHash, realWrite)
+	specs := []*ebpf.MapSpec{
+		{Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 4},
+		{Type: ebpf.Hash, KeySize: 4, ValueSize: 8, MaxEntries: 4},
+		{Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: 4},
+	}
+	for _, spec := range specs {
+		for _, freeze := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/frozen=%v", spec.Type, freeze), func(t *testing.T) {
+				m, err := ebpf.NewMap(spec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer m.Close()
+				var entries []measure.Entry
+				if spec.Type != ebpf.PerCPUArray {
+					for k := uint32(0); k < 2; k++ {
+						key := binary.NativeEndian.AppendUint32(nil, k)
+						v := binary.NativeEndian.AppendUint64(nil, uint64(k)*0x0101010101+7)
+						if err := m.Put(key, v); err != nil {
+							t.Fatal(err)
+						}
+						entries = append(entries, measure.Entry{Key: key, Value: v})
+					}
+				}
+				if freeze {
+					if err := m.Freeze(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				withProbes, err := measure.KernelMapFD(m.FD(), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var without *measure.KernelMap
+				measure.WithoutMapProbes(func() { without, err = measure.KernelMapFD(m.FD(), nil) })
+				if err != nil {
+					t.Fatal(err)
+				}
+				for name, km := range map[string]*measure.KernelMap{"with probes": withProbes, "without": without} {
+					if km.Frozen != freeze {
+						t.Errorf("%s: frozen %v, want %v", name, km.Frozen, freeze)
+					}
+				}
+				if !freeze || spec.Type == ebpf.PerCPUArray {
+					return
+				}
+				want, _, err := measure.HashContents(binary.NativeEndian, spec.Type, spec.KeySize, spec.ValueSize, spec.MaxEntries, entries)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if without.Content == nil || without.Content.Source != measure.SourceReadback || without.Content.Hash != hexOf(want[:]) {
+					t.Errorf("without probes: content %+v (%s), want %x read back", without.Content, without.ContentError, want)
+				}
+				if withProbes.Content == nil || withProbes.Content.Hash != hexOf(want[:]) {
+					t.Errorf("with probes: content %+v (%s), want %x", withProbes.Content, withProbes.ContentError, want)
+				}
+				if spec.Type == ebpf.Array && realHash == nil && withProbes.Content.Source != measure.SourceKernel {
+					t.Errorf("with the kernel's map hash: content from %q, want %q", withProbes.Content.Source, measure.SourceKernel)
+				}
+			})
+		}
+	}
 }

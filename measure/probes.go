@@ -5,6 +5,7 @@ package measure
 // wrapping ebpf.ErrNotSupported.
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -95,59 +96,96 @@ func probeTagAlgorithmByLoad() (string, error) {
 // HaveMapHash returns nil when the kernel returns the SHA-256 of a frozen
 // array in bpf_map_info.hash (Linux 6.18+), an error wrapping
 // [ebpf.ErrNotSupported] when it does not, and another error when the
-// probe could not tell. It creates, fills, freezes and asks the hash of a
-// one-element array once per process.
-func HaveMapHash() error { return haveMapHash() }
-
-var haveMapHash = sync.OnceValue(func() error {
-	m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
-	if err != nil {
-		return fmt.Errorf("probe map hash: create array: %w", err)
-	}
-	defer m.Close()
-	if err := m.Put(uint32(0), uint32(0x01020304)); err != nil {
-		return fmt.Errorf("probe map hash: %w", err)
-	}
-	if err := m.Freeze(); err != nil {
-		return fmt.Errorf("probe map hash: freeze: %w", err)
-	}
-	_, got, err := bpfsys.MapInfoWithHash(m.FD())
-	if err != nil {
-		return fmt.Errorf("bpf_map_info.hash (Linux 6.18+): %w: %w", ebpf.ErrNotSupported, err)
-	}
-	want, _ := HashArray(NativeOrder, 4, 1, []Entry{{binary.NativeEndian.AppendUint32(nil, 0), binary.NativeEndian.AppendUint32(nil, 0x01020304)}})
-	if got != want {
-		return fmt.Errorf("bpf_map_info.hash: %w: kernel hash %x differs from the array algorithm's %x", ebpf.ErrNotSupported, got, want)
-	}
-	return nil
-})
+// probe could not tell. It shares its one-element array with the write
+// probe (see mapProbes), once per process.
+func HaveMapHash() error { return mapProbes().mapHash }
 
 // haveWriteProbe returns nil when [bpfsys.WriteProbe] answers EPERM for a
-// frozen hash map and EINVAL or EFAULT for a writable one, leaving the
+// frozen map and EINVAL or EFAULT for a writable one, leaving the
 // writable map unchanged, and an error wrapping [ebpf.ErrNotSupported]
-// when it does not. Probed once per process.
-var haveWriteProbe = sync.OnceValue(func() error {
-	spec := &ebpf.MapSpec{Type: ebpf.Hash, KeySize: 4, ValueSize: 4, MaxEntries: 1}
-	writable, err := ebpf.NewMap(spec)
+// when it does not. Probed once per process (see mapProbes).
+func haveWriteProbe() error { return mapProbes().writeProbe }
+
+// mapAnswers are the answers of the two probes that share one map.
+type mapAnswers struct {
+	mapHash, writeProbe error
+}
+
+// mapProbes runs both map probes on one array of one 4-byte element:
+// create it, fill it, write-probe it writable, freeze it, write-probe it
+// frozen, read its element back (the write probe must not have changed
+// it) and ask the kernel for its hash, which must be the array algorithm's
+// hash of what the element holds. Seven system calls and one map, once
+// per process.
+//
+// One array serves the write probe for every map type because Linux
+// decides the probe's answer before it looks at the map's type: in
+// map_update_elem (kernel/bpf/syscall.c, 5.2 to 6.18) the write
+// permission check (map_get_sys_perms: a frozen map loses FMODE_CAN_WRITE,
+// EPERM) comes first, then the BPF_F_LOCK check against the map's spin
+// lock field (EINVAL; since 6.19 in bpf_map_check_op_flags, likewise
+// before the key is copied), then the copy of the key (NULL: EFAULT),
+// and only then the per-type update. A kernel that answered otherwise
+// fails the probe, and the frozen state is then read from fdinfo.
+var mapProbes = sync.OnceValue(probeMaps)
+
+func probeMaps() mapAnswers {
+	const value = 0x01020304
+	fail := func(err error) mapAnswers { return mapAnswers{err, err} }
+	m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
 	if err != nil {
-		return fmt.Errorf("probe write probe: %w", err)
+		return fail(fmt.Errorf("probe maps: create array: %w", err))
 	}
-	defer writable.Close()
-	frozen, err := ebpf.NewMap(spec)
-	if err != nil {
-		return fmt.Errorf("probe write probe: %w", err)
+	defer m.Close()
+	if err := m.Put(uint32(0), uint32(value)); err != nil {
+		return fail(fmt.Errorf("probe maps: %w", err))
 	}
-	defer frozen.Close()
-	if err := frozen.Freeze(); err != nil {
-		return fmt.Errorf("write probe: freeze (Linux 5.2+): %w: %w", ebpf.ErrNotSupported, err)
+	errW := bpfsys.WriteProbe(m.FD())
+	if err := m.Freeze(); err != nil {
+		return mapAnswers{
+			mapHash:    fmt.Errorf("probe map hash: freeze: %w", err),
+			writeProbe: fmt.Errorf("write probe: freeze (Linux 5.2+): %w: %w", ebpf.ErrNotSupported, err),
+		}
 	}
-	errW, errF := bpfsys.WriteProbe(writable.FD()), bpfsys.WriteProbe(frozen.FD())
-	var k, v uint32
-	if writable.Iterate().Next(&k, &v) {
-		return fmt.Errorf("write probe: %w: it wrote to a writable map", ebpf.ErrNotSupported)
+	errF := bpfsys.WriteProbe(m.FD())
+	var got uint32
+	if err := m.Lookup(uint32(0), &got); err != nil {
+		return fail(fmt.Errorf("probe maps: read back: %w", err))
 	}
-	if !errors.Is(errF, unix.EPERM) || !(errors.Is(errW, unix.EINVAL) || errors.Is(errW, unix.EFAULT)) {
+	_, sum, errH := bpfsys.MapInfoWithHash(m.FD())
+	return mapAnswers{
+		writeProbe: judgeWriteProbe(errW, errF, value, got),
+		// The hash of what the array holds, so that this answer does
+		// not depend on the write probe's.
+		mapHash: judgeMapHash(sum, errH, got),
+	}
+}
+
+// judgeWriteProbe is the write probe's verdict from its answers on a
+// writable (errW) and a frozen (errF) map, and the writable map's element
+// before and after.
+func judgeWriteProbe(errW, errF error, before, after uint32) error {
+	switch {
+	case after != before:
+		return fmt.Errorf("write probe: %w: it wrote to a writable map (%#x became %#x)", ebpf.ErrNotSupported, before, after)
+	case !errors.Is(errF, unix.EPERM) || !(errors.Is(errW, unix.EINVAL) || errors.Is(errW, unix.EFAULT)):
 		return fmt.Errorf("write probe: %w: frozen map answers %v, writable map %v", ebpf.ErrNotSupported, errF, errW)
 	}
 	return nil
-})
+}
+
+// judgeMapHash is the map hash probe's verdict from the kernel's answer
+// (sum, err) for a frozen one-element array of 4-byte values holding
+// value. Kernels before 6.18 refuse the hash request with E2BIG (the
+// hash fields are a non-zero tail of bpf_map_info they do not know,
+// bpf_check_uarg_tail_zero); any refusal means no kernel hash.
+func judgeMapHash(sum [sha256.Size]byte, err error, value uint32) error {
+	if err != nil {
+		return fmt.Errorf("bpf_map_info.hash (Linux 6.18+): %w: %w", ebpf.ErrNotSupported, err)
+	}
+	want, _ := HashArray(NativeOrder, 4, 1, []Entry{{binary.NativeEndian.AppendUint32(nil, 0), binary.NativeEndian.AppendUint32(nil, value)}})
+	if sum != want {
+		return fmt.Errorf("bpf_map_info.hash: %w: kernel hash %x differs from the array algorithm's %x", ebpf.ErrNotSupported, sum, want)
+	}
+	return nil
+}
