@@ -8,7 +8,13 @@
 // wall time and CPU time (user + system, from the process's rusage) of
 // both and their ratio. Needs root (or CAP_BPF) like the example.
 //
-//	go run ./scripts/bench/procload [-n 200] [-keep DIR]
+// With -also NAME=PATH (repeatable), prebuilt binaries (for example the
+// verified loader built from an earlier commit, kept with -keep) run in
+// the same alternation and are reported with their ratio to plain too,
+// so that a change is measured before and after under the same
+// conditions.
+//
+//	go run ./scripts/bench/procload [-n 200] [-keep DIR] [-also before=/tmp/old/v1-0]
 package main
 
 import (
@@ -18,14 +24,24 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
 func main() {
 	n := flag.Int("n", 200, "runs of each binary, alternating")
 	keep := flag.String("keep", "", "build the binaries into DIR and keep them")
+	var also []*variant
+	flag.Func("also", "NAME=PATH: also run this prebuilt binary in the alternation (repeatable)", func(s string) error {
+		name, path, ok := strings.Cut(s, "=")
+		if !ok || name == "" || path == "" {
+			return fmt.Errorf("want NAME=PATH, got %q", s)
+		}
+		also = append(also, &variant{name: name, bin: path})
+		return nil
+	})
 	flag.Parse()
-	if err := run(*n, *keep); err != nil {
+	if err := run(*n, *keep, also); err != nil {
 		fmt.Fprintln(os.Stderr, "procload:", err)
 		os.Exit(1)
 	}
@@ -37,7 +53,7 @@ type variant struct {
 	bin   string
 }
 
-func run(n int, keep string) error {
+func run(n int, keep string, also []*variant) error {
 	dir := keep
 	if dir == "" {
 		d, err := os.MkdirTemp("", "procload")
@@ -78,7 +94,8 @@ func run(n int, keep string) error {
 		sizes[1][0]-sizes[0][0], sizes[1][1]-sizes[0][1],
 		float64(sizes[1][0]-sizes[0][0])/(1<<20), float64(sizes[1][1]-sizes[0][1])/(1<<20))
 
-	var wall, cpu [2][]time.Duration
+	vs = append(vs, also...)
+	wall, cpu := make([][]time.Duration, len(vs)), make([][]time.Duration, len(vs))
 	for range n {
 		for i, v := range vs {
 			start := time.Now()
@@ -96,7 +113,13 @@ func run(n int, keep string) error {
 	for i, v := range vs {
 		fmt.Printf("%-14s %28s %28s\n", v.name, quart(wall[i]), quart(cpu[i]))
 	}
-	fmt.Printf("%-14s %28.3f %28.3f\n", "ratio", ratio(wall), ratio(cpu))
+	for i, v := range vs[1:] {
+		name := "ratio"
+		if len(vs) > 2 {
+			name = "ratio " + v.name
+		}
+		fmt.Printf("%-14s %28.3f %28.3f\n", name, ratio(wall[0], wall[i+1]), ratio(cpu[0], cpu[i+1]))
+	}
 	return nil
 }
 
@@ -107,12 +130,13 @@ func quart(d []time.Duration) string {
 	return fmt.Sprintf("%v (%v–%v)", q(0.5).Round(10*time.Microsecond), q(0.25).Round(10*time.Microsecond), q(0.75).Round(10*time.Microsecond))
 }
 
-// ratio is the median of the per-pair ratios verified/plain: each pair ran
-// back to back, so a slow phase of the machine affects both.
-func ratio(d [2][]time.Duration) float64 {
-	r := make([]float64, len(d[0]))
+// ratio is the median of the per-round ratios of a binary to plain: each
+// round ran them back to back, so a slow phase of the machine affects
+// both.
+func ratio(plain, other []time.Duration) float64 {
+	r := make([]float64, len(plain))
 	for i := range r {
-		r[i] = float64(d[1][i]) / float64(d[0][i])
+		r[i] = float64(other[i]) / float64(plain[i])
 	}
 	slices.Sort(r)
 	return r[len(r)/2]
