@@ -127,15 +127,16 @@ func prepare(o *Object, opts *LoadOptions) (*signatureCheck, *ebpf.CollectionSpe
 	return sig, spec, nil
 }
 
-// signatureCheck is a signature verification running while the kernel
-// loads the programs: the signature does not depend on the kernel.
+// signatureCheck is a signature verification, done or (for a Sigstore
+// bundle) running while the kernel loads the programs: the signature does
+// not depend on the kernel.
 type signatureCheck struct {
 	elfSum [32]byte
 	done   chan sigResult
 }
 
 // checkSignature resolves the keys and identities o may be signed by and
-// starts verifying its signature.
+// verifies its signature, or starts verifying it.
 func checkSignature(o *Object, policy *Policy) (*signatureCheck, error) {
 	keys, err := trustedKeys(o, policy)
 	if err != nil {
@@ -149,14 +150,26 @@ func checkSignature(o *Object, policy *Policy) (*signatureCheck, error) {
 	id := sigKey(o, c.elfSum, keys, kt.id)
 	if v, ok := sigCache.Load(id); ok {
 		c.done <- sigResult{v.(*signed), nil}
+		return c, nil
+	}
+	check := func() {
+		v, err := verifySignature(o, keys, kt)
+		if err == nil {
+			sigCache.Store(id, v)
+		}
+		c.done <- sigResult{v, err}
+	}
+	// A Sigstore bundle's check (certificate chain, transparency log
+	// entry) runs on a second goroutine while the kernel verifies the
+	// programs. A key-signed envelope is checked here: decoding it and
+	// one signature verification cost less CPU than handing them to
+	// another goroutine, and no more wall time (a thread woken, a fresh
+	// stack grown; docs/performance.md, "First verified load of a
+	// process").
+	if o.Bundle != nil && kt.trust != nil {
+		go check()
 	} else {
-		go func() {
-			v, err := verifySignature(o, keys, kt)
-			if err == nil {
-				sigCache.Store(id, v)
-			}
-			c.done <- sigResult{v, err}
-		}()
+		check()
 	}
 	return c, nil
 }
