@@ -154,9 +154,9 @@ func quart(d []time.Duration) string {
 // installed binary is written. The file the Go linker leaves (it writes
 // its output through a memory mapping) starts measurably slower on this
 // 6.18 host: about 1 ms more user time for the 8 MB verified loader, and
-// 0.6 ms for the plain one, likely because its page cache is not held in
-// the large folios a written file gets, so its text is mapped with more,
-// smaller pages. A copy measures what an installed binary costs.
+// 0.6 ms for the plain one, with as many page faults and no huge pages in
+// either (why is not established). A copy measures what an installed
+// binary costs.
 func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
