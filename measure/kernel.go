@@ -331,7 +331,12 @@ func mapFrozen(fd int) (bool, error) {
 	if haveWriteProbe() == nil {
 		switch err := bpfsys.WriteProbe(fd); {
 		case errors.Is(err, unix.EPERM):
-			return true, nil
+			// The kernel answers EPERM to an fd without write access
+			// too (a map created BPF_F_RDONLY, or opened read-only):
+			// only from an fd open for writing does it mean frozen.
+			if openForWriting(fd) {
+				return true, nil
+			}
 		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.EFAULT):
 			return false, nil
 		}
@@ -359,4 +364,12 @@ func tagAlgorithmFor(tag string, expected *Program) (string, error) {
 		}
 	}
 	return TagAlgorithm()
+}
+
+// openForWriting reports whether fd was opened with write access, which
+// is what the kernel's write permission check on a map fd tests
+// (FMODE_CAN_WRITE, set for O_WRONLY and O_RDWR).
+func openForWriting(fd int) bool {
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	return err == nil && fl&unix.O_ACCMODE != unix.O_RDONLY
 }

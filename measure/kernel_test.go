@@ -11,6 +11,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"golang.org/x/sys/unix"
 
 	"github.com/bpf2go-signed/bpf2go-signed/internal/bpfsys"
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
@@ -562,5 +563,29 @@ func TestMeasureMapsWithoutProbes(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestFrozenStateReadOnlyFD: the kernel refuses a write through an fd
+// without write access with the same EPERM as a write to a frozen map, so
+// a map created BPF_F_RDONLY (whose fd is read-only) and never frozen
+// must not be measured as frozen, or given a sealed content hash.
+func TestFrozenStateReadOnlyFD(t *testing.T) {
+	testutil.RequireBPF(t)
+	for _, typ := range []ebpf.MapType{ebpf.Hash, ebpf.Array, ebpf.PerCPUHash} {
+		t.Run(typ.String(), func(t *testing.T) {
+			m, err := ebpf.NewMap(&ebpf.MapSpec{Type: typ, KeySize: 4, ValueSize: 4, MaxEntries: 1, Flags: unix.BPF_F_RDONLY})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			km, err := measure.KernelMapFD(m.FD(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if km.Frozen || km.Content != nil {
+				t.Errorf("a map never frozen, measured through its read-only fd: frozen %v, content %+v", km.Frozen, km.Content)
+			}
+		})
 	}
 }

@@ -126,7 +126,9 @@ type mapAnswers struct {
 // lock field (EINVAL; since 6.19 in bpf_map_check_op_flags, likewise
 // before the key is copied), then the copy of the key (NULL: EFAULT),
 // and only then the per-type update. A kernel that answered otherwise
-// fails the probe, and the frozen state is then read from fdinfo.
+// fails the probe, and the frozen state is then read from fdinfo. (The
+// permission check refuses an fd opened without write access the same
+// way; mapFrozen trusts EPERM only from an fd open for writing.)
 var mapProbes = sync.OnceValue(probeMaps)
 
 func probeMaps() mapAnswers {
