@@ -275,7 +275,7 @@ func kernelMap(fd int, opts *KernelOptions, params []Param, info *bpfsys.MapInfo
 	}
 	if kernelSum == nil && (ebpf.MapType(info.Type) != ebpf.Array || opts.Readback || HaveMapHash() != nil) {
 		var err error
-		frozen, err = mapFrozen(fd, info.MapFlags&unix.BPF_F_RDONLY != 0)
+		frozen, err = mapFrozen(fd)
 		if err != nil {
 			return nil, err
 		}
@@ -326,17 +326,15 @@ func kernelMap(fd int, opts *KernelOptions, params []Param, info *bpfsys.MapInfo
 
 // mapFrozen asks the kernel whether a map is frozen: with a write probe
 // where the kernel answers it unambiguously (see [bpfsys.WriteProbe] and
-// haveWriteProbe), from /proc/self/fdinfo otherwise. rdonly says the map
-// was created BPF_F_RDONLY: the kernel then refuses writes from every fd,
-// so the probe cannot tell.
-func mapFrozen(fd int, rdonly bool) (bool, error) {
+// haveWriteProbe), from /proc/self/fdinfo otherwise.
+func mapFrozen(fd int) (bool, error) {
 	if haveWriteProbe() == nil {
 		switch err := bpfsys.WriteProbe(fd); {
 		case errors.Is(err, unix.EPERM):
 			// The kernel answers EPERM to an fd without write access
 			// too (a map created BPF_F_RDONLY, or opened read-only):
 			// only from an fd open for writing does it mean frozen.
-			if !rdonly && openForWriting(fd) {
+			if openForWriting(fd) {
 				return true, nil
 			}
 		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.EFAULT):
