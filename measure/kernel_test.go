@@ -527,7 +527,7 @@ func TestMeasureMapsWithoutProbes(t *testing.T) {
 					}
 				}
 				if freeze {
-					if err := m.Freeze(); err != nil {
+					if err := rw.Freeze(); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -585,6 +585,32 @@ func TestFrozenStateReadOnlyFD(t *testing.T) {
 			}
 			if km.Frozen || km.Content != nil {
 				t.Errorf("a map never frozen, measured through its read-only fd: frozen %v, content %+v", km.Frozen, km.Content)
+			}
+			// Opened again by id, read-write: the kernel's write
+			// check looks at the fd and the frozen state only.
+			info, err := m.Info()
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, _ := info.ID()
+			rw, err := ebpf.NewMapFromID(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rw.Close()
+			for _, freeze := range []bool{false, true} {
+				if freeze {
+					if err := rw.Freeze(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				km, err = measure.KernelMapFD(rw.FD(), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if km.Frozen != freeze {
+					t.Errorf("measured through a read-write fd: frozen %v, want %v", km.Frozen, freeze)
+				}
 			}
 		})
 	}
