@@ -527,7 +527,7 @@ func TestMeasureMapsWithoutProbes(t *testing.T) {
 					}
 				}
 				if freeze {
-					if err := rw.Freeze(); err != nil {
+					if err := m.Freeze(); err != nil {
 						t.Fatal(err)
 					}
 				}
