@@ -87,6 +87,22 @@ type candidate struct {
 	p *measure.Program
 }
 
+// tagKey indexes the signed programs by kernel tag: the first 8 bytes of
+// an instruction digest under the kernel's algorithm (sha1 false: SHA-256,
+// Linux 6.18+; true: SHA-1, before).
+type tagKey struct {
+	sha1 bool
+	tag  [bpfsys.TagSize]byte
+}
+
+// newTagKey is the key of a manifest's tag (hex; [measure.Manifest.Check]
+// has made sure it is 8 lowercase hex bytes), ok false if it is not.
+func newTagKey(alg, tag string) (k tagKey, ok bool) {
+	k.sha1 = alg == measure.TagSHA1
+	n, err := hex.Decode(k.tag[:], []byte(tag))
+	return k, err == nil && n == len(k.tag) && len(tag) == 2*len(k.tag)
+}
+
 type nameType struct {
 	name string
 	typ  uint32
@@ -123,7 +139,7 @@ type Trust struct {
 	// Warnings say what in the directory is likely a mistake: no envelope
 	// at all, or objects no envelope is about.
 	Warnings []string `json:"warnings,omitempty"`
-	byTag    map[string][]candidate
+	byTag    map[tagKey][]candidate
 	byName   map[nameType][]candidate
 }
 
@@ -216,7 +232,7 @@ func LoadTrustDir(dir string) (*Trust, error) {
 			objects[hex.EncodeToString(sum[:])] = o
 		}
 	}
-	t := &Trust{Dir: dir, Keys: len(keys), Identities: len(ids), Envelopes: len(envs), Bundles: len(bundles), byTag: map[string][]candidate{}, byName: map[nameType][]candidate{}}
+	t := &Trust{Dir: dir, Keys: len(keys), Identities: len(ids), Envelopes: len(envs), Bundles: len(bundles), byTag: map[tagKey][]candidate{}, byName: map[nameType][]candidate{}}
 	rel := func(p string) string {
 		if r, err := filepath.Rel(dir, p); err == nil {
 			return r
@@ -347,8 +363,11 @@ func (t *Trust) add(m *Manifest) {
 		p := &m.Manifest.Programs[i]
 		c := candidate{m, p}
 		for _, d := range p.Digests() {
-			t.byTag[measure.TagSHA256+":"+d.Tag] = append(t.byTag[measure.TagSHA256+":"+d.Tag], c)
-			t.byTag[measure.TagSHA1+":"+d.TagSHA1] = append(t.byTag[measure.TagSHA1+":"+d.TagSHA1], c)
+			for _, at := range [...][2]string{{measure.TagSHA256, d.Tag}, {measure.TagSHA1, d.TagSHA1}} {
+				if k, ok := newTagKey(at[0], at[1]); ok {
+					t.byTag[k] = append(t.byTag[k], c)
+				}
+			}
 		}
 		k := nameType{measure.KernelName(p.Name), p.Type}
 		t.byName[k] = append(t.byName[k], c)
@@ -447,7 +466,7 @@ func (p *pass) fullDigests() map[uint32]string {
 // whether the links' attaching programs get a verdict of their own (one
 // level: their own links are not followed).
 func (t *Trust) program(fd int, ps *pass, withLinks bool) (*Result, error) {
-	info, _, err := bpfsys.ProgramInfo(fd)
+	info, mapIDs, err := bpfsys.ProgramInfo(fd)
 	if err != nil {
 		return nil, err
 	}
@@ -464,12 +483,12 @@ func (t *Trust) program(fd int, ps *pass, withLinks bool) (*Result, error) {
 	// answer cannot change the candidates, and a host of programs no
 	// manifest knows is audited without the probe.
 	var cands []candidate
-	if len(t.byTag[measure.TagSHA256+":"+r.Tag])+len(t.byTag[measure.TagSHA1+":"+r.Tag]) > 0 {
+	if len(t.byTag[tagKey{false, info.Tag}])+len(t.byTag[tagKey{true, info.Tag}]) > 0 {
 		alg, err := measure.TagAlgorithm()
 		if err != nil {
 			return nil, err
 		}
-		cands = t.byTag[alg+":"+r.Tag]
+		cands = t.byTag[tagKey{alg == measure.TagSHA1, info.Tag}]
 	}
 	if len(cands) == 0 {
 		named := t.byName[nameType{r.Name, info.Type}]
@@ -481,7 +500,7 @@ func (t *Trust) program(fd int, ps *pass, withLinks bool) (*Result, error) {
 		// instructions: the signed one relocated for this kernel
 		// (PARTIAL), or another program (BADSIG).
 		for i, c := range named {
-			kp, err := measure.KernelFD(fd, &measure.KernelOptions{Expected: c.p, Manifest: c.m.Manifest, Links: ps.links, FullDigests: ps.fullDigests()})
+			kp, err := measure.KernelFDInfo(fd, info, mapIDs, &measure.KernelOptions{Expected: c.p, Manifest: c.m.Manifest, Links: ps.links, FullDigests: ps.fullDigests()})
 			if err != nil {
 				return nil, err
 			}
@@ -509,7 +528,7 @@ func (t *Trust) program(fd int, ps *pass, withLinks bool) (*Result, error) {
 		return r, t.linkVerdicts(r, ps, withLinks)
 	}
 	for i, c := range cands {
-		kp, err := measure.KernelFD(fd, &measure.KernelOptions{Expected: c.p, Manifest: c.m.Manifest, Links: ps.links, FullDigests: ps.fullDigests()})
+		kp, err := measure.KernelFDInfo(fd, info, mapIDs, &measure.KernelOptions{Expected: c.p, Manifest: c.m.Manifest, Links: ps.links, FullDigests: ps.fullDigests()})
 		if err != nil {
 			return nil, err
 		}

@@ -228,5 +228,5 @@ func tailCall(id uint32, opts *KernelOptions, expected *Program) (*KernelProgram
 	defer unix.Close(fd)
 	o := *opts
 	o.Expected = expected
-	return kernelProgram(fd, &o)
+	return kernelProgram(fd, nil, nil, &o)
 }

@@ -35,9 +35,23 @@ var ErrNoFullDigest = errors.New("full program digest unavailable")
 // 32 bytes of digest.
 const fullDigestRecord = 40
 
-var fullDigestProbeMemo = memo[struct{}]{fn: func() (struct{}, error) { return struct{}{}, probeFullDigest() }}
+// fullDigestProbeMemo sets the backend up once per process and checks
+// it (probeFullDigest). Its value is the first read of the digests, which
+// the call that ran the probe returns (see [FullDigests]).
+var fullDigestProbeMemo = memo[*probedDigests]{fn: probeFullDigest}
 
-func fullDigestProbe() error { _, err := fullDigestProbeMemo.get(); return err }
+// probedDigests holds the digests the probe read, for the caller whose
+// call ran it; that caller takes them (and clears the field), so the
+// memo does not keep a stale read for the process's lifetime.
+type probedDigests struct{ digests map[uint32]string }
+
+func fullDigestProbe() error {
+	p, fresh, err := fullDigestProbeMemo.getFresh()
+	if fresh && err == nil {
+		p.digests = nil // not wanted by this caller
+	}
+	return err
+}
 
 // digestRetry is how long a failed setup of the full-digest backend is
 // remembered before it is tried again. A long-lived process (the agent)
@@ -63,6 +77,12 @@ type memo[T any] struct {
 }
 
 func (m *memo[T]) get() (T, error) {
+	v, _, err := m.getFresh()
+	return v, err
+}
+
+// getFresh is get, and says whether fn ran in this call (fresh).
+func (m *memo[T]) getFresh() (v T, fresh bool, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := time.Now
@@ -70,14 +90,14 @@ func (m *memo[T]) get() (T, error) {
 		now = m.now
 	}
 	if m.done {
-		return m.val, nil
+		return m.val, false, nil
 	}
 	if m.err != nil && now().Sub(m.at) < digestRetry {
-		return m.val, m.err
+		return m.val, false, m.err
 	}
 	m.val, m.err = m.fn()
 	m.done, m.at = m.err == nil, now()
-	return m.val, m.err
+	return m.val, true, m.err
 }
 
 // FullDigestProbe returns nil when the kernel's full 256-bit program
@@ -92,36 +112,45 @@ func FullDigestProbe() error { return fullDigestProbe() }
 // host, by id, through a bpf_prog iterator. It fails with the probe's
 // reason where the backend is unavailable.
 func FullDigests() (map[uint32]string, error) {
-	if err := fullDigestProbe(); err != nil {
+	p, fresh, err := fullDigestProbeMemo.getFresh()
+	if err != nil {
 		return nil, err
+	}
+	if fresh {
+		// The probe has just read them: the same answer as a read now.
+		d := p.digests
+		p.digests = nil
+		return d, nil
 	}
 	return readFullDigests()
 }
 
-func probeFullDigest() error {
-	if _, err := digestLayout(); err != nil {
-		return err
-	}
-	// The iterator must report, for a program loaded here, the digest
-	// whose first 8 bytes are the kernel's tag.
-	spec := &ebpf.ProgramSpec{Type: ebpf.SocketFilter, License: "MIT", Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}}
-	prog, err := ebpf.NewProgram(spec)
+// probeFullDigest loads and attaches the iterator and checks what it
+// reads: it must report, for a program whose tag the kernel gave here
+// (the iterator program itself, which it walks like any other), the
+// digest whose first 8 bytes are that tag; wrong offsets would read
+// something else. The digests it read are returned for the first caller.
+func probeFullDigest() (*probedDigests, error) {
+	it, err := digestIter()
 	if err != nil {
-		return fmt.Errorf("%w: load probe program: %w", ErrNoFullDigest, err)
+		return nil, err
 	}
-	defer prog.Close()
-	info, err := prog.Info()
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrNoFullDigest, err)
-	}
-	id, _ := info.ID()
 	got, err := readFullDigests()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	d, ok := got[uint32(id)]
-	if !ok || len(d) != 64 || d[:2*tagSize] != info.Tag {
-		return fmt.Errorf("%w: the iterator reports digest %q for a program with tag %s", ErrNoFullDigest, d, info.Tag)
+	if err := checkOwnDigest(got, it.id, it.tag); err != nil {
+		return nil, err
+	}
+	return &probedDigests{got}, nil
+}
+
+// checkOwnDigest checks that digests holds, for the program id whose
+// kernel tag is tag (hex), a 32-byte digest that begins with it.
+func checkOwnDigest(digests map[uint32]string, id uint32, tag string) error {
+	d, ok := digests[id]
+	if !ok || len(d) != 64 || d[:2*tagSize] != tag {
+		return fmt.Errorf("%w: the iterator reports digest %q for program id %d, whose tag is %s", ErrNoFullDigest, d, id, tag)
 	}
 	return nil
 }
@@ -154,14 +183,22 @@ func digestLayout() (*layout, error) {
 	return f.layout, f.layoutErr
 }
 
-// digestIter is the bpf_prog iterator, loaded and attached once per
-// process: loading a tracing program costs tens of milliseconds, opening
-// its iterator microseconds. It returns the link's fd, which the process
-// keeps for its lifetime (the link keeps the program).
-var digestIterMemo = memo[int]{fn: func() (int, error) {
+// digestIterLink is the attached bpf_prog iterator: the link's fd, which
+// the process keeps for its lifetime (the link keeps the program), and
+// the program's id and tag (hex) as the kernel reports them.
+type digestIterLink struct {
+	fd  int
+	id  uint32
+	tag string
+}
+
+// digestIterMemo loads and attaches the bpf_prog iterator once per
+// process: loading a tracing program costs milliseconds, opening its
+// iterator microseconds.
+var digestIterMemo = memo[digestIterLink]{fn: func() (digestIterLink, error) {
 	l, err := digestLayout()
 	if err != nil {
-		return -1, err
+		return digestIterLink{}, err
 	}
 	insns := asm.Instructions{
 		asm.LoadMem(asm.R6, asm.R1, 0, asm.DWord), // ctx->meta
@@ -190,24 +227,26 @@ var digestIterMemo = memo[int]{fn: func() (int, error) {
 	// parse the whole kernel BTF again to find it.
 	raw, err := SubmittedInstructions(&ebpf.ProgramSpec{Instructions: insns})
 	if err != nil {
-		return -1, err
+		return digestIterLink{}, err
 	}
 	prog, err := bpfsys.LoadBTFProgram(uint32(ebpf.Tracing), uint32(ebpf.AttachTraceIter), "b2gs_digests", raw, "GPL", l.iterFunc)
 	if err != nil {
-		return -1, fmt.Errorf("%w: load the bpf_prog iterator (a tracing program): %w", ErrNoFullDigest, err)
+		return digestIterLink{}, fmt.Errorf("%w: load the bpf_prog iterator (a tracing program): %w", ErrNoFullDigest, err)
 	}
 	defer unix.Close(prog) // the link holds it
-	if info, _, err := bpfsys.ProgramInfo(prog); err == nil {
-		digestIterID.Store(info.ID)
+	info, _, err := bpfsys.ProgramInfo(prog)
+	if err != nil {
+		return digestIterLink{}, fmt.Errorf("%w: the bpf_prog iterator: %w", ErrNoFullDigest, err)
 	}
 	fd, err := bpfsys.AttachIter(prog)
 	if err != nil {
-		return -1, fmt.Errorf("%w: attach the bpf_prog iterator: %w", ErrNoFullDigest, err)
+		return digestIterLink{}, fmt.Errorf("%w: attach the bpf_prog iterator: %w", ErrNoFullDigest, err)
 	}
-	return fd, nil
+	digestIterID.Store(info.ID)
+	return digestIterLink{fd: fd, id: info.ID, tag: hex.EncodeToString(info.Tag[:])}, nil
 }}
 
-func digestIter() (int, error) { return digestIterMemo.get() }
+func digestIter() (digestIterLink, error) { return digestIterMemo.get() }
 
 var digestIterID atomic.Uint32
 
@@ -217,11 +256,11 @@ var digestIterID atomic.Uint32
 func DigestIteratorID() uint32 { return digestIterID.Load() }
 
 func readFullDigests() (map[uint32]string, error) {
-	linkFD, err := digestIter()
+	it, err := digestIter()
 	if err != nil {
 		return nil, err
 	}
-	fd, err := bpfsys.IterCreate(linkFD)
+	fd, err := bpfsys.IterCreate(it.fd)
 	if err != nil {
 		return nil, fmt.Errorf("%w: open the bpf_prog iterator: %w", ErrNoFullDigest, err)
 	}
@@ -245,12 +284,7 @@ func readFullDigests() (map[uint32]string, error) {
 // available and returns nil and the reason where it is not (the reason is
 // the probe's, cached; a failure after a successful probe is returned
 // too).
-func FullDigestsIfAvailable() (map[uint32]string, error) {
-	if err := fullDigestProbe(); err != nil {
-		return nil, err
-	}
-	return readFullDigests()
-}
+func FullDigestsIfAvailable() (map[uint32]string, error) { return FullDigests() }
 
 // DigestBackend says in one line which backend a pass compares
 // instructions with: the full digest, or the 64-bit tag and why.

@@ -150,10 +150,21 @@ func Kernel(prog *ebpf.Program, opts *KernelOptions) (*KernelProgram, error) {
 // the programs its program arrays hold (in TailCalls, transitively, each
 // once) and the links that target any of them.
 func KernelFD(fd int, opts *KernelOptions) (*KernelProgram, error) {
+	return KernelFDInfo(fd, nil, nil, opts)
+}
+
+// KernelFDInfo is [KernelFD] for a caller that has just read the
+// program's info from fd with [bpfsys.ProgramInfo] (to find what to
+// compare it with): the measurement starts from that answer, info and
+// mapIDs, instead of asking the kernel the same again (one
+// BPF_OBJ_GET_INFO_BY_FD less per program). A program's info does not
+// change after its load but for its statistics, which the measurement
+// does not read. With a nil info it is [KernelFD].
+func KernelFDInfo(fd int, info *bpfsys.ProgInfo, mapIDs []uint32, opts *KernelOptions) (*KernelProgram, error) {
 	if opts == nil {
 		opts = &KernelOptions{}
 	}
-	kp, err := kernelProgram(fd, opts)
+	kp, err := kernelProgram(fd, info, mapIDs, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -164,11 +175,15 @@ func KernelFD(fd int, opts *KernelOptions) (*KernelProgram, error) {
 }
 
 // kernelProgram measures one program: its info, its maps (with the slots
-// of program arrays and maps of maps) and its bound maps.
-func kernelProgram(fd int, opts *KernelOptions) (*KernelProgram, error) {
-	info, ids, err := bpfsys.ProgramInfo(fd)
-	if err != nil {
-		return nil, err
+// of program arrays and maps of maps) and its bound maps. info and ids,
+// when info is not nil, are the program's info as the caller read it from
+// fd; otherwise they are read here.
+func kernelProgram(fd int, info *bpfsys.ProgInfo, ids []uint32, opts *KernelOptions) (*KernelProgram, error) {
+	if info == nil {
+		var err error
+		if info, ids, err = bpfsys.ProgramInfo(fd); err != nil {
+			return nil, err
+		}
 	}
 	tag := hex.EncodeToString(info.Tag[:])
 	alg, err := tagAlgorithmFor(tag, opts.Expected)

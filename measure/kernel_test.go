@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -610,6 +611,44 @@ func TestFrozenStateReadOnlyFD(t *testing.T) {
 				}
 				if km.Frozen != freeze {
 					t.Errorf("measured through a read-write fd: frozen %v, want %v", km.Frozen, freeze)
+				}
+			}
+		})
+	}
+}
+
+// TestKernelFDInfo: a measurement that starts from the caller's info
+// answer (the audit's, which read it to find the manifest) is the
+// measurement KernelFD makes asking the kernel itself, for every testdata
+// program and its maps, with and without an expected program.
+func TestKernelFDInfo(t *testing.T) {
+	testutil.RequireBPF(t)
+	for _, name := range measurable {
+		t.Run(name, func(t *testing.T) {
+			spec := loadSpec(t, name)
+			manifest, err := measure.Collection(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			coll := loadColl(t, spec, nil)
+			for pname, prog := range coll.Programs {
+				for _, expected := range []*measure.Program{nil, manifest.Program(pname)} {
+					opts := &measure.KernelOptions{Expected: expected, Manifest: manifest, NoLinks: true}
+					want, err := measure.KernelFD(prog.FD(), opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					info, ids, err := bpfsys.ProgramInfo(prog.FD())
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := measure.KernelFDInfo(prog.FD(), info, ids, opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !reflect.DeepEqual(got, want) {
+						t.Errorf("%s: from the caller's info\n%+v\nasking the kernel\n%+v", pname, got, want)
+					}
 				}
 			}
 		})
