@@ -1,8 +1,10 @@
 package measure_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -70,6 +72,80 @@ func FuzzManifest(f *testing.F) {
 		}
 		if err := again.Check(); err != nil || again.Digest != m.Digest {
 			t.Fatalf("round trip: %v, digest %s → %s", err, m.Digest, again.Digest)
+		}
+	})
+}
+
+// sealedAsIs is what Check means, written the plain way: a manifest
+// checks when sealing a deep copy of it changes nothing (Seal sorts the
+// programs and computes every derived field) and it has something to
+// measure. Check computes the same without a copy and without encoding
+// hex; FuzzCheckIsSealedAsIs holds the two together.
+func sealedAsIs(m *measure.Manifest) error {
+	if len(m.Programs) == 0 && len(m.StructOps) == 0 {
+		return measure.ErrNoPrograms
+	}
+	before, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	var cp measure.Manifest
+	if err := json.Unmarshal(before, &cp); err != nil {
+		return err
+	}
+	if err := cp.Seal(); err != nil {
+		return err
+	}
+	after, err := json.Marshal(&cp)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(before, after) {
+		return fmt.Errorf("sealing changes it")
+	}
+	return nil
+}
+
+func checkSeeds(f *testing.F) {
+	for name, sealed := range map[string][]string{"globals": nil, "maps": nil, "subprog": nil, "tailcall": {"jmp"}, "mapinmap": {"policies", "policy"}} {
+		m, err := measure.CollectionWithOptions(loadSpec(f, name), &measure.Options{Sealed: sealed})
+		if err != nil {
+			f.Fatal(err)
+		}
+		b, _ := json.Marshal(m)
+		f.Add(b)
+		// The same with a derived field off by one digit, one at a time.
+		for _, s := range []*string{&m.Digest, &m.MeasID, &m.Programs[0].Measurement, &m.Programs[0].MeasID} {
+			old := *s
+			*s = "0" + old[1:]
+			if *s == old {
+				*s = "1" + old[1:]
+			}
+			b, _ := json.Marshal(m)
+			f.Add(b)
+			*s = old
+		}
+	}
+	f.Add([]byte(`{"version":2,"programs":[{"name":"b"},{"name":"a"}]}`))
+	f.Add([]byte(`{"version":2,"programs":[{"name":"p","maps":[{"type":3,"key_size":4,"sealed":true,"slots":[{"key":"00000000","program":"p"}]}]}]}`))
+}
+
+// FuzzCheckIsSealedAsIs: Check accepts exactly the manifests that sealing
+// leaves as they are (and that measure something).
+func FuzzCheckIsSealedAsIs(f *testing.F) {
+	checkSeeds(f)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var m measure.Manifest
+		if json.Unmarshal(raw, &m) != nil {
+			return
+		}
+		before, _ := json.Marshal(&m)
+		got, want := m.Check(), sealedAsIs(&m)
+		if (got == nil) != (want == nil) {
+			t.Fatalf("Check: %v; sealing a copy: %v\n%s", got, want, raw)
+		}
+		if after, _ := json.Marshal(&m); !bytes.Equal(before, after) {
+			t.Fatalf("Check modified the manifest")
 		}
 	})
 }

@@ -6,9 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
-	"strings"
 
 	"github.com/cilium/ebpf"
 )
@@ -216,52 +214,95 @@ func (e *encoder) u64(v uint64)   { e.buf = binary.LittleEndian.AppendUint64(e.b
 func (e *encoder) str(s string)   { e.u32(uint32(len(s))); e.buf = append(e.buf, s...) }
 func (e *encoder) bytes(b []byte) { e.u32(uint32(len(b))); e.buf = append(e.buf, b...) }
 
-func decodeHex(field, s string, n int) ([]byte, error) {
-	b, err := hex.DecodeString(s)
-	if err != nil || len(b) != n || strings.ToLower(s) != s {
-		return nil, fmt.Errorf("%w: %s: want %d lowercase hex bytes, got %q", ErrBadManifest, field, n, s)
+// reset empties the buffer (keeping its memory) and starts it with domain.
+func (e *encoder) reset(domain string) { e.buf = append(e.buf[:0], domain...) }
+
+// lowerHex decodes s, which must be exactly 2*len(dst) lowercase hex
+// digits, into dst.
+func lowerHex(dst []byte, s string) bool {
+	if len(s) != 2*len(dst) {
+		return false
 	}
-	return b, nil
+	for i := range dst {
+		hi, ok1 := lowerNibble(s[2*i])
+		lo, ok2 := lowerNibble(s[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
 }
 
-func (d *InsnDigest) encode(e *encoder, field string) error {
-	sum, err := decodeHex(field+".digest", d.Digest, sha256.Size)
-	if err != nil {
-		return err
+func lowerNibble(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// isHexOf reports whether s is the lowercase hex of b.
+func isHexOf(s string, b []byte) bool {
+	const digits = "0123456789abcdef"
+	if len(s) != 2*len(b) {
+		return false
+	}
+	for i, c := range b {
+		if s[2*i] != digits[c>>4] || s[2*i+1] != digits[c&0xf] {
+			return false
+		}
+	}
+	return true
+}
+
+func badHex(field func() string, s string, n int) error {
+	return fmt.Errorf("%w: %s: want %d lowercase hex bytes, got %q", ErrBadManifest, field(), n, s)
+}
+
+// encode writes the digest; field names it in an error.
+func (d *InsnDigest) encode(e *encoder, field func() string) error {
+	var sum [sha256.Size]byte
+	if !lowerHex(sum[:], d.Digest) {
+		return badHex(func() string { return field() + ".digest" }, d.Digest, sha256.Size)
 	}
 	if d.Tag != d.Digest[:2*tagSize] {
-		return fmt.Errorf("%w: %s.tag %q is not the first 8 bytes of the digest", ErrBadManifest, field, d.Tag)
+		return fmt.Errorf("%w: %s.tag %q is not the first 8 bytes of the digest", ErrBadManifest, field(), d.Tag)
 	}
-	sha1Tag, err := decodeHex(field+".tag_sha1", d.TagSHA1, tagSize)
-	if err != nil {
-		return err
+	var sha1Tag [tagSize]byte
+	if !lowerHex(sha1Tag[:], d.TagSHA1) {
+		return badHex(func() string { return field() + ".tag_sha1" }, d.TagSHA1, tagSize)
 	}
 	e.str(d.Target)
-	e.bytes(sum)
-	e.bytes(sha1Tag)
+	e.bytes(sum[:])
+	e.bytes(sha1Tag[:])
 	return nil
 }
 
-// canonical returns the canonical encoding of p (without Measurement and
-// MeasID, which are derived from it).
-func (p *Program) canonical() ([]byte, error) {
-	e := &encoder{}
-	e.buf = append(e.buf, programDomain...)
+// canonical writes the canonical encoding of p into e, from its start
+// (without Measurement and MeasID, which are derived from it).
+func (p *Program) canonical(e *encoder) error {
+	e.reset(programDomain)
 	e.str(p.Name)
 	e.u32(p.Type)
 	e.u32(p.AttachType)
 	e.u32(uint32(p.Insns))
-	digests := p.Digests()
-	e.u32(uint32(len(digests)))
-	for i := range digests {
-		if err := digests[i].encode(e, fmt.Sprintf("programs[%s].digests[%d]", p.Name, i)); err != nil {
-			return nil, err
+	e.u32(uint32(1 + len(p.Alternatives)))
+	for i := -1; i < len(p.Alternatives); i++ {
+		d := &p.InsnDigest
+		if i >= 0 {
+			d = &p.Alternatives[i]
+		}
+		if err := d.encode(e, func() string { return fmt.Sprintf("programs[%s].digests[%d]", p.Name, i+1) }); err != nil {
+			return err
 		}
 	}
 	e.u32(uint32(len(p.Maps)))
 	for i := range p.Maps {
-		if err := p.Maps[i].encode(e, fmt.Sprintf("programs[%s].maps[%d]", p.Name, i)); err != nil {
-			return nil, err
+		if err := p.Maps[i].encode(e, mapField{prog: p.Name, index: i, name: p.Maps[i].Name}); err != nil {
+			return err
 		}
 	}
 	e.u32(uint32(len(p.Unsupported)))
@@ -277,33 +318,53 @@ func (p *Program) canonical() ([]byte, error) {
 		// Appended only when present, so that the measurements of
 		// manifests made before it stay what they were signed as.
 		if _, err := ParseMapLoads(p.MapLoads, len(p.Maps)); err != nil {
-			return nil, fmt.Errorf("%w: program %s: %w", ErrBadManifest, p.Name, err)
+			return fmt.Errorf("%w: program %s: %w", ErrBadManifest, p.Name, err)
 		}
 		e.str("map_loads")
 		e.str(p.MapLoads)
 	}
-	return e.buf, nil
+	return nil
+}
+
+// mapField names a map of a manifest in error messages, built only when
+// one is reported: programs[P].maps[I](NAME) and, for the map a slot of
+// that map of maps holds, programs[P].maps[I](NAME).slots[J].map(INNER)
+// (an inner map holds no maps: there is no deeper level).
+type mapField struct {
+	prog   string
+	index  int
+	name   string
+	inSlot bool
+	slot   int
+	inner  string
+}
+
+func (f mapField) String() string {
+	s := fmt.Sprintf("programs[%s].maps[%d](%s)", f.prog, f.index, f.name)
+	if f.inSlot {
+		s += fmt.Sprintf(".slots[%d].map(%s)", f.slot, f.inner)
+	}
+	return s
 }
 
 // encode writes the canonical encoding of one map (docs/measurement.md §4).
-func (m *Map) encode(e *encoder, field string) error {
-	field += "(" + m.Name + ")"
+func (m *Map) encode(e *encoder, f mapField) error {
 	m.encodeDescriptor(e)
 	if m.IsMapOfMaps() {
 		if m.Inner == nil {
-			return fmt.Errorf("%w: %s is a map of maps without an inner-map template", ErrBadManifest, field)
+			return fmt.Errorf("%w: %s is a map of maps without an inner-map template", ErrBadManifest, f.String())
 		}
 		e.u8(1)
 		m.Inner.encodeDescriptor(e)
 	} else {
 		if m.Inner != nil {
-			return fmt.Errorf("%w: %s has an inner-map template but is not a map of maps", ErrBadManifest, field)
+			return fmt.Errorf("%w: %s has an inner-map template but is not a map of maps", ErrBadManifest, f.String())
 		}
 		e.u8(0)
 	}
 	if !m.Sealed {
 		if m.Content != nil || len(m.Params) > 0 || len(m.Slots) > 0 {
-			return fmt.Errorf("%w: %s has a content hash, parameters or slots but is not sealed", ErrBadManifest, field)
+			return fmt.Errorf("%w: %s has a content hash, parameters or slots but is not sealed", ErrBadManifest, f.String())
 		}
 		e.u8(0)
 		return nil
@@ -311,18 +372,25 @@ func (m *Map) encode(e *encoder, field string) error {
 	e.u8(1)
 	if m.holdsObjects() {
 		if m.Content != nil || len(m.Params) > 0 {
-			return fmt.Errorf("%w: %s holds programs or maps: it is bound by its slots, not by a content hash or parameters", ErrBadManifest, field)
+			return fmt.Errorf("%w: %s holds programs or maps: it is bound by its slots, not by a content hash or parameters", ErrBadManifest, f.String())
 		}
 		e.str(AlgSlots)
 		e.u32(uint32(len(m.Slots)))
+		var key []byte
 		for j := range m.Slots {
 			sl := &m.Slots[j]
-			key, err := hex.DecodeString(sl.Key)
-			if err != nil || uint32(len(key)) != m.KeySize || strings.ToLower(sl.Key) != sl.Key {
-				return fmt.Errorf("%w: %s.slots[%d].key %q is not %d lowercase hex bytes", ErrBadManifest, field, j, sl.Key, m.KeySize)
+			if uint64(len(sl.Key)) != 2*uint64(m.KeySize) {
+				return fmt.Errorf("%w: %s.slots[%d].key %q is not %d lowercase hex bytes", ErrBadManifest, f.String(), j, sl.Key, m.KeySize)
+			}
+			if cap(key) < len(sl.Key)/2 {
+				key = make([]byte, len(sl.Key)/2)
+			}
+			key = key[:len(sl.Key)/2]
+			if !lowerHex(key, sl.Key) {
+				return fmt.Errorf("%w: %s.slots[%d].key %q is not %d lowercase hex bytes", ErrBadManifest, f.String(), j, sl.Key, m.KeySize)
 			}
 			if j > 0 && m.Slots[j-1].Key >= sl.Key {
-				return fmt.Errorf("%w: %s.slots are not sorted by key or repeat one (%s after %s)", ErrBadManifest, field, sl.Key, m.Slots[j-1].Key)
+				return fmt.Errorf("%w: %s.slots are not sorted by key or repeat one (%s after %s)", ErrBadManifest, f.String(), sl.Key, m.Slots[j-1].Key)
 			}
 			e.bytes(key)
 			switch {
@@ -331,35 +399,35 @@ func (m *Map) encode(e *encoder, field string) error {
 				e.str(sl.Program)
 			case m.IsMapOfMaps() && sl.Map != nil && sl.Program == "" && sl.Measurement == "":
 				if sl.Map.holdsObjects() {
-					return fmt.Errorf("%w: %s.slots[%d]: an inner map cannot hold programs or maps", ErrBadManifest, field, j)
+					return fmt.Errorf("%w: %s.slots[%d]: an inner map cannot hold programs or maps", ErrBadManifest, f.String(), j)
 				}
 				e.u8(2)
-				if err := sl.Map.encode(e, fmt.Sprintf("%s.slots[%d].map", field, j)); err != nil {
+				if err := sl.Map.encode(e, mapField{prog: f.prog, index: f.index, name: f.name, inSlot: true, slot: j, inner: sl.Map.Name}); err != nil {
 					return err
 				}
 			default:
-				return fmt.Errorf("%w: %s.slots[%d] must hold a program (program arrays) or a map (maps of maps)", ErrBadManifest, field, j)
+				return fmt.Errorf("%w: %s.slots[%d] must hold a program (program arrays) or a map (maps of maps)", ErrBadManifest, f.String(), j)
 			}
 		}
 		return nil
 	}
 	if len(m.Slots) > 0 {
-		return fmt.Errorf("%w: %s has slots but holds neither programs nor maps", ErrBadManifest, field)
+		return fmt.Errorf("%w: %s has slots but holds neither programs nor maps", ErrBadManifest, f.String())
 	}
 	if m.Content == nil {
-		return fmt.Errorf("%w: %s is sealed but has no content hash", ErrBadManifest, field)
+		return fmt.Errorf("%w: %s is sealed but has no content hash", ErrBadManifest, f.String())
 	}
-	sum, err := decodeHex(field+".content.hash", m.Content.Hash, sha256.Size)
-	if err != nil {
-		return err
+	var sum [sha256.Size]byte
+	if !lowerHex(sum[:], m.Content.Hash) {
+		return badHex(func() string { return f.String() + ".content.hash" }, m.Content.Hash, sha256.Size)
 	}
 	e.str(m.Content.Algorithm)
-	e.bytes(sum)
+	e.bytes(sum[:])
 	e.u32(uint32(len(m.Params)))
 	end := uint64(0)
 	for _, prm := range m.Params {
 		if uint64(prm.Offset) < end || prm.Size == 0 || uint64(prm.Offset)+uint64(prm.Size) > uint64(m.ValueSize) {
-			return fmt.Errorf("%w: %s: parameter %s (offset %d, size %d) overlaps another or lies outside the %d-byte value", ErrBadManifest, field, prm.Name, prm.Offset, prm.Size, m.ValueSize)
+			return fmt.Errorf("%w: %s: parameter %s (offset %d, size %d) overlaps another or lies outside the %d-byte value", ErrBadManifest, f.String(), prm.Name, prm.Offset, prm.Size, m.ValueSize)
 		}
 		end = uint64(prm.Offset) + uint64(prm.Size)
 		e.str(prm.Name)
@@ -379,16 +447,68 @@ func (m *MapDescriptor) encodeDescriptor(e *encoder) {
 	e.u64(m.MapExtra)
 }
 
-// seal computes the derived fields of p.
-func (p *Program) seal() error {
-	enc, err := p.canonical()
-	if err != nil {
-		return err
+// derived are the fields of a manifest derived from its contents, as
+// [Manifest.derive] computes them.
+type derived struct {
+	// programs are the programs' measurements, in the manifest's order.
+	programs [][sha256.Size]byte
+	// digest is the manifest's.
+	digest [sha256.Size]byte
+}
+
+// derive computes the derived fields of m, whose programs must be sorted
+// by name: each program's measurement (refusing a program that appears
+// twice) and the manifest's digest; and it refuses a program-array slot
+// that names a program not in the manifest (its measurement is that
+// program's). [Manifest.Seal] writes what it computes, [Manifest.Check]
+// compares it with what m says.
+func (m *Manifest) derive() (*derived, error) {
+	if m.Version != Version {
+		return nil, fmt.Errorf("%w: version %d, this build understands version %d", ErrBadManifest, m.Version, Version)
 	}
-	sum := sha256.Sum256(enc)
-	p.Measurement = hex.EncodeToString(sum[:])
-	p.MeasID = p.Measurement[:2*tagSize]
-	return nil
+	d := &derived{programs: make([][sha256.Size]byte, len(m.Programs))}
+	obj := &encoder{}
+	obj.reset(objectDomain)
+	obj.u32(uint32(len(m.Programs)))
+	prog := &encoder{}
+	for i := range m.Programs {
+		p := &m.Programs[i]
+		if i > 0 && m.Programs[i-1].Name == p.Name {
+			return nil, fmt.Errorf("%w: program %s appears twice", ErrBadManifest, p.Name)
+		}
+		if err := p.canonical(prog); err != nil {
+			return nil, err
+		}
+		d.programs[i] = sha256.Sum256(prog.buf)
+		obj.bytes(d.programs[i][:])
+	}
+	if err := encodeStructOps(obj, m.StructOps, m.Programs); err != nil {
+		return nil, err
+	}
+	for i := range m.Programs {
+		p := &m.Programs[i]
+		for j := range p.Maps {
+			mp := &p.Maps[j]
+			for k := range mp.Slots {
+				sl := &mp.Slots[k]
+				if sl.Program != "" && m.programIndex(sl.Program) < 0 {
+					return nil, fmt.Errorf("%w: program %s: maps[%d](%s).slots[%s] holds program %s, which is not in the manifest", ErrBadManifest, p.Name, j, mp.Name, sl.Key, sl.Program)
+				}
+			}
+		}
+	}
+	d.digest = sha256.Sum256(obj.buf)
+	return d, nil
+}
+
+// programIndex is the index of the program called name in m, whose
+// programs are sorted by name, or -1.
+func (m *Manifest) programIndex(name string) int {
+	i := sort.Search(len(m.Programs), func(i int) bool { return m.Programs[i].Name >= name })
+	if i == len(m.Programs) || m.Programs[i].Name != name {
+		return -1
+	}
+	return i
 }
 
 // sortNote: this package (and sealmap) sorts with sort.Slice rather than
@@ -405,22 +525,14 @@ func (m *Manifest) Seal() error {
 		return fmt.Errorf("%w: version %d, this build understands version %d", ErrBadManifest, m.Version, Version)
 	}
 	sort.Slice(m.Programs, func(i, j int) bool { return m.Programs[i].Name < m.Programs[j].Name })
-	e := &encoder{}
-	e.buf = append(e.buf, objectDomain...)
-	e.u32(uint32(len(m.Programs)))
+	d, err := m.derive()
+	if err != nil {
+		return err
+	}
 	for i := range m.Programs {
 		p := &m.Programs[i]
-		if i > 0 && m.Programs[i-1].Name == p.Name {
-			return fmt.Errorf("%w: program %s appears twice", ErrBadManifest, p.Name)
-		}
-		if err := p.seal(); err != nil {
-			return err
-		}
-		sum, _ := hex.DecodeString(p.Measurement)
-		e.bytes(sum)
-	}
-	if err := encodeStructOps(e, m.StructOps, m.Programs); err != nil {
-		return err
+		p.Measurement = hex.EncodeToString(d.programs[i][:])
+		p.MeasID = p.Measurement[:2*tagSize]
 	}
 	// Slot measurements are derived from the programs they name.
 	for i := range m.Programs {
@@ -428,69 +540,59 @@ func (m *Manifest) Seal() error {
 		for j := range p.Maps {
 			mp := &p.Maps[j]
 			for k := range mp.Slots {
-				sl := &mp.Slots[k]
-				if sl.Program == "" {
-					continue
+				if sl := &mp.Slots[k]; sl.Program != "" {
+					sl.Measurement = m.Programs[m.programIndex(sl.Program)].Measurement
 				}
-				target := m.Program(sl.Program)
-				if target == nil {
-					return fmt.Errorf("%w: program %s: maps[%d](%s).slots[%s] holds program %s, which is not in the manifest", ErrBadManifest, p.Name, j, mp.Name, sl.Key, sl.Program)
-				}
-				sl.Measurement = target.Measurement
 			}
 		}
 	}
-	sum := sha256.Sum256(e.buf)
-	m.Digest = hex.EncodeToString(sum[:])
+	m.Digest = hex.EncodeToString(d.digest[:])
 	m.MeasID = m.Digest[:2*tagSize]
 	return nil
 }
 
-// sealCopy returns a copy of m that [Manifest.Seal] can write without
-// touching m: Seal sorts the programs and writes the derived fields of
-// programs and slots, so those slices are copied; what it only reads is
-// shared.
-func (m *Manifest) sealCopy() Manifest {
-	cp := *m
-	cp.Programs = slices.Clone(m.Programs)
-	for i := range cp.Programs {
-		p := &cp.Programs[i]
-		p.Maps = slices.Clone(p.Maps)
-		for j := range p.Maps {
-			p.Maps[j].Slots = slices.Clone(p.Maps[j].Slots)
-		}
-	}
-	return cp
-}
-
 // Check verifies that a manifest read from elsewhere is well formed and that
-// its derived fields agree with its contents. It does not modify m.
+// its derived fields agree with its contents: that [Manifest.Seal] would
+// leave it as it is. It does not modify m.
 func (m *Manifest) Check() error {
 	if len(m.Programs) == 0 && len(m.StructOps) == 0 {
 		return fmt.Errorf("%w: %w", ErrBadManifest, ErrNoPrograms)
 	}
-	cp := m.sealCopy()
-	if err := cp.Seal(); err != nil {
+	if m.Version != Version {
+		return fmt.Errorf("%w: version %d, this build understands version %d", ErrBadManifest, m.Version, Version)
+	}
+	for i := 1; i < len(m.Programs); i++ {
+		if a, b := m.Programs[i-1].Name, m.Programs[i].Name; a > b {
+			return fmt.Errorf("%w: programs are not sorted by name (%s before %s)", ErrBadManifest, a, b)
+		}
+	}
+	d, err := m.derive()
+	if err != nil {
 		return err
 	}
-	for i := range cp.Programs {
-		got, want := m.Programs[i], cp.Programs[i]
-		if got.Name != want.Name {
-			return fmt.Errorf("%w: programs are not sorted by name (%s before %s)", ErrBadManifest, got.Name, want.Name)
+	for i := range m.Programs {
+		p := &m.Programs[i]
+		sum := d.programs[i][:]
+		if !isHexOf(p.Measurement, sum) || !isHexOf(p.MeasID, sum[:tagSize]) {
+			return fmt.Errorf("%w: program %s: measurement %s does not match its contents (computed %x)", ErrBadManifest, p.Name, p.Measurement, sum)
 		}
-		if got.Measurement != want.Measurement || got.MeasID != want.MeasID {
-			return fmt.Errorf("%w: program %s: measurement %s does not match its contents (computed %s)", ErrBadManifest, got.Name, got.Measurement, want.Measurement)
-		}
-		for j := range got.Maps {
-			for k := range got.Maps[j].Slots {
-				if g, w := got.Maps[j].Slots[k].Measurement, want.Maps[j].Slots[k].Measurement; g != w {
-					return fmt.Errorf("%w: program %s: maps[%d](%s).slots[%s].measurement %s is not the measurement of program %s (%s)", ErrBadManifest, got.Name, j, got.Maps[j].Name, got.Maps[j].Slots[k].Key, g, got.Maps[j].Slots[k].Program, w)
+	}
+	for i := range m.Programs {
+		p := &m.Programs[i]
+		for j := range p.Maps {
+			for k := range p.Maps[j].Slots {
+				sl := &p.Maps[j].Slots[k]
+				if sl.Program == "" {
+					continue
+				}
+				if w := d.programs[m.programIndex(sl.Program)][:]; !isHexOf(sl.Measurement, w) {
+					return fmt.Errorf("%w: program %s: maps[%d](%s).slots[%s].measurement %s is not the measurement of program %s (%x)", ErrBadManifest, p.Name, j, p.Maps[j].Name, sl.Key, sl.Measurement, sl.Program, w)
 				}
 			}
 		}
 	}
-	if m.Digest != cp.Digest || m.MeasID != cp.MeasID {
-		return fmt.Errorf("%w: digest %s does not match its programs (computed %s)", ErrBadManifest, m.Digest, cp.Digest)
+	if !isHexOf(m.Digest, d.digest[:]) || !isHexOf(m.MeasID, d.digest[:tagSize]) {
+		return fmt.Errorf("%w: digest %s does not match its programs (computed %x)", ErrBadManifest, m.Digest, d.digest)
 	}
 	return nil
 }

@@ -121,6 +121,16 @@ func TestManifestCheck(t *testing.T) {
 			m.Programs[0].Alternatives = append(m.Programs[0].Alternatives, m.Programs[0].InsnDigest)
 		}},
 		{"object digest", func(m *measure.Manifest) { m.Digest = strings.Repeat("1", 64) }},
+		{"object digest uppercase", func(m *measure.Manifest) { m.Digest = strings.ToUpper(m.Digest) }},
+		{"object meas_id", func(m *measure.Manifest) { m.MeasID = m.Digest[2:18] }},
+		{"program measurement", func(m *measure.Manifest) { m.Programs[0].Measurement = m.Digest }},
+		{"program measurement uppercase", func(m *measure.Manifest) {
+			m.Programs[0].Measurement = strings.ToUpper(m.Programs[0].Measurement)
+		}},
+		{"program meas_id", func(m *measure.Manifest) { m.Programs[0].MeasID = m.Programs[0].Measurement[2:18] }},
+		{"program twice", func(m *measure.Manifest) { m.Programs = append(m.Programs, m.Programs[0]) }},
+		{"digest too long", func(m *measure.Manifest) { m.Programs[0].Digest += "00" }},
+		{"content hash not hex", func(m *measure.Manifest) { m.Programs[0].Maps[1].Content.Hash = strings.Repeat("g", 64) }},
 		{"version", func(m *measure.Manifest) { m.Version = 1 }},
 		{"no programs", func(m *measure.Manifest) { m.Programs = nil }},
 	}
@@ -262,6 +272,8 @@ func TestManifestCheckSlots(t *testing.T) {
 		{"slot dropped", tail, func(m *measure.Manifest) { jmp(m).Slots = jmp(m).Slots[1:] }},
 		{"slots unsorted", tail, func(m *measure.Manifest) { s := jmp(m).Slots; s[0], s[1] = s[1], s[0] }},
 		{"slot key size", tail, func(m *measure.Manifest) { jmp(m).Slots[0].Key = "00" }},
+		{"slot key uppercase", tail, func(m *measure.Manifest) { jmp(m).Slots[0].Key = strings.ToUpper(jmp(m).Slots[0].Key) + "A" }},
+		{"slot key not hex", tail, func(m *measure.Manifest) { jmp(m).Slots[0].Key = "0000000g" }},
 		{"program array with a content hash", tail, func(m *measure.Manifest) {
 			jmp(m).Content = &measure.Content{Algorithm: measure.AlgArray, Hash: strings.Repeat("0", 64)}
 		}},
