@@ -359,6 +359,12 @@ func (m *Manifest) programSpec(name string) *ebpf.ProgramSpec {
 
 func (t *Trust) add(m *Manifest) {
 	t.Manifests = append(t.Manifests, m)
+	if len(t.byTag) == 0 && len(t.byName) == 0 {
+		// Sized for this manifest (two tags and a name per program):
+		// growing them a program at a time rehashes them again and again.
+		t.byTag = make(map[tagKey][]candidate, 2*len(m.Manifest.Programs))
+		t.byName = make(map[nameType][]candidate, len(m.Manifest.Programs))
+	}
 	for i := range m.Manifest.Programs {
 		p := &m.Manifest.Programs[i]
 		c := candidate{m, p}

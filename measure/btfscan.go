@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -45,25 +46,44 @@ var errBTFFormat = errors.New("malformed BTF")
 
 // btfScan is a parsed BTF header with the offset of every type record.
 type btfScan struct {
-	bo      binary.ByteOrder
+	big     bool // big-endian BTF
 	types   []byte
 	strs    []byte
 	offsets []uint32 // offsets[id] into types; id 0 is void
+	// found are the ids of the first types of the names scanBTF was
+	// asked to find, in its order (0: none).
+	found []uint32
 }
 
-// scanBTF indexes the type records of raw BTF (no split BTF).
-func scanBTF(raw []byte) (*btfScan, error) {
+// btfName is a type scanBTF looks for while it walks the records.
+type btfName struct {
+	kind int
+	name string
+}
+
+// u32 reads a number in the BTF's byte order.
+func (s *btfScan) u32(b []byte) uint32 {
+	v := binary.LittleEndian.Uint32(b)
+	if s.big {
+		v = bits.ReverseBytes32(v)
+	}
+	return v
+}
+
+// scanBTF indexes the type records of raw BTF (no split BTF) and finds the
+// first type of each kind and name of want (in found).
+func scanBTF(raw []byte, want ...btfName) (*btfScan, error) {
 	if len(raw) < 24 {
 		return nil, errBTFFormat
 	}
-	var bo binary.ByteOrder = binary.LittleEndian
+	s := &btfScan{found: make([]uint32, len(want))}
 	if binary.BigEndian.Uint16(raw) == 0xeb9f {
-		bo = binary.BigEndian
+		s.big = true
 	} else if binary.LittleEndian.Uint16(raw) != 0xeb9f {
 		return nil, fmt.Errorf("%w: bad magic", errBTFFormat)
 	}
-	hdrLen, typeOff, typeLen := bo.Uint32(raw[4:]), bo.Uint32(raw[8:]), bo.Uint32(raw[12:])
-	strOff, strLen := bo.Uint32(raw[16:]), bo.Uint32(raw[20:])
+	hdrLen, typeOff, typeLen := s.u32(raw[4:]), s.u32(raw[8:]), s.u32(raw[12:])
+	strOff, strLen := s.u32(raw[16:]), s.u32(raw[20:])
 	section := func(off, n uint32) ([]byte, error) {
 		start := uint64(hdrLen) + uint64(off)
 		if start+uint64(n) > uint64(len(raw)) {
@@ -79,37 +99,64 @@ func scanBTF(raw []byte) (*btfScan, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &btfScan{bo: bo, types: types, strs: strs, offsets: make([]uint32, 1, 1+len(types)/16)}
+	s.types, s.strs = types, strs
+	// Records average well above 16 bytes: one allocation.
+	s.offsets = make([]uint32, 1, 1+len(types)/16)
+	// wantKinds has bit k set when a name of kind k is still looked for.
+	var wantKinds uint32
+	for _, w := range want {
+		wantKinds |= 1 << (w.kind & 0x1f)
+	}
 	for off := 0; off < len(types); {
 		if off+12 > len(types) {
 			return nil, fmt.Errorf("%w: truncated type", errBTFFormat)
 		}
 		s.offsets = append(s.offsets, uint32(off))
-		info := bo.Uint32(types[off+4:])
+		info := s.u32(types[off+4:])
 		vlen := int(info & 0xffff)
-		extra := 0
-		switch kind := (info >> 24) & 0x1f; kind {
+		kind := (info >> 24) & 0x1f
+		if wantKinds&(1<<kind) != 0 {
+			wantKinds = s.match(want, int(kind), s.u32(types[off:]), wantKinds)
+		}
+		switch kind {
 		case btfKindInt, btfKindVar, btfKindDeclTag:
-			extra = 4
+			off += 12 + 4
 		case btfKindArray:
-			extra = 12
+			off += 12 + 12
 		case btfKindStruct, btfKindUnion, btfKindDatasec, btfKindEnum64:
-			extra = 12 * vlen
+			off += 12 + 12*vlen
 		case btfKindEnum, btfKindProto:
-			extra = 8 * vlen
+			off += 12 + 8*vlen
 		case btfKindPtr, btfKindFwd, btfKindTypedef, btfKindVolatile, btfKindConst, btfKindRestrict,
 			btfKindFunc, btfKindFloat, btfKindTypeTag:
+			off += 12
 		default:
 			// A kind this scan does not know the size of: refuse
 			// rather than misread every record after it.
 			return nil, fmt.Errorf("%w: unknown kind %d", errBTFFormat, kind)
 		}
-		off += 12 + extra
 		if off > len(types) {
 			return nil, fmt.Errorf("%w: truncated type", errBTFFormat)
 		}
 	}
 	return s, nil
+}
+
+// match records the type just indexed (the last id) in found when it is
+// the first of a wanted kind and name, and returns the kinds still
+// wanted.
+func (s *btfScan) match(want []btfName, kind int, nameOff uint32, wantKinds uint32) uint32 {
+	id := uint32(len(s.offsets) - 1)
+	wantKinds = 0
+	for i, w := range want {
+		if s.found[i] == 0 && w.kind == kind && s.isName(nameOff, w.name) {
+			s.found[i] = id
+		}
+		if s.found[i] == 0 {
+			wantKinds |= 1 << (w.kind & 0x1f)
+		}
+	}
+	return wantKinds
 }
 
 // btfType is one type record: kind, vlen, kind_flag, size or type, and
@@ -127,16 +174,16 @@ func (s *btfScan) typ(id uint32) (btfType, bool) {
 		return btfType{}, false
 	}
 	b := s.types[s.offsets[id]:]
-	info := s.bo.Uint32(b[4:])
-	return btfType{nameOff: s.bo.Uint32(b), kind: int(info>>24) & 0x1f, vlen: int(info & 0xffff),
-		kindFlag: info>>31 == 1, sizeType: s.bo.Uint32(b[8:]), rest: b[12:]}, true
+	info := s.u32(b[4:])
+	return btfType{nameOff: s.u32(b), kind: int(info>>24) & 0x1f, vlen: int(info & 0xffff),
+		kindFlag: info>>31 == 1, sizeType: s.u32(b[8:]), rest: b[12:]}, true
 }
 
 // byName returns the id of the first type of this kind and name, or 0.
 func (s *btfScan) byName(kind int, name string) uint32 {
 	for id := 1; id < len(s.offsets); id++ {
 		b := s.types[s.offsets[id]:]
-		if int(s.bo.Uint32(b[4:])>>24)&0x1f == kind && s.isName(s.bo.Uint32(b), name) {
+		if int(s.u32(b[4:])>>24)&0x1f == kind && s.isName(s.u32(b), name) {
 			return uint32(id)
 		}
 	}
@@ -160,7 +207,7 @@ func (s *btfScan) member(id uint32, name string, depth int) (typ, off uint32, ok
 	}
 	for i := 0; i < t.vlen && 12*i+12 <= len(t.rest); i++ {
 		m := t.rest[12*i:]
-		mName, mType, mOff := s.bo.Uint32(m), s.bo.Uint32(m[4:]), s.bo.Uint32(m[8:])
+		mName, mType, mOff := s.u32(m), s.u32(m[4:]), s.u32(m[8:])
 		if t.kindFlag {
 			mOff &= 0xffffff // the bitfield size is in the top 8 bits
 		}
@@ -203,11 +250,12 @@ func scanKernelBTF() (*btfFacts, error) {
 		return nil, fmt.Errorf("%w: no kernel BTF: %w", ErrNoFullDigest, err)
 	}
 	defer release()
-	s, err := scanBTF(raw)
+	// The three types the backend needs are found in the same walk.
+	s, err := scanBTF(raw, btfName{btfKindStruct, "bpf_prog"}, btfName{btfKindStruct, "bpf_prog_aux"}, btfName{btfKindFunc, "bpf_iter_bpf_prog"})
 	if err != nil {
 		return nil, fmt.Errorf("%w: kernel BTF: %w", ErrNoFullDigest, err)
 	}
-	prog := s.byName(btfKindStruct, "bpf_prog")
+	prog, aux, iter := s.found[0], s.found[1], s.found[2]
 	if prog == 0 {
 		return nil, fmt.Errorf("%w: kernel BTF has no struct bpf_prog", ErrNoFullDigest)
 	}
@@ -218,14 +266,13 @@ func scanKernelBTF() (*btfFacts, error) {
 		if !has {
 			return nil, fmt.Errorf("%w: struct bpf_prog has no digest member: this kernel keeps only the 8-byte tag (the full SHA-256 is kept from Linux 6.18)", ErrNoFullDigest)
 		}
-		if t, _ := s.typ(s.resolve(digestType)); t.kind != btfKindArray || len(t.rest) < 12 || s.bo.Uint32(t.rest[8:]) != 32 {
+		if t, _ := s.typ(s.resolve(digestType)); t.kind != btfKindArray || len(t.rest) < 12 || s.u32(t.rest[8:]) != 32 {
 			return nil, fmt.Errorf("%w: struct bpf_prog.digest is not 32 bytes", ErrNoFullDigest)
 		}
 		_, auxOff, ok := s.member(prog, "aux", 0)
 		if !ok {
 			return nil, fmt.Errorf("%w: struct bpf_prog has no aux member", ErrNoFullDigest)
 		}
-		aux := s.byName(btfKindStruct, "bpf_prog_aux")
 		if aux == 0 {
 			return nil, fmt.Errorf("%w: kernel BTF has no struct bpf_prog_aux", ErrNoFullDigest)
 		}
@@ -233,7 +280,6 @@ func scanKernelBTF() (*btfFacts, error) {
 		if !ok {
 			return nil, fmt.Errorf("%w: struct bpf_prog_aux has no id member", ErrNoFullDigest)
 		}
-		iter := s.byName(btfKindFunc, "bpf_iter_bpf_prog")
 		if iter == 0 {
 			return nil, fmt.Errorf("%w: the kernel has no bpf_prog iterator (bpf_iter_bpf_prog)", ErrNoFullDigest)
 		}

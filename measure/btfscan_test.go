@@ -222,3 +222,16 @@ func FuzzScanBTF(f *testing.F) {
 		s.byName(btfKindFunc, "bpf_iter_bpf_prog")
 	})
 }
+
+// BenchmarkScanKernelBTF: what the full-digest backend and the tag
+// algorithm cost a process in kernel BTF (once per process).
+func BenchmarkScanKernelBTF(b *testing.B) {
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		b.Skip("no kernel BTF")
+	}
+	for b.Loop() {
+		if _, err := scanKernelBTF(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

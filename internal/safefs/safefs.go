@@ -12,6 +12,7 @@
 package safefs
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -280,10 +281,14 @@ func readBounded(f *os.File, path string, size, max int64) ([]byte, error) {
 	if size > max {
 		return nil, fmt.Errorf("%s: %w: %d bytes, more than the %d read", path, ErrTooLarge, size, max)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
+	// Room for the size Stat gave and a read more (which sees the end,
+	// or that the file grew): one allocation, where io.ReadAll would
+	// grow its buffer from 512 bytes, copying it every time.
+	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(f, max+1)); err != nil {
 		return nil, err
 	}
+	b := buf.Bytes()
 	if int64(len(b)) > max {
 		return nil, fmt.Errorf("%s: %w: grew past %d bytes while read", path, ErrTooLarge, max)
 	}
