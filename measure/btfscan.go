@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 	"os"
 
@@ -44,15 +45,21 @@ const (
 
 var errBTFFormat = errors.New("malformed BTF")
 
-// btfScan is a parsed BTF header with the offset of every type record.
+// btfScan is a parsed BTF header with the offsets of the type records
+// walked so far. The walk stops once it has found the types it was asked
+// for; a lookup of a type past that point walks on to it.
 type btfScan struct {
 	big     bool // big-endian BTF
 	types   []byte
 	strs    []byte
 	offsets []uint32 // offsets[id] into types; id 0 is void
-	// found are the ids of the first types of the names scanBTF was
-	// asked to find, in its order (0: none).
-	found []uint32
+	next    int      // offset of the first record not walked yet
+	// want are the types scanBTF was asked to find, found their ids (0:
+	// not found yet), wantKinds the kinds still looked for (bit k for
+	// kind k).
+	want      []btfName
+	found     []uint32
+	wantKinds uint32
 }
 
 // btfName is a type scanBTF looks for while it walks the records.
@@ -70,13 +77,17 @@ func (s *btfScan) u32(b []byte) uint32 {
 	return v
 }
 
-// scanBTF indexes the type records of raw BTF (no split BTF) and finds the
-// first type of each kind and name of want (in found).
+// scanBTF parses raw BTF (no split BTF) and walks its type records until
+// it has found the first type of each kind and name of want (their ids
+// are then in found), or to the end when some are not there (or want is
+// empty): the records after the last one wanted are walked only if a
+// lookup needs them. In vmlinux the iterator's function comes about
+// halfway.
 func scanBTF(raw []byte, want ...btfName) (*btfScan, error) {
 	if len(raw) < 24 {
 		return nil, errBTFFormat
 	}
-	s := &btfScan{found: make([]uint32, len(want))}
+	s := &btfScan{want: want, found: make([]uint32, len(want))}
 	if binary.BigEndian.Uint16(raw) == 0xeb9f {
 		s.big = true
 	} else if binary.LittleEndian.Uint16(raw) != 0xeb9f {
@@ -102,61 +113,75 @@ func scanBTF(raw []byte, want ...btfName) (*btfScan, error) {
 	s.types, s.strs = types, strs
 	// Records average well above 16 bytes: one allocation.
 	s.offsets = make([]uint32, 1, 1+len(types)/16)
-	// wantKinds has bit k set when a name of kind k is still looked for.
-	var wantKinds uint32
 	for _, w := range want {
-		wantKinds |= 1 << (w.kind & 0x1f)
+		s.wantKinds |= 1 << (w.kind & 0x1f)
 	}
-	for off := 0; off < len(types); {
-		if off+12 > len(types) {
-			return nil, fmt.Errorf("%w: truncated type", errBTFFormat)
-		}
-		s.offsets = append(s.offsets, uint32(off))
-		info := s.u32(types[off+4:])
-		vlen := int(info & 0xffff)
-		kind := (info >> 24) & 0x1f
-		if wantKinds&(1<<kind) != 0 {
-			wantKinds = s.match(want, int(kind), s.u32(types[off:]), wantKinds)
-		}
-		switch kind {
-		case btfKindInt, btfKindVar, btfKindDeclTag:
-			off += 12 + 4
-		case btfKindArray:
-			off += 12 + 12
-		case btfKindStruct, btfKindUnion, btfKindDatasec, btfKindEnum64:
-			off += 12 + 12*vlen
-		case btfKindEnum, btfKindProto:
-			off += 12 + 8*vlen
-		case btfKindPtr, btfKindFwd, btfKindTypedef, btfKindVolatile, btfKindConst, btfKindRestrict,
-			btfKindFunc, btfKindFloat, btfKindTypeTag:
-			off += 12
-		default:
-			// A kind this scan does not know the size of: refuse
-			// rather than misread every record after it.
-			return nil, fmt.Errorf("%w: unknown kind %d", errBTFFormat, kind)
-		}
-		if off > len(types) {
-			return nil, fmt.Errorf("%w: truncated type", errBTFFormat)
-		}
+	if err := s.walk(-1); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
+// walk indexes records until id upTo is indexed or, with upTo < 0, until
+// every wanted type is found; at the end of the records at the latest.
+func (s *btfScan) walk(upTo int) error {
+	types := s.types
+	off := s.next
+	defer func() { s.next = off }()
+	for off < len(types) {
+		if upTo < 0 && len(s.want) > 0 && s.wantKinds == 0 || upTo >= 0 && upTo < len(s.offsets) {
+			return nil
+		}
+		if off+12 > len(types) {
+			return fmt.Errorf("%w: truncated type", errBTFFormat)
+		}
+		info := s.u32(types[off+4:])
+		vlen := int(info & 0xffff)
+		kind := (info >> 24) & 0x1f
+		next := off
+		switch kind {
+		case btfKindInt, btfKindVar, btfKindDeclTag:
+			next += 12 + 4
+		case btfKindArray:
+			next += 12 + 12
+		case btfKindStruct, btfKindUnion, btfKindDatasec, btfKindEnum64:
+			next += 12 + 12*vlen
+		case btfKindEnum, btfKindProto:
+			next += 12 + 8*vlen
+		case btfKindPtr, btfKindFwd, btfKindTypedef, btfKindVolatile, btfKindConst, btfKindRestrict,
+			btfKindFunc, btfKindFloat, btfKindTypeTag:
+			next += 12
+		default:
+			// A kind this scan does not know the size of: refuse
+			// rather than misread every record after it.
+			return fmt.Errorf("%w: unknown kind %d", errBTFFormat, kind)
+		}
+		if next > len(types) {
+			return fmt.Errorf("%w: truncated type", errBTFFormat)
+		}
+		s.offsets = append(s.offsets, uint32(off))
+		if s.wantKinds&(1<<kind) != 0 {
+			s.match(int(kind), s.u32(types[off:]))
+		}
+		off = next
+	}
+	return nil
+}
+
 // match records the type just indexed (the last id) in found when it is
-// the first of a wanted kind and name, and returns the kinds still
+// the first of a wanted kind and name, and updates the kinds still
 // wanted.
-func (s *btfScan) match(want []btfName, kind int, nameOff uint32, wantKinds uint32) uint32 {
+func (s *btfScan) match(kind int, nameOff uint32) {
 	id := uint32(len(s.offsets) - 1)
-	wantKinds = 0
-	for i, w := range want {
+	s.wantKinds = 0
+	for i, w := range s.want {
 		if s.found[i] == 0 && w.kind == kind && s.isName(nameOff, w.name) {
 			s.found[i] = id
 		}
 		if s.found[i] == 0 {
-			wantKinds |= 1 << (w.kind & 0x1f)
+			s.wantKinds |= 1 << (w.kind & 0x1f)
 		}
 	}
-	return wantKinds
 }
 
 // btfType is one type record: kind, vlen, kind_flag, size or type, and
@@ -170,6 +195,9 @@ type btfType struct {
 }
 
 func (s *btfScan) typ(id uint32) (btfType, bool) {
+	if id >= uint32(len(s.offsets)) && s.walk(int(min(id, math.MaxInt32))) != nil {
+		return btfType{}, false
+	}
 	if id == 0 || int(id) >= len(s.offsets) {
 		return btfType{}, false
 	}
@@ -180,7 +208,11 @@ func (s *btfScan) typ(id uint32) (btfType, bool) {
 }
 
 // byName returns the id of the first type of this kind and name, or 0.
+// It walks the rest of the records first.
 func (s *btfScan) byName(kind int, name string) uint32 {
+	if s.walk(math.MaxInt32) != nil {
+		return 0
+	}
 	for id := 1; id < len(s.offsets); id++ {
 		b := s.types[s.offsets[id]:]
 		if int(s.u32(b[4:])>>24)&0x1f == kind && s.isName(s.u32(b), name) {
