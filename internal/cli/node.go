@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -369,6 +370,40 @@ type verifyReport struct {
 	Programs []audit.Result      `json:"programs"`
 }
 
+// writeVerifyReport writes rep as [WriteJSON] does, byte for byte; unless
+// pretty, the programs (one per program on the host) are appended without
+// encoding/json's reflection ([audit.Result.AppendJSON]).
+func writeVerifyReport(w io.Writer, rep verifyReport, pretty bool) error {
+	if pretty || rep.Programs == nil {
+		return WriteJSON(w, rep, pretty)
+	}
+	trust, err := json.Marshal(rep.Trust)
+	if err != nil {
+		return err
+	}
+	accept, err := json.Marshal(rep.Accept)
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 0, len(trust)+len(accept)+256*len(rep.Programs)+64)
+	b = append(b, `{"trust":`...)
+	b = append(b, trust...)
+	b = append(b, `,"accept":`...)
+	b = append(b, accept...)
+	b = append(b, `,"programs":[`...)
+	for i := range rep.Programs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if b, err = rep.Programs[i].AppendJSON(b); err != nil {
+			return err
+		}
+	}
+	b = append(b, "]}\n"...)
+	_, err = w.Write(b)
+	return err
+}
+
 // loadTrust checks the words and options common to prog verify and map
 // verify (cmd), reads --accept and the trust directory, and reports on
 // stderr the envelopes not trusted and the directory's warnings.
@@ -437,7 +472,7 @@ func progVerify(tool string, words []string, opts Options, w, stderr io.Writer) 
 		if results == nil {
 			results = []audit.Result{}
 		}
-		if err := WriteJSON(w, verifyReport{Trust: trust, Accept: accept, Programs: results}, opts.Pretty); err != nil {
+		if err := writeVerifyReport(w, verifyReport{Trust: trust, Accept: accept, Programs: results}, opts.Pretty); err != nil {
 			return err
 		}
 	} else {
