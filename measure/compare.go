@@ -101,17 +101,18 @@ func (c *comparer) program(expected *Program, found *KernelProgram) ([]Mismatch,
 	}
 
 	var matched *InsnDigest
-	var tags []string
 	digests := expected.Digests()
 	for i := range digests {
-		d := &digests[i]
-		tag := d.KernelTag(found.TagAlgorithm)
-		tags = append(tags, tag)
-		if tag == found.Tag && matched == nil {
-			matched = d
+		if digests[i].KernelTag(found.TagAlgorithm) == found.Tag {
+			matched = &digests[i]
+			break
 		}
 	}
 	if matched == nil {
+		tags := make([]string, len(digests))
+		for i := range digests {
+			tags[i] = digests[i].KernelTag(found.TagAlgorithm)
+		}
 		add("tag("+found.TagAlgorithm+")", strings.Join(tags, " or "), found.Tag)
 	}
 	if found.Digest != "" && matched != nil {
@@ -119,15 +120,17 @@ func (c *comparer) program(expected *Program, found *KernelProgram) ([]Mismatch,
 		// digest, not only the 64 of the tag (a tag mismatch already says
 		// the instructions differ).
 		full := false
-		var want []string
 		for i := range digests {
-			want = append(want, digests[i].Digest)
 			if digests[i].Digest == found.Digest {
 				full, matched = true, &digests[i]
 			}
 		}
 		if !full {
 			matched = nil
+			want := make([]string, len(digests))
+			for i := range digests {
+				want[i] = digests[i].Digest
+			}
 			add("digest(sha256)", strings.Join(want, " or "), found.Digest)
 		}
 	}

@@ -369,7 +369,11 @@ func mapFrozen(fd int) (bool, error) {
 // probed.
 func tagAlgorithmFor(tag string, expected *Program) (string, error) {
 	if expected != nil {
-		for _, d := range expected.Digests() {
+		for i := -1; i < len(expected.Alternatives); i++ {
+			d := &expected.InsnDigest
+			if i >= 0 {
+				d = &expected.Alternatives[i]
+			}
 			switch tag {
 			case d.Tag:
 				return TagSHA256, nil

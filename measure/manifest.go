@@ -224,9 +224,8 @@ func lowerHex(dst []byte, s string) bool {
 		return false
 	}
 	for i := range dst {
-		hi, ok1 := lowerNibble(s[2*i])
-		lo, ok2 := lowerNibble(s[2*i+1])
-		if !ok1 || !ok2 {
+		hi, lo := lowerNibble[s[2*i]], lowerNibble[s[2*i+1]]
+		if hi|lo > 0xf {
 			return false
 		}
 		dst[i] = hi<<4 | lo
@@ -234,15 +233,21 @@ func lowerHex(dst []byte, s string) bool {
 	return true
 }
 
-func lowerNibble(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
+// lowerNibble is the value of a lowercase hex digit, 0xff for any other
+// byte.
+var lowerNibble = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case '0' <= c && c <= '9':
+			t[c] = byte(c - '0')
+		case 'a' <= c && c <= 'f':
+			t[c] = byte(c - 'a' + 10)
+		default:
+			t[c] = 0xff
+		}
 	}
-	return 0, false
-}
+	return t
+}()
 
 // isHexOf reports whether s is the lowercase hex of b.
 func isHexOf(s string, b []byte) bool {
