@@ -625,7 +625,11 @@ func (t *Trust) ProgramID(id uint32) (*Result, error) {
 // All gives a verdict on every program loaded on the host, in id order.
 // Programs that are unloaded while the scan runs are left out.
 func (t *Trust) All() ([]Result, error) {
-	var out []Result
+	// The results are collected by reference and copied once at the end:
+	// appending each to a []Result would copy them all again at every
+	// growth (a result is a few hundred bytes, a host has thousands of
+	// programs).
+	var rs []*Result
 	ps, err := t.newPass()
 	if err != nil {
 		return nil, err
@@ -636,12 +640,19 @@ func (t *Trust) All() ([]Result, error) {
 		}
 		r, err := t.program(fd, ps, true)
 		if err == nil {
-			out = append(out, *r)
+			rs = append(rs, r)
 		}
 		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	var out []Result
+	if len(rs) > 0 {
+		out = make([]Result, len(rs))
+		for i, r := range rs {
+			out[i] = *r
+		}
 	}
 	return out, nil
 }
