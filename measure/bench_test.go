@@ -2,10 +2,12 @@ package measure_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 
 	"github.com/bpf2go-signed/bpf2go-signed/internal/testutil"
 	"github.com/bpf2go-signed/bpf2go-signed/measure"
@@ -120,5 +122,26 @@ func BenchmarkKernelMeasurementClosure(b *testing.B) {
 			b.Fatalf("%d tail calls, want 2", len(kp.TailCalls))
 		}
 		m.Compare(opts.Expected, kp)
+	}
+}
+
+// BenchmarkManifestCheck: Check of a manifest of 1000 small programs
+// (the audit's benchmark's), what every reader of an envelope pays once.
+func BenchmarkManifestCheck(b *testing.B) {
+	spec := &ebpf.CollectionSpec{Programs: map[string]*ebpf.ProgramSpec{}}
+	for i := range 1000 {
+		name := fmt.Sprintf("audit_p%d", i)
+		spec.Programs[name] = &ebpf.ProgramSpec{Name: name, Type: ebpf.SocketFilter, License: "MIT",
+			Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, int32(i)), asm.Return()}}
+	}
+	m, err := measure.Collection(spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := m.Check(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
