@@ -1,11 +1,11 @@
 package measure
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -266,10 +266,13 @@ func readFullDigests() (map[uint32]string, error) {
 	}
 	r := os.NewFile(uintptr(fd), "bpf_prog iterator")
 	defer r.Close()
-	raw, err := io.ReadAll(r)
-	if err != nil {
+	// Room for 2048 programs' records at once (io.ReadAll would start
+	// at 512 bytes and copy its buffer at every growth).
+	buf := bytes.NewBuffer(make([]byte, 0, 2048*fullDigestRecord))
+	if _, err := buf.ReadFrom(r); err != nil {
 		return nil, fmt.Errorf("read the bpf_prog iterator: %w", err)
 	}
+	raw := buf.Bytes()
 	if len(raw)%fullDigestRecord != 0 {
 		return nil, fmt.Errorf("bpf_prog iterator: %d bytes, not a multiple of %d", len(raw), fullDigestRecord)
 	}
