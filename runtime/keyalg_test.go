@@ -6,6 +6,8 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -157,5 +159,53 @@ func TestP256LoaderLinksOnlyECDSA(t *testing.T) {
 				t.Errorf("examples/xdp %v links %s", args, b)
 			}
 		}
+	}
+}
+
+// TestLoadRefusesSmallOrderKey: a trusted Ed25519 key that is a point of
+// small order (here the all-zero key, a plausible placeholder) would let
+// anyone sign: an envelope "signed" with R the identity and S zero,
+// made without any private key, verifies under it for one payload in
+// four. The load is refused before anything is loaded, with every fd
+// closed, instead of loading the object with a passing verdict.
+func TestLoadRefusesSmallOrderKey(t *testing.T) {
+	testutil.RequireBPF(t)
+	f := newFixture(t)
+	zero := ed25519.PublicKey(make([]byte, ed25519.PublicKeySize))
+	payload, err := json.Marshal(attest.NewStatement(f.name, f.obj, f.manifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := make([]byte, ed25519.SignatureSize)
+	sig[0] = 1 // R: the identity, encoded; S: zero
+	for !ed25519.Verify(zero, attest.PAE(attest.PayloadType, payload), sig) {
+		if len(payload) > 1<<20 {
+			t.Fatal("no payload verifies")
+		}
+		payload = append(payload, ' ') // white space the statement reader skips
+	}
+	env, err := json.Marshal(map[string]any{
+		"payloadType": attest.PayloadType,
+		"payload":     base64.StdEncoding.EncodeToString(payload),
+		"signatures":  []map[string]string{{"keyid": "", "sig": base64.StdEncoding.EncodeToString(sig)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := f.object(t, f.obj, f.manifest, nil)
+	o.Envelope, o.KeyAlgorithms = env, attest.KeyAlgorithms{ed25519key.Algorithm}
+	policy := &bpfsigned.Policy{IgnoreEmbeddedKeys: true, TrustedKeys: []crypto.PublicKey{zero}}
+	before := testutil.OpenFDs(t)
+	var objs objects
+	rep, err := bpfsigned.Load(o, &objs, &bpfsigned.LoadOptions{Policy: policy})
+	if err == nil {
+		objs.Close()
+		t.Fatalf("a signature made without a private key was accepted: verdict %s, key %s", rep.Signature.Verdict, rep.Signature.Key)
+	}
+	if rep != nil || objs.Filter != nil || !errors.Is(err, attest.ErrUnsupportedKey) || !strings.Contains(err.Error(), "small order") {
+		t.Errorf("Load() = %v, %v; want a refusal of the key before loading", rep, err)
+	}
+	if after := testutil.OpenFDs(t); after != before {
+		t.Errorf("%d fds before the refused load, %d after", before, after)
 	}
 }
