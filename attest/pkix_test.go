@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/pem"
@@ -283,6 +284,51 @@ func TestCheckKeyRefusesHandMade(t *testing.T) {
 	} {
 		if err := CheckKey(k); !errors.Is(err, ErrUnsupportedKey) {
 			t.Errorf("%T: %v, want ErrUnsupportedKey", k, err)
+		}
+	}
+}
+
+// TestCheckKeyRefusesUnusableRSA: RSA keys that crypto/rsa verifies no
+// signature with (exponent 1, even or above 2³¹-1, even modulus) are
+// refused as unsupported, read from PEM (crypto/x509 writes and reads
+// them) or built by hand, rather than trusted and then failing every
+// signature as a bad one; a key with a usable exponent (3, 65537,
+// 2³¹-1) is accepted.
+func TestCheckKeyRefusesUnusableRSA(t *testing.T) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	even := new(big.Int).Lsh(big.NewInt(1), 2047)
+	for _, tt := range []struct {
+		key    *rsa.PublicKey
+		usable bool
+	}{
+		{&rsa.PublicKey{N: k.N, E: 1}, false},
+		{&rsa.PublicKey{N: k.N, E: 2}, false},
+		{&rsa.PublicKey{N: k.N, E: 65536}, false},
+		{&rsa.PublicKey{N: k.N, E: 1<<31 + 1}, false},
+		{&rsa.PublicKey{N: even, E: 65537}, false},
+		{&rsa.PublicKey{N: k.N, E: 3}, true},
+		{&rsa.PublicKey{N: k.N, E: 65537}, true},
+		{&rsa.PublicKey{N: k.N, E: 1<<31 - 1}, true},
+	} {
+		sum := sha256.Sum256([]byte("x"))
+		sig := make([]byte, 256)
+		verr := rsa.VerifyPKCS1v15(tt.key, crypto.SHA256, sum[:], sig)
+		if usable := !strings.HasPrefix(verr.Error(), "crypto/rsa: public"); usable != tt.usable {
+			t.Fatalf("E %d: crypto/rsa says %v, want usable %v", tt.key.E, verr, tt.usable)
+		}
+		der, err := x509.MarshalPKIXPublicKey(tt.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, perr := ParsePublicKey(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+		cerr := CheckKey(tt.key)
+		for _, err := range []error{perr, cerr} {
+			if tt.usable && err != nil || !tt.usable && !errors.Is(err, ErrUnsupportedKey) {
+				t.Errorf("E %d, %d-bit modulus: %v, want usable %v", tt.key.E, tt.key.N.BitLen(), err, tt.usable)
+			}
 		}
 	}
 }

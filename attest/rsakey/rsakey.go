@@ -79,6 +79,15 @@ func check(k crypto.PublicKey) (bool, error) {
 	if bits < MinBits {
 		return true, fmt.Errorf("%w: RSA key of %d bits (use %d or more)", attest.ErrUnsupportedKey, bits, MinBits)
 	}
+	// crypto/rsa verifies nothing with these (an even modulus, an
+	// exponent below 3, even, or above 2³¹-1): refused here, before
+	// anything is loaded, rather than as a bad signature after.
+	if r.N.Bit(0) == 0 {
+		return true, fmt.Errorf("%w: RSA key with an even modulus", attest.ErrUnsupportedKey)
+	}
+	if r.E < 3 || r.E%2 == 0 || r.E > 1<<31-1 {
+		return true, fmt.Errorf("%w: RSA key with public exponent %d (want an odd exponent from 3 to 2³¹-1; 65537 is usual)", attest.ErrUnsupportedKey, r.E)
+	}
 	return true, nil
 }
 
