@@ -300,6 +300,15 @@ func checkECDSA(k crypto.PublicKey) (bool, error) {
 	if n := ec.Curve.Params().Name; n != "P-256" && n != "P-384" {
 		return true, fmt.Errorf("%w: ECDSA curve %s (use P-256 or P-384)", ErrUnsupportedKey, n)
 	}
+	// A point off the curve (a key built by hand) verifies nothing and
+	// has no fingerprint, and one without coordinates makes crypto/ecdsa
+	// panic: refused here rather than as a bad signature, or a panic.
+	if ec.X == nil || ec.Y == nil {
+		return true, fmt.Errorf("%w: ECDSA key without a point", ErrUnsupportedKey)
+	}
+	if _, err := ec.Bytes(); err != nil {
+		return true, fmt.Errorf("%w: ECDSA key: %w", ErrUnsupportedKey, err)
+	}
 	return true, nil
 }
 

@@ -278,6 +278,8 @@ func TestCheckKeyRefusesHandMade(t *testing.T) {
 	for _, k := range []crypto.PublicKey{
 		ed25519.PublicKey(make([]byte, 31)),
 		&ecdsa.PublicKey{},
+		&ecdsa.PublicKey{Curve: elliptic.P256(), X: big.NewInt(1), Y: big.NewInt(1)},
+		&ecdsa.PublicKey{Curve: elliptic.P384()},
 		&rsa.PublicKey{E: 65537},
 		nil,
 		"a string",

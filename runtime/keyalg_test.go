@@ -3,12 +3,15 @@ package runtime_test
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
@@ -104,6 +107,12 @@ func TestLoadKeyAlgorithms(t *testing.T) {
 			[]string{"trusted key 0 of the policy", "an ecdsa key", "-key-algorithms ecdsa,ed25519"}, true},
 		{"policy short ed25519 key", edObject(attest.KeyAlgorithms{ed25519key.Algorithm}), &bpfsigned.Policy{TrustedKeys: []crypto.PublicKey{ed25519.PublicKey(make([]byte, 31))}},
 			[]string{"trusted key 0 of the policy", "Ed25519 key of 31 bytes"}, false},
+		{"policy ecdsa key without a point", ecObject(nil), &bpfsigned.Policy{TrustedKeys: []crypto.PublicKey{&ecdsa.PublicKey{Curve: elliptic.P256()}}},
+			[]string{"trusted key 0 of the policy", "ECDSA key without a point"}, false},
+		{"policy ecdsa key off the curve", ecObject(nil), &bpfsigned.Policy{TrustedKeys: []crypto.PublicKey{&ecdsa.PublicKey{Curve: elliptic.P256(), X: big.NewInt(1), Y: big.NewInt(1)}}},
+			[]string{"trusted key 0 of the policy", "ECDSA key"}, false},
+		{"policy rsa key with exponent 1", ecObject(attest.KeyAlgorithms{attest.ECDSA, rsakey.Algorithm}), &bpfsigned.Policy{TrustedKeys: []crypto.PublicKey{&rsa.PublicKey{N: rsaPriv.N, E: 1}}},
+			[]string{"trusted key 0 of the policy", "public exponent 1"}, false},
 		{"policy rsa key without a modulus", ecObject(attest.KeyAlgorithms{attest.ECDSA, rsakey.Algorithm}), &bpfsigned.Policy{TrustedKeys: []crypto.PublicKey{&rsa.PublicKey{E: 65537}}},
 			[]string{"trusted key 0 of the policy", "RSA key of 0 bits"}, false},
 	} {
