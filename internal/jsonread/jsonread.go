@@ -275,6 +275,7 @@ func (r *Reader) number() ([]byte, bool, error) {
 
 // Uint reads a non-negative integer of at most bits bits.
 func (r *Reader) Uint(bits int) (uint64, error) {
+	r.space()
 	at := r.off
 	lit, integer, err := r.number()
 	if err != nil {
@@ -290,11 +291,13 @@ func (r *Reader) Uint(bits int) (uint64, error) {
 
 // Int reads an integer of at most bits bits.
 func (r *Reader) Int(bits int) (int64, error) {
+	r.space()
 	at := r.off
 	lit, integer, err := r.number()
 	if err != nil {
 		return 0, err
 	}
+	found := lit
 	limit := uint64(1)<<(bits-1) - 1
 	neg := lit[0] == '-'
 	if neg {
@@ -303,7 +306,7 @@ func (r *Reader) Int(bits int) (int64, error) {
 	v, ok := parseDecimal(lit, limit)
 	if !integer || !ok {
 		r.off = at
-		return 0, r.errorf("want a %d-bit integer, found %s", bits, r.data[at:r.off])
+		return 0, r.errorf("want a %d-bit integer, found %s", bits, found)
 	}
 	if neg {
 		return int64(-v), nil

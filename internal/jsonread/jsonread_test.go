@@ -192,3 +192,19 @@ func FuzzMatchesEncodingJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { checkAgainstJSON(t, data) })
 }
+
+// TestNumberErrors: a refused number is named in the error, at the
+// offset where it starts (after any white space).
+func TestNumberErrors(t *testing.T) {
+	for _, tt := range []struct{ doc, says string }{
+		{`{"i": 1.5}`, `offset 6: want a 64-bit integer, found 1.5`},
+		{`{"i":  -9223372036854775809}`, `offset 7: want a 64-bit integer, found -9223372036854775809`},
+		{`{"u": 4294967296}`, `offset 6: want an unsigned 32-bit integer, found 4294967296`},
+		{`{"u64":	-1}`, `offset 8: want an unsigned 64-bit integer, found -1`},
+	} {
+		_, err := decode([]byte(tt.doc))
+		if err == nil || !strings.HasSuffix(err.Error(), tt.says) {
+			t.Errorf("%s: error %v, want one ending %q", tt.doc, err, tt.says)
+		}
+	}
+}
