@@ -15,7 +15,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/bpf2go-signed/bpf2go-signed/attest"
 	"github.com/bpf2go-signed/bpf2go-signed/attest/internal/keyalg"
@@ -71,7 +70,14 @@ func smallOrder(key []byte) bool {
 	var y [ed25519.PublicKeySize]byte
 	copy(y[:], key)
 	y[len(y)-1] &^= 0x80 // the sign of x
-	return slices.Contains(smallOrderY, hex.EncodeToString(y[:]))
+	var h [2 * ed25519.PublicKeySize]byte
+	hex.Encode(h[:], y[:])
+	for _, s := range smallOrderY {
+		if string(h[:]) == s {
+			return true
+		}
+	}
+	return false
 }
 
 func errSmallOrder(key []byte) error {
