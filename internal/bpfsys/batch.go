@@ -88,7 +88,9 @@ func NextKey(fd int, key, next []byte) (bool, error) {
 // frozen map answers EPERM; a writable map then fails the flag or key check
 // (EINVAL or EFAULT) before anything is copied. Callers must confirm this
 // order with a probe on a known frozen and a known writable map before
-// relying on it.
+// relying on it, and take only EINVAL or EFAULT as an answer (not
+// frozen): a read-only fd, a seccomp filter or a BPF LSM program denying
+// the update answer EPERM as well.
 func WriteProbe(fd int) error {
 	attr := elemAttr{mapFD: uint32(fd), flags: unix.BPF_F_LOCK}
 	_, err := bpf(unix.BPF_MAP_UPDATE_ELEM, unsafe.Pointer(&attr), unsafe.Sizeof(attr))

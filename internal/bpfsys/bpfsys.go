@@ -38,12 +38,10 @@
 package bpfsys
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"unsafe"
 
@@ -200,13 +198,34 @@ var ErrNoFrozenField = errors.New("fdinfo has no frozen field")
 // MapFrozen reports whether the map behind fd was frozen with
 // BPF_MAP_FREEZE, from /proc/self/fdinfo (Linux 5.2+).
 func MapFrozen(fd int) (bool, error) {
-	raw, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(fd))
+	// Raw system calls rather than os.ReadFile: no stat, no poller
+	// registration, one buffer (a map's fdinfo is a few hundred bytes).
+	path := "/proc/self/fdinfo/" + strconv.Itoa(fd)
+	f, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return false, fmt.Errorf("read fdinfo: %w", err)
+		return false, fmt.Errorf("read fdinfo: open %s: %w", path, err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	for sc.Scan() {
-		k, v, ok := bytes.Cut(sc.Bytes(), []byte(":"))
+	defer unix.Close(f)
+	var buf [2048]byte
+	n := 0
+	for n < len(buf) {
+		m, err := unix.Read(f, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("read fdinfo: %s: %w", path, err)
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	if n == len(buf) {
+		return false, fmt.Errorf("read fdinfo: %s: more than %d bytes", path, len(buf))
+	}
+	for line := range bytes.SplitSeq(buf[:n], []byte("\n")) {
+		k, v, ok := bytes.Cut(line, []byte(":"))
 		if !ok || string(k) != "frozen" {
 			continue
 		}
