@@ -153,13 +153,21 @@ func KernelFD(fd int, opts *KernelOptions) (*KernelProgram, error) {
 	return KernelFDInfo(fd, nil, nil, opts)
 }
 
+// ErrInfoMismatch: the program info a caller passed to [KernelFDInfo] is
+// not the kernel's answer for the program behind the file descriptor.
+var ErrInfoMismatch = bpfsys.ErrOtherProgram
+
 // KernelFDInfo is [KernelFD] for a caller that has just read the
 // program's info from fd with [bpfsys.ProgramInfo] (to find what to
 // compare it with): the measurement starts from that answer, info and
 // mapIDs, instead of asking the kernel the same again (one
 // BPF_OBJ_GET_INFO_BY_FD less per program). A program's info does not
 // change after its load but for its statistics, which the measurement
-// does not read. With a nil info it is [KernelFD].
+// does not read. mapIDs must come from the same answer as info. An info
+// that is not the kernel's answer for the program behind fd (another
+// program's id, type or tag) is refused with [ErrInfoMismatch]: the read
+// of the translated instructions, which the measurement makes anyway,
+// checks it at no extra cost. With a nil info it is [KernelFD].
 func KernelFDInfo(fd int, info *bpfsys.ProgInfo, mapIDs []uint32, opts *KernelOptions) (*KernelProgram, error) {
 	if opts == nil {
 		opts = &KernelOptions{}
@@ -202,7 +210,10 @@ func kernelProgram(fd int, info *bpfsys.ProgInfo, ids []uint32, opts *KernelOpti
 	if d, ok := opts.FullDigests[kp.ID]; ok && alg == TagSHA256 && d[:2*tagSize] == tag {
 		kp.Digest, kp.TagBits = d, 256
 	}
-	loads, xlated, err := bpfsys.XlatedMapLoads(fd, info.XlatedProgLen)
+	// The translated instructions are read with a check that the fd
+	// still holds the program info describes (a caller's info, see
+	// KernelFDInfo, could be another program's).
+	loads, xlated, err := bpfsys.XlatedMapLoads(fd, info)
 	if err != nil {
 		return nil, fmt.Errorf("program %s (id %d): %w", kp.Name, kp.ID, err)
 	}

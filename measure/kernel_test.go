@@ -654,3 +654,54 @@ func TestKernelFDInfo(t *testing.T) {
 		})
 	}
 }
+
+// TestKernelFDInfoOtherProgram: KernelFDInfo refuses an info that is not
+// the answer for the program behind fd (another program's, or the answer
+// before an fd number was reused for another program) rather than measure
+// one program's tag and maps with another's instructions: with the info
+// of the signed program and the fd of an unsigned one, the comparison
+// would say OK for a program that runs other instructions.
+func TestKernelFDInfoOtherProgram(t *testing.T) {
+	testutil.RequireBPF(t)
+	spec := func(ret int32) *ebpf.CollectionSpec {
+		return &ebpf.CollectionSpec{Programs: map[string]*ebpf.ProgramSpec{"fdinfo_ret": {
+			Name: "fdinfo_ret", Type: ebpf.SocketFilter, License: "MIT",
+			Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, ret), asm.Return()},
+		}}}
+	}
+	signedSpec, otherSpec := spec(1), spec(0)
+	manifest, err := measure.Collection(signedSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, other := loadColl(t, signedSpec, nil), loadColl(t, otherSpec, nil)
+	expected := manifest.Program("fdinfo_ret")
+	opts := &measure.KernelOptions{Expected: expected, Manifest: manifest, NoLinks: true}
+
+	// The signed program, measured from its own info: OK.
+	info, ids, err := bpfsys.ProgramInfo(signed.Programs["fdinfo_ret"].FD())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := measure.KernelFDInfo(signed.Programs["fdinfo_ret"].FD(), info, ids, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms, _ := manifest.Compare(expected, kp); len(ms) != 0 {
+		t.Fatalf("the signed program does not match its own manifest: %v", ms)
+	}
+
+	// The other program's fd with the signed program's info.
+	before := testutil.OpenFDs(t)
+	kp, err = measure.KernelFDInfo(other.Programs["fdinfo_ret"].FD(), info, ids, opts)
+	if err == nil {
+		ms, _ := manifest.Compare(expected, kp)
+		t.Fatalf("KernelFDInfo measured program id %d with the info of program id %d (mismatches: %v)", kp.ID, info.ID, ms)
+	}
+	if !errors.Is(err, measure.ErrInfoMismatch) {
+		t.Fatalf("got %v, want %v", err, measure.ErrInfoMismatch)
+	}
+	if after := testutil.OpenFDs(t); after != before {
+		t.Fatalf("%d fds open after the refusal, %d before", after, before)
+	}
+}

@@ -195,6 +195,10 @@ func fdByID(cmd uintptr, id uint32, what string) (int, error) {
 // line (kernels before 5.2, which cannot freeze maps at all).
 var ErrNoFrozenField = errors.New("fdinfo has no frozen field")
 
+// ErrOtherProgram: the program behind a file descriptor is not the one an
+// info given with it describes.
+var ErrOtherProgram = errors.New("the fd holds another program than the info given")
+
 // MapFrozen reports whether the map behind fd was frozen with
 // BPF_MAP_FREEZE, from /proc/self/fdinfo (Linux 5.2+).
 func MapFrozen(fd int) (bool, error) {
@@ -264,17 +268,28 @@ type MapLoad struct {
 // id). Loads in code the verifier removed as dead are not there; under
 // constant blinding (net.core.bpf_jit_harden) none are. ok is false when
 // the kernel withholds the translated instructions (a caller without
-// CAP_BPF, CAP_SYS_ADMIN on old kernels). xlatedLen is the program's
-// xlated_prog_len from an earlier info call ([ProgramInfo]); a program's
-// translated instructions do not change after the load.
-func XlatedMapLoads(fd int, xlatedLen uint32) (loads []MapLoad, ok bool, err error) {
-	if xlatedLen == 0 {
-		return nil, false, nil
+// CAP_BPF, CAP_SYS_ADMIN on old kernels). want is the program's info
+// from an earlier call ([ProgramInfo]), whose xlated_prog_len sizes the
+// read (a program's translated instructions do not change after the
+// load); the kernel's answer must be for the same program (id, type and
+// tag), or the call fails with [ErrOtherProgram]: instructions of one
+// program are never read under another's info.
+func XlatedMapLoads(fd int, want *ProgInfo) (loads []MapLoad, ok bool, err error) {
+	var buf []byte
+	info := ProgInfo{}
+	if want.XlatedProgLen > 0 {
+		buf = make([]byte, want.XlatedProgLen)
+		info.XlatedProgLen, info.XlatedInsns = uint32(len(buf)), newPointer(buf)
 	}
-	buf := make([]byte, xlatedLen)
-	info := ProgInfo{XlatedProgLen: uint32(len(buf)), XlatedInsns: newPointer(buf)}
 	if err := objInfo(fd, unsafe.Pointer(&info), unsafe.Sizeof(info)); err != nil {
 		return nil, false, fmt.Errorf("BPF_OBJ_GET_INFO_BY_FD translated instructions (program fd %d): %w", fd, err)
+	}
+	if info.ID != want.ID || info.Type != want.Type || info.Tag != want.Tag {
+		return nil, false, fmt.Errorf("%w: program fd %d is id %d (type %d, tag %x), the info given is of id %d (type %d, tag %x)",
+			ErrOtherProgram, fd, info.ID, info.Type, info.Tag, want.ID, want.Type, want.Tag)
+	}
+	if want.XlatedProgLen == 0 {
+		return nil, false, nil
 	}
 	buf = buf[:min(uint32(len(buf)), info.XlatedProgLen)]
 	littleEndian := binary.NativeEndian.Uint16([]byte{1, 0}) == 1
