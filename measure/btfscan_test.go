@@ -235,3 +235,96 @@ func BenchmarkScanKernelBTF(b *testing.B) {
 		}
 	}
 }
+
+// handMadeBTF is FuzzScanBTF's first seed: struct bpf_prog with digest in
+// an anonymous union and aux, struct bpf_prog_aux with id, and the
+// iterator's function, in that order.
+func handMadeBTF() []byte {
+	rec := func(vals ...uint32) []byte {
+		var b []byte
+		for _, v := range vals {
+			b = binary.LittleEndian.AppendUint32(b, v)
+		}
+		return b
+	}
+	strs := "\x00bpf_prog\x00digest\x00aux\x00bpf_prog_aux\x00id\x00bpf_iter_bpf_prog\x00"
+	types := append(rec(1, 4<<24|2, 40, 0, 2, 0, 17, 3, 256), rec(0, 5<<24|1, 32, 10, 4, 0)...)
+	types = append(types, rec(0, 2<<24, 5)...)
+	types = append(types, rec(0, 3<<24, 0, 6, 6, 32)...)
+	types = append(types, rec(21, 4<<24|1, 8, 34, 6, 0)...)
+	types = append(types, rec(0, 1<<24, 1, 8)...)
+	types = append(types, rec(37, 12<<24, 0)...)
+	b := binary.LittleEndian.AppendUint16(nil, 0xeb9f)
+	b = append(b, 1, 0)
+	for _, v := range []uint32{24, 0, uint32(len(types)), uint32(len(types)), uint32(len(strs))} {
+		b = binary.LittleEndian.AppendUint32(b, v)
+	}
+	return append(append(b, types...), strs...)
+}
+
+// scanWanted are the types scanKernelBTF asks scanBTF for.
+var scanWanted = []btfName{{btfKindStruct, "bpf_prog"}, {btfKindStruct, "bpf_prog_aux"}, {btfKindFunc, "bpf_iter_bpf_prog"}}
+
+// earlyStopAgrees checks that the scan that stops once it has found its
+// types finds the ids, members and offsets a scan of every record finds,
+// for any BTF a scan of every record accepts.
+func earlyStopAgrees(t *testing.T, raw []byte) {
+	full, err := scanBTF(raw)
+	if err != nil {
+		return
+	}
+	early, err := scanBTF(raw, scanWanted...)
+	if err != nil {
+		t.Fatalf("a full walk accepts the BTF, the early-stopping one refuses it: %v", err)
+	}
+	for i, w := range scanWanted {
+		if got, want := early.found[i], full.byName(w.kind, w.name); got != want {
+			t.Fatalf("%s: early-stopping scan found id %d, full walk %d", w.name, got, want)
+		}
+	}
+	type look struct {
+		typ, off uint32
+		ok       bool
+		kind     int
+		elems    uint32
+	}
+	lookup := func(s *btfScan, id uint32, name string) look {
+		typ, off, ok := s.member(id, name, 0)
+		l := look{typ: typ, off: off, ok: ok}
+		if ok {
+			if rt, found := s.typ(s.resolve(typ)); found {
+				l.kind = rt.kind
+				if len(rt.rest) >= 12 {
+					l.elems = s.u32(rt.rest[8:])
+				}
+			}
+		}
+		return l
+	}
+	for _, q := range []struct {
+		id   int
+		name string
+	}{{0, "digest"}, {0, "aux"}, {1, "id"}} {
+		got, want := lookup(early, early.found[q.id], q.name), lookup(full, full.byName(scanWanted[q.id].kind, scanWanted[q.id].name), q.name)
+		if got != want {
+			t.Fatalf("%s.%s: early-stopping scan %+v, full walk %+v", scanWanted[q.id].name, q.name, got, want)
+		}
+	}
+}
+
+// FuzzScanBTFEarlyStop: the scan that stops once it has found struct
+// bpf_prog, struct bpf_prog_aux and bpf_iter_bpf_prog gives the
+// iterator's layout a full walk gives, whatever the BTF.
+func FuzzScanBTFEarlyStop(f *testing.F) {
+	f.Add(handMadeBTF())
+	f.Fuzz(earlyStopAgrees)
+}
+
+// TestScanKernelBTFEarlyStop: the same for this kernel's vmlinux BTF.
+func TestScanKernelBTFEarlyStop(t *testing.T) {
+	raw, err := os.ReadFile("/sys/kernel/btf/vmlinux")
+	if err != nil {
+		t.Skipf("no kernel BTF: %v", err)
+	}
+	earlyStopAgrees(t, raw)
+}

@@ -296,6 +296,33 @@ func FuzzCheckOracle(f *testing.F) {
 		if (got == nil) != (want == nil) {
 			t.Fatalf("Check: %v; the implementation before derive: %v\n%s", got, want, raw)
 		}
+		// Sealed by both: the same derived fields, and then both
+		// checks accept it.
+		var a, b Manifest
+		if json.Unmarshal(raw, &a) != nil || json.Unmarshal(raw, &b) != nil {
+			t.Fatal("unmarshal twice")
+		}
+		errNew, errOld := a.Seal(), oracleSeal(&b)
+		if (errNew == nil) != (errOld == nil) {
+			t.Fatalf("Seal: %v; the implementation before derive: %v\n%s", errNew, errOld, raw)
+		}
+		if errNew != nil {
+			return
+		}
+		ja, _ := json.Marshal(&a)
+		jb, _ := json.Marshal(&b)
+		if string(ja) != string(jb) {
+			t.Fatalf("Seal wrote\n%s\nthe implementation before derive\n%s", ja, jb)
+		}
+		if len(a.Programs) == 0 && len(a.StructOps) == 0 {
+			return
+		}
+		if err := a.Check(); err != nil {
+			t.Fatalf("Check refuses a sealed manifest: %v\n%s", err, ja)
+		}
+		if err := oracleCheck(&a); err != nil {
+			t.Fatalf("the implementation before derive refuses a sealed manifest: %v\n%s", err, ja)
+		}
 	})
 }
 
