@@ -287,43 +287,47 @@ func oracleSeeds(tb testing.TB, add func([]byte)) {
 // contents).
 func FuzzCheckOracle(f *testing.F) {
 	oracleSeeds(f, func(b []byte) { f.Add(b) })
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		var m Manifest
-		if json.Unmarshal(raw, &m) != nil {
-			return
-		}
-		got, want := m.Check(), oracleCheck(&m)
-		if (got == nil) != (want == nil) {
-			t.Fatalf("Check: %v; the implementation before derive: %v\n%s", got, want, raw)
-		}
-		// Sealed by both: the same derived fields, and then both
-		// checks accept it.
-		var a, b Manifest
-		if json.Unmarshal(raw, &a) != nil || json.Unmarshal(raw, &b) != nil {
-			t.Fatal("unmarshal twice")
-		}
-		errNew, errOld := a.Seal(), oracleSeal(&b)
-		if (errNew == nil) != (errOld == nil) {
-			t.Fatalf("Seal: %v; the implementation before derive: %v\n%s", errNew, errOld, raw)
-		}
-		if errNew != nil {
-			return
-		}
-		ja, _ := json.Marshal(&a)
-		jb, _ := json.Marshal(&b)
-		if string(ja) != string(jb) {
-			t.Fatalf("Seal wrote\n%s\nthe implementation before derive\n%s", ja, jb)
-		}
-		if len(a.Programs) == 0 && len(a.StructOps) == 0 {
-			return
-		}
-		if err := a.Check(); err != nil {
-			t.Fatalf("Check refuses a sealed manifest: %v\n%s", err, ja)
-		}
-		if err := oracleCheck(&a); err != nil {
-			t.Fatalf("the implementation before derive refuses a sealed manifest: %v\n%s", err, ja)
-		}
-	})
+	f.Fuzz(compareWithOracle)
+}
+
+// compareWithOracle holds Check and Seal to the implementation before
+// derive for the manifest raw decodes to.
+func compareWithOracle(t *testing.T, raw []byte) {
+	var m Manifest
+	if json.Unmarshal(raw, &m) != nil {
+		return
+	}
+	got, want := m.Check(), oracleCheck(&m)
+	if (got == nil) != (want == nil) {
+		t.Fatalf("Check: %v; the implementation before derive: %v\n%s", got, want, raw)
+	}
+	// Sealed by both: the same derived fields, and then both
+	// checks accept it.
+	var a, b Manifest
+	if json.Unmarshal(raw, &a) != nil || json.Unmarshal(raw, &b) != nil {
+		t.Fatal("unmarshal twice")
+	}
+	errNew, errOld := a.Seal(), oracleSeal(&b)
+	if (errNew == nil) != (errOld == nil) {
+		t.Fatalf("Seal: %v; the implementation before derive: %v\n%s", errNew, errOld, raw)
+	}
+	if errNew != nil {
+		return
+	}
+	ja, _ := json.Marshal(&a)
+	jb, _ := json.Marshal(&b)
+	if string(ja) != string(jb) {
+		t.Fatalf("Seal wrote\n%s\nthe implementation before derive\n%s", ja, jb)
+	}
+	if len(a.Programs) == 0 && len(a.StructOps) == 0 {
+		return
+	}
+	if err := a.Check(); err != nil {
+		t.Fatalf("Check refuses a sealed manifest: %v\n%s", err, ja)
+	}
+	if err := oracleCheck(&a); err != nil {
+		t.Fatalf("the implementation before derive refuses a sealed manifest: %v\n%s", err, ja)
+	}
 }
 
 // TestCheckOracleMutations holds Check to the old implementation over
@@ -335,7 +339,10 @@ func TestCheckOracleMutations(t *testing.T) {
 	n := 0
 	for _, seed := range seeds {
 		for i := range seed {
-			for _, c := range []byte{'0', '1', 'a', 'f', 'A', 'g', '"', ']', '9'} {
+			// One replacement per position, cycling through digits,
+			// hex letters, an uppercase and a non-hex letter and JSON
+			// punctuation.
+			for _, c := range []byte{"01afAg\"]9"[i%9]} {
 				raw := slices.Clone(seed)
 				raw[i] = c
 				var m Manifest
@@ -343,10 +350,7 @@ func TestCheckOracleMutations(t *testing.T) {
 					continue
 				}
 				n++
-				got, want := m.Check(), oracleCheck(&m)
-				if (got == nil) != (want == nil) {
-					t.Fatalf("Check: %v; the implementation before derive: %v\n%s", got, want, raw)
-				}
+				compareWithOracle(t, raw)
 			}
 		}
 	}
