@@ -22,7 +22,7 @@ STRIP ?= llvm-strip-19
 
 FUZZTIME ?= 10s
 # package:target pairs of the fuzz targets (every parser of untrusted input)
-FUZZ_TARGETS = ./attest:FuzzVerify ./attest:FuzzDecodeMatchesEncodingJSON ./internal/jsonread:FuzzMatchesEncodingJSON ./sealmap:FuzzDecodeMatchesEncodingJSON ./attest/keyless:FuzzVerifyBundle ./attest/keyless:FuzzParseCertificate ./measure:FuzzManifest ./measure:FuzzCheckIsSealedAsIs ./audit:FuzzResultAppendJSON ./measure:FuzzScanBTF ./measure:FuzzScanBTFEarlyStop ./measure:FuzzCheckOracle ./sealmap:FuzzContents \
+FUZZ_TARGETS = ./attest:FuzzVerify ./measure:FuzzLowerHex ./attest:FuzzDecodeMatchesEncodingJSON ./internal/jsonread:FuzzMatchesEncodingJSON ./sealmap:FuzzDecodeMatchesEncodingJSON ./attest/keyless:FuzzVerifyBundle ./attest/keyless:FuzzParseCertificate ./measure:FuzzManifest ./measure:FuzzCheckIsSealedAsIs ./audit:FuzzResultAppendJSON ./measure:FuzzScanBTF ./measure:FuzzScanBTFEarlyStop ./measure:FuzzCheckOracle ./sealmap:FuzzContents \
 	./sealmap:FuzzPlan ./cmd/bpf2go-signed:FuzzMeasureObject \
 	./sealmap/build:FuzzMeasureMapSizes ./cmd/bpf2go-signed:FuzzSignInputs
 

@@ -66,3 +66,29 @@ func TestFullDigest(t *testing.T) {
 		t.Fatalf("a digest equal on 64 bits only was accepted: %v", ms)
 	}
 }
+
+// TestMalformedFullDigestIgnored: a full digest of the wrong length in
+// KernelOptions.FullDigests (a caller's) is not used, and does not panic.
+func TestMalformedFullDigestIgnored(t *testing.T) {
+	testutil.RequireBPF(t)
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "short_digest", Type: ebpf.SocketFilter, License: "MIT",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 3), asm.Return()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prog.Close()
+	info, err := prog.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := info.ID()
+	for _, d := range []string{"", info.Tag, info.Tag + "00"} {
+		kp, err := measure.Kernel(prog, &measure.KernelOptions{FullDigests: map[uint32]string{uint32(id): d}, NoLinks: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kp.Digest != "" || kp.TagBits != 64 {
+			t.Errorf("full digest %q: used as %q (%d bits)", d, kp.Digest, kp.TagBits)
+		}
+	}
+}

@@ -207,7 +207,7 @@ func kernelProgram(fd int, info *bpfsys.ProgInfo, ids []uint32, opts *KernelOpti
 		TagBits:      8 * bpfsys.TagSize,
 		Maps:         make([]KernelMap, 0, len(ids)),
 	}
-	if d, ok := opts.FullDigests[kp.ID]; ok && alg == TagSHA256 && d[:2*tagSize] == tag {
+	if d, ok := opts.FullDigests[kp.ID]; ok && alg == TagSHA256 && len(d) == 2*sha256.Size && d[:2*tagSize] == tag {
 		kp.Digest, kp.TagBits = d, 256
 	}
 	// The translated instructions are read with a check that the fd
