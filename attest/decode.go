@@ -19,76 +19,62 @@ var (
 
 // decodeEnvelope reads a DSSE envelope, and nothing after it.
 func decodeEnvelope(raw []byte) (*Envelope, error) {
-	r := jsonread.New(raw)
-	var env Envelope
-	err := r.Object(envelopeFields, false, func(f int) (err error) {
-		switch f {
-		case 0:
-			env.PayloadType, err = r.String()
-		case 1:
-			env.Payload, err = r.String()
-		case 2:
-			env.Signatures, err = jsonread.Slice(r, func(s *Signature) error {
-				return r.Object(signatureFields, false, func(f int) (err error) {
-					if f == 0 {
-						s.KeyID, err = r.String()
-					} else {
-						s.Sig, err = r.String()
-					}
-					return err
+	return jsonread.Document(raw, func(r *jsonread.Reader, env *Envelope) error {
+		return r.Object(envelopeFields, false, func(f int) (err error) {
+			switch f {
+			case 0:
+				env.PayloadType, err = r.String()
+			case 1:
+				env.Payload, err = r.String()
+			case 2:
+				env.Signatures, err = jsonread.Slice(r, func(s *Signature) error {
+					return r.Object(signatureFields, false, func(f int) (err error) {
+						if f == 0 {
+							s.KeyID, err = r.String()
+						} else {
+							s.Sig, err = r.String()
+						}
+						return err
+					})
 				})
-			})
-		}
-		return err
+			}
+			return err
+		})
 	})
-	if err == nil {
-		err = r.End()
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &env, nil
 }
 
 // decodeStatement reads an in-toto statement whose predicate is a
 // manifest, and nothing after it. It does not check it.
 func decodeStatement(payload []byte) (*Statement, error) {
-	r := jsonread.New(payload)
-	var st Statement
-	err := r.Object(statementFields, false, func(f int) (err error) {
-		switch f {
-		case 0:
-			st.Type, err = r.String()
-		case 1:
-			st.Subject, err = jsonread.Slice(r, func(s *Subject) error {
-				return r.Object(subjectFields, false, func(f int) (err error) {
-					if f == 0 {
-						s.Name, err = r.String()
-						return err
-					}
-					if r.Null() {
-						s.Digest = nil
-						return nil
-					}
-					s.Digest = map[string]string{}
-					return r.Map(func(alg string) (err error) {
-						s.Digest[alg], err = r.String()
-						return err
+	return jsonread.Document(payload, func(r *jsonread.Reader, st *Statement) error {
+		return r.Object(statementFields, false, func(f int) (err error) {
+			switch f {
+			case 0:
+				st.Type, err = r.String()
+			case 1:
+				st.Subject, err = jsonread.Slice(r, func(s *Subject) error {
+					return r.Object(subjectFields, false, func(f int) (err error) {
+						if f == 0 {
+							s.Name, err = r.String()
+							return err
+						}
+						if r.Null() {
+							s.Digest = nil
+							return nil
+						}
+						s.Digest = map[string]string{}
+						return r.Map(func(alg string) (err error) {
+							s.Digest[alg], err = r.String()
+							return err
+						})
 					})
 				})
-			})
-		case 2:
-			st.PredicateType, err = r.String()
-		case 3:
-			st.Predicate, err = jsonread.Pointer(r, func(m *measure.Manifest) error { return measure.ReadManifest(r, m) })
-		}
-		return err
+			case 2:
+				st.PredicateType, err = r.String()
+			case 3:
+				st.Predicate, err = jsonread.Pointer(r, func(m *measure.Manifest) error { return measure.ReadManifest(r, m) })
+			}
+			return err
+		})
 	})
-	if err == nil {
-		err = r.End()
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &st, nil
 }

@@ -13,15 +13,11 @@ import (
 // fields are skipped). It does not check the manifest: call
 // [Manifest.Check]. Errors wrap [ErrBadManifest].
 func ParseManifest(data []byte) (*Manifest, error) {
-	r := jsonread.New(data)
-	var m Manifest
-	if err := ReadManifest(r, &m); err != nil {
+	m, err := jsonread.Document(data, ReadManifest)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
 	}
-	if err := r.End(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
-	}
-	return &m, nil
+	return m, nil
 }
 
 // ReadManifest reads a manifest object from r into m: the predicate of a

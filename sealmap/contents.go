@@ -47,40 +47,33 @@ var (
 // decodeContents reads a contents file with package internal/jsonread,
 // refusing unknown fields, so that loaders link no JSON decoder.
 func decodeContents(data []byte) (*contentsFile, error) {
-	r := jsonread.New(data)
-	var f contentsFile
-	hexField := func() (*string, error) {
-		if r.Null() {
-			return nil, nil
+	return jsonread.Document(data, func(r *jsonread.Reader, f *contentsFile) error {
+		hexField := func() (*string, error) {
+			if r.Null() {
+				return nil, nil
+			}
+			s, err := r.String()
+			return &s, err
 		}
-		s, err := r.String()
-		return &s, err
-	}
-	err := r.Object(contentsFields, true, func(int) (err error) {
-		f.Entries, err = jsonread.Slice(r, func(e *contentsEntry) error {
-			return r.Object(entryFields, true, func(i int) (err error) {
-				switch i {
-				case 0:
-					e.Key, err = r.Raw()
-				case 1:
-					e.KeyHex, err = hexField()
-				case 2:
-					e.Value, err = r.Raw()
-				case 3:
-					e.ValueHex, err = hexField()
-				}
-				return err
+		return r.Object(contentsFields, true, func(int) (err error) {
+			f.Entries, err = jsonread.Slice(r, func(e *contentsEntry) error {
+				return r.Object(entryFields, true, func(i int) (err error) {
+					switch i {
+					case 0:
+						e.Key, err = r.Raw()
+					case 1:
+						e.KeyHex, err = hexField()
+					case 2:
+						e.Value, err = r.Raw()
+					case 3:
+						e.ValueHex, err = hexField()
+					}
+					return err
+				})
 			})
+			return err
 		})
-		return err
 	})
-	if err == nil {
-		err = r.End()
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &f, nil
 }
 
 // ValueEncoder writes a typed key or value of a contents file: raw, its

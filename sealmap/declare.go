@@ -370,38 +370,31 @@ var planFields = []string{"version", "sealed", "params", "contents", "unsealed_p
 // decodePlan reads a plan file with package internal/jsonread, refusing
 // unknown fields, so that loaders link no JSON decoder.
 func decodePlan(data []byte) (*planFile, error) {
-	r := jsonread.New(data)
-	var f planFile
-	err := r.Object(planFields, true, func(i int) (err error) {
-		switch i {
-		case 0:
-			f.Version, err = r.IntValue()
-		case 1:
-			f.Sealed, err = jsonread.Strings(r)
-		case 2:
-			f.Params, err = jsonread.Strings(r)
-		case 3:
-			if r.Null() {
-				f.Contents = nil
-				return nil
+	return jsonread.Document(data, func(r *jsonread.Reader, f *planFile) error {
+		return r.Object(planFields, true, func(i int) (err error) {
+			switch i {
+			case 0:
+				f.Version, err = r.IntValue()
+			case 1:
+				f.Sealed, err = jsonread.Strings(r)
+			case 2:
+				f.Params, err = jsonread.Strings(r)
+			case 3:
+				if r.Null() {
+					f.Contents = nil
+					return nil
+				}
+				f.Contents = map[string]json.RawMessage{}
+				return r.Map(func(name string) (err error) {
+					f.Contents[name], err = r.Raw()
+					return err
+				})
+			case 4:
+				f.UnsealedProgArrays, err = jsonread.Strings(r)
 			}
-			f.Contents = map[string]json.RawMessage{}
-			return r.Map(func(name string) (err error) {
-				f.Contents[name], err = r.Raw()
-				return err
-			})
-		case 4:
-			f.UnsealedProgArrays, err = jsonread.Strings(r)
-		}
-		return err
+			return err
+		})
 	})
-	if err == nil {
-		err = r.End()
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &f, nil
 }
 
 // DecodePlan reads a plan written by [Plan.Encode] and resolves it against

@@ -511,6 +511,20 @@ func equalFoldASCII(a, b string) bool {
 	return true
 }
 
+// Document reads data as one JSON document: read reads its value into a
+// new T, and nothing but white space may follow it.
+func Document[T any](data []byte, read func(r *Reader, v *T) error) (*T, error) {
+	r := New(data)
+	v := new(T)
+	if err := read(r, v); err != nil {
+		return nil, err
+	}
+	if err := r.End(); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
 // Skip reads any value and drops it.
 func (r *Reader) Skip() error {
 	switch c := r.peek(); {
